@@ -1,0 +1,47 @@
+# Two commands do everything on a fresh machine with Python 3.11: `make test` and `make demo`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# Demo settings; override on the command line, e.g. `make demo VIDEO=clip.mp4 PAINTINGS=art/`.
+RUN ?= runs/demo
+SIZE ?= 72x128
+VAE_STEPS ?= 1500
+REFINER_STEPS ?= 400
+BATCH ?= 16
+VIDEO ?=
+PAINTINGS ?=
+SAMPLE := $(RUN)/sample
+
+.PHONY: setup test lint format demo bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev,hed]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+test: setup
+	$(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: setup
+	for b in bench/*.py; do $(PY) $$b || exit 1; done
+
+demo: setup
+	$(PY) -m vaest.demo --run_dir=$(RUN) --image_size=$(SIZE) --vae_steps=$(VAE_STEPS) \
+		--refiner_steps=$(REFINER_STEPS) --batch_size=$(BATCH) \
+		$(if $(VIDEO),--video=$(VIDEO)) $(if $(PAINTINGS),--paintings=$(PAINTINGS))
+
+clean:
+	rm -rf $(VENV) runs
