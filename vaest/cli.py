@@ -19,8 +19,9 @@ def define_run_dir_flag() -> None:
     flags.DEFINE_string("run_dir", DEFAULT_RUN_DIR, "Run directory shared by all seven steps.")
 
 
-def run(main) -> None:
-    """absl's app.run, with UserError and Ctrl-C turned into a one-line message and exit code."""
+def run(main, expected: tuple[type[Exception], ...] = ()) -> None:
+    """absl's app.run, with UserError, the `expected` exception types and Ctrl-C turned into a
+    one-line message and a non-zero exit code."""
 
     def guarded(argv):
         if len(argv) > 1:
@@ -29,8 +30,8 @@ def run(main) -> None:
         logging.use_absl_handler()
         try:
             return main(argv)
-        except UserError as err:
-            print(f"error: {err}", file=sys.stderr)
+        except (UserError, *expected) as err:
+            print(f"error: {str(err).strip(chr(39))}", file=sys.stderr)
             sys.exit(2)
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)

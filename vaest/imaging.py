@@ -18,12 +18,16 @@ class ImageError(Exception):
     """An image that cannot be used; the message names the file and the problem."""
 
 
+class ImageTooLarge(ImageError):
+    """An image refused for its size: a possible decompression bomb, not a damaged file."""
+
+
 def parse_size(text: str) -> tuple[int, int]:
     """'180x320' -> (180, 320), height first."""
     try:
         height, width = (int(part) for part in text.lower().split("x"))
     except ValueError:
-        raise ValueError(f"image size must look like HEIGHTxWIDTH, e.g. 180x320, not {text!r}")
+        raise ValueError(f"image size must be HEIGHTxWIDTH, e.g. 180x320, not {text!r}") from None
     if height < 2 or width < 2:
         raise ValueError(f"image size must be at least 2x2, not {text!r}")
     return height, width
@@ -34,10 +38,11 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     path = Path(path)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # The limit is max_pixels, checked below; PIL's own warning fires at 89M pixels.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 if image.width * image.height > max_pixels:
-                    raise ImageError(
+                    raise ImageTooLarge(
                         f"{path}: {image.width}x{image.height} pixels is larger than the "
                         f"{max_pixels:,}-pixel limit (refusing a possible decompression bomb)"
                     )
@@ -46,8 +51,8 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
                 return to_rgb(image)
     except ImageError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise ImageError(f"{path}: refusing a possible decompression bomb ({err})") from err
+    except Image.DecompressionBombError as err:
+        raise ImageTooLarge(f"{path}: refusing a possible decompression bomb ({err})") from err
     except FileNotFoundError as err:
         raise ImageError(f"{path}: no such file") from err
     except (OSError, SyntaxError, ValueError) as err:
@@ -58,7 +63,8 @@ def to_rgb(image: Image.Image) -> np.ndarray:
     """Convert a PIL image of any mode to uint8 RGB, compositing transparency over white."""
     if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         values = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if values.max() > 255 else 255.0
+        # A 16-bit mode always spans 0..65535, even in a dark image; plain "I" has no fixed range.
+        top = 65535.0 if image.mode != "I" or values.max() > 255 else 255.0
         gray = np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
         return np.repeat(gray[..., None], 3, axis=-1)
     if image.mode == "F":

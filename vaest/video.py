@@ -1,4 +1,4 @@
-"""Streaming video frames in through imageio-ffmpeg's bundled ffmpeg, never holding a whole video."""
+"""Streaming video frames in through the bundled ffmpeg, never holding a whole video."""
 
 from __future__ import annotations
 

@@ -1,0 +1,75 @@
+"""Step 3: train the convolutional VAE on the records in RUN/data, into RUN/vae.
+
+Resumes from RUN/vae's newest checkpoint, continuing to --steps in total.
+"""
+
+from absl import flags
+
+from vaest import cli
+from vaest.errors import RUN_ERRORS
+
+flags.DEFINE_integer("steps", 10000, "Stop when the model has made this many steps in total.")
+flags.DEFINE_integer("batch_size", 50, "Images per step, over all devices.")
+flags.DEFINE_float("learning_rate", 2e-4, "Adam learning rate.")
+flags.DEFINE_float("beta", 1.0, "Weight of the KL term.")
+flags.DEFINE_integer("kl_warmup_steps", 0, "Ramp beta up linearly over this many steps.")
+flags.DEFINE_list("domains", None, "Train on these domains only (default: all).")
+flags.DEFINE_enum(
+    "strategy", "default", ["default", "mirrored", "multi_worker"],
+    "default: one device; mirrored: all GPUs of this machine; multi_worker: machines in TF_CONFIG.",
+)  # fmt: skip
+flags.DEFINE_integer("save_every", 500, "Checkpoint and validate every this many steps.")
+flags.DEFINE_integer("preview_every", 250, "Write a preview grid every this many steps.")
+flags.DEFINE_integer("seed", 0, "Seed for initial weights, data order, flips and sampling.")
+flags.DEFINE_bool("flip", True, "Flip training images left-right at random.")
+flags.DEFINE_list("filters", ["64", "64", "128", "128", "192", "256"], "Encoder filters per layer.")
+flags.DEFINE_list("kernels", ["7", "5", "5", "3", "3", "3"], "Encoder kernel sizes per layer.")
+flags.DEFINE_integer("latent_dim", 512, "Width of the latent code.")
+flags.DEFINE_string("activation", "elu", "Activation after each convolution (any Keras name).")
+flags.DEFINE_enum("normalization", "batch", ["batch", "none"], "Normalisation after each conv.")
+flags.DEFINE_enum(
+    "upsampling", "resize", ["resize", "transpose"],
+    "Decoder upsampling: resize (nearest + conv, no checkerboard) or transpose convolution.",
+)  # fmt: skip
+cli.define_run_dir_flag()
+FLAGS = flags.FLAGS
+
+CONFIG_FLAGS = {
+    "filters": lambda v: tuple(int(x) for x in v),
+    "kernels": lambda v: tuple(int(x) for x in v),
+    "latent_dim": int,
+    "activation": str,
+    "normalization": str,
+    "upsampling": str,
+    "beta": float,
+}
+
+
+def main(argv):
+    from vaest.vae_training import VaeSettings, train_vae
+
+    settings = VaeSettings(
+        steps=FLAGS.steps,
+        batch_size=FLAGS.batch_size,
+        learning_rate=FLAGS.learning_rate,
+        kl_warmup_steps=FLAGS.kl_warmup_steps,
+        domains=FLAGS.domains,
+        strategy=FLAGS.strategy,
+        save_every=FLAGS.save_every,
+        preview_every=FLAGS.preview_every,
+        seed=FLAGS.seed,
+        flip=FLAGS.flip,
+    )
+    try:
+        # Flags given on the command line override the saved config, and must agree with it.
+        overrides = {
+            k: cast(FLAGS[k].value) for k, cast in CONFIG_FLAGS.items() if FLAGS[k].present
+        }
+    except ValueError as err:
+        raise cli.UserError(f"bad model flag: {err}") from None
+    figures = train_vae(FLAGS.run_dir, settings, overrides)
+    print(f"vae: done at step {FLAGS.steps} in {FLAGS.run_dir}/vae; validation: {figures}")
+
+
+if __name__ == "__main__":
+    cli.run(main, expected=RUN_ERRORS)
