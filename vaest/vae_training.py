@@ -12,7 +12,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from vaest.config import CONFIG_FILE, ConfigMismatch, ModelConfig
+from vaest.config import CONFIG_FILE, ModelConfig
+from vaest.errors import ConfigMismatch, MissingStep
 from vaest.grid import rows_grid
 from vaest.pipeline import training_dataset, validation_dataset
 from vaest.records import Manifest, load_manifest
@@ -161,3 +162,20 @@ def train_vae(run_dir: str | Path, settings: VaeSettings, overrides: dict | None
         settings.steps,
     )
     return run.train(dataset_from)
+
+
+def load_trained_vae(run_dir: str | Path) -> tuple[VAE, int]:
+    """The VAE of RUN/vae at its newest checkpoint, for inference; returns (model, step)."""
+    folder = Path(run_dir) / VAE_DIR
+    step = latest_step(folder)
+    if step is None or not (folder / CONFIG_FILE).exists():
+        raise MissingStep(
+            f"no trained VAE in {folder} (no checkpoint or config.json): "
+            f"run `python train_vae.py --run_dir {run_dir}` first"
+        )
+    config = ModelConfig.load(folder)
+    model = VAE(config)
+    model(np.zeros((1, *config.image_size, 3), np.float32))
+    checkpoint = tf.train.Checkpoint(model=model)
+    checkpoint.restore(tf.train.latest_checkpoint(str(folder / "checkpoints"))).expect_partial()
+    return model, step

@@ -1,0 +1,58 @@
+"""Step 4: train the residual refiner on the frozen VAE's reconstructions, into RUN/refiner.
+
+The refiner sees the VAE's decode of the posterior mean and learns to rebuild the original image.
+Resumes from RUN/refiner's newest checkpoint, continuing to --steps in total.
+"""
+
+from absl import flags
+
+from vaest import cli
+from vaest.errors import RUN_ERRORS
+
+flags.DEFINE_integer("steps", 5000, "Stop when the refiner has made this many steps in total.")
+flags.DEFINE_integer("batch_size", 16, "Images per step, over all devices.")
+flags.DEFINE_float("learning_rate", 2e-4, "Adam learning rate.")
+flags.DEFINE_integer(
+    "identity_warmup_steps", 0, "First train the refiner to copy its input for this many steps."
+)
+flags.DEFINE_enum(
+    "strategy", "default", ["default", "mirrored", "multi_worker"],
+    "default: one device; mirrored: all GPUs of this machine; multi_worker: machines in TF_CONFIG.",
+)  # fmt: skip
+flags.DEFINE_integer("save_every", 500, "Checkpoint and validate every this many steps.")
+flags.DEFINE_integer("preview_every", 250, "Write a preview grid every this many steps.")
+flags.DEFINE_integer("seed", 0, "Seed for initial weights and data order.")
+flags.DEFINE_enum(
+    "guide", "none", ["none", "highpass"],
+    "Structure guide beside the VAE image: none (the original design) or the luminance "
+    "high-pass of the frame, which lets the refiner keep the frame's detail.",
+)  # fmt: skip
+flags.DEFINE_float("reconstruction_weight", 0.6, "Weight of SSE(refined, original).")
+flags.DEFINE_float("push_weight", 0.4, "Weight of the hinge that keeps refined off the VAE image.")
+flags.DEFINE_float("push_margin", 0.001, "Hinge margin, as mean squared error per value.")
+cli.define_run_dir_flag()
+FLAGS = flags.FLAGS
+
+CONFIG_FLAGS = ("guide", "reconstruction_weight", "push_weight", "push_margin")
+
+
+def main(argv):
+    from vaest.refiner_training import RefinerSettings, train_refiner
+
+    settings = RefinerSettings(
+        steps=FLAGS.steps,
+        batch_size=FLAGS.batch_size,
+        learning_rate=FLAGS.learning_rate,
+        identity_warmup_steps=FLAGS.identity_warmup_steps,
+        strategy=FLAGS.strategy,
+        save_every=FLAGS.save_every,
+        preview_every=FLAGS.preview_every,
+        seed=FLAGS.seed,
+    )
+    overrides = {k: FLAGS[k].value for k in CONFIG_FLAGS if FLAGS[k].present}
+    figures = train_refiner(FLAGS.run_dir, settings, overrides)
+    print(f"refiner: done at step {FLAGS.steps} in {FLAGS.run_dir}/refiner; validation: {figures}")
+
+
+if __name__ == "__main__":
+    cli.run(main, expected=RUN_ERRORS)

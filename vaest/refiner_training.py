@@ -1,0 +1,142 @@
+"""Step 4: train the refiner on the frozen VAE's reconstructions, into RUN/refiner."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from vaest.config import CONFIG_FILE, RefinerConfig
+from vaest.grid import rows_grid
+from vaest.pipeline import training_dataset, validation_dataset
+from vaest.records import load_manifest
+from vaest.refiner import RefinerTrainer
+from vaest.training import Schedule, TrainingRun, latest_step, make_strategy
+from vaest.vae import sum_squared_error, to_float_images
+from vaest.vae_training import load_trained_vae, preview_batch, psnr_from_sse
+
+REFINER_DIR = "refiner"
+
+
+@dataclass
+class RefinerSettings:
+    steps: int = 5000
+    batch_size: int = 16
+    learning_rate: float = 2e-4
+    identity_warmup_steps: int = 0
+    strategy: str = "default"
+    save_every: int = 500
+    preview_every: int = 250
+    seed: int = 0
+
+
+def resolve_refiner_config(folder: Path, image_size, overrides: dict) -> RefinerConfig:
+    saved = None
+    if latest_step(folder) is not None and (folder / CONFIG_FILE).exists():
+        saved = RefinerConfig.load(folder)
+    asked = dataclasses.replace(
+        saved or RefinerConfig(image_size=tuple(image_size)), **overrides
+    )  # fmt: skip
+    if saved is not None:
+        asked.require_same(saved, str(folder))
+    return asked
+
+
+def train_refiner(
+    run_dir: str | Path, settings: RefinerSettings, overrides: dict | None = None
+) -> dict:
+    """Train (or resume) RUN/refiner to settings.steps; returns the final validation figures."""
+    run_dir = Path(run_dir)
+    data_dir = run_dir / "data"
+    manifest = load_manifest(data_dir)
+    folder = run_dir / REFINER_DIR
+    strategy = make_strategy(settings.strategy)
+    with strategy.scope():
+        vae, vae_step = load_trained_vae(run_dir)
+        config = resolve_refiner_config(folder, vae.config.image_size, overrides or {})
+        keras.utils.set_random_seed(settings.seed)
+        model = RefinerTrainer(vae, config, settings.identity_warmup_steps)
+        model(np.zeros((1, *config.image_size, 3), np.float32))
+        model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate))
+        model.optimizer.build(model.refiner.trainable_variables)
+    folder.mkdir(parents=True, exist_ok=True)
+    config.save(folder)
+
+    names = {d.id: d.name for d in manifest.domains}
+    pixels = int(np.prod(config.image_size)) * 3
+    val = validation_dataset(data_dir, manifest, settings.batch_size)
+
+    @tf.function
+    def evaluate_batch(images):
+        x = to_float_images(images)
+        return sum_squared_error(model.vae_output(x), x), sum_squared_error(model(x), x)
+
+    def validate() -> dict[str, float]:
+        found = defaultdict(lambda: ([], []))
+        for images, domain_ids in val:
+            vae_sse, refined_sse = (t.numpy() for t in evaluate_batch(images))
+            for a, b, domain in zip(vae_sse, refined_sse, domain_ids.numpy(), strict=True):
+                found[int(domain)][0].append(a)
+                found[int(domain)][1].append(b)
+        figures = {}
+        for domain, (vae_values, refined_values) in sorted(found.items()):
+            vae_psnr = float(np.mean(psnr_from_sse(vae_values, pixels)))
+            refined_psnr = float(np.mean(psnr_from_sse(refined_values, pixels)))
+            figures[f"psnr_vae/{names[domain]}"] = vae_psnr
+            figures[f"psnr_refined/{names[domain]}"] = refined_psnr
+            figures[f"psnr_gain/{names[domain]}"] = refined_psnr - vae_psnr
+        return figures
+
+    shown = preview_batch(data_dir, manifest)
+
+    def preview() -> np.ndarray:
+        x = to_float_images(tf.constant(shown))
+        return rows_grid([shown, model.vae_output(x).numpy(), model(x).numpy()])
+
+    run = TrainingRun(
+        "refiner",
+        folder,
+        model,
+        {"refiner": model.refiner, "optimizer": model.optimizer},
+        Schedule(settings.steps, settings.batch_size, settings.save_every, settings.preview_every),
+        validate,
+        preview,
+    )
+    start = run.restore()
+    logging.info(
+        "refiner: on the VAE at step %d, %d parameters, step %d of %d",
+        vae_step,
+        model.refiner.count_params(),
+        start,
+        settings.steps,
+    )
+
+    def dataset_from(step: int):
+        ds, mix = training_dataset(
+            data_dir, manifest, settings.batch_size, seed=settings.seed, start_step=step
+        )
+        logging.info("refiner: domain mix: %s", mix.describe())
+        return ds
+
+    return run.train(dataset_from)
+
+
+def load_trained_refiner(run_dir: str | Path):
+    """The refiner network of RUN/refiner at its newest checkpoint, or None when there is none."""
+    folder = Path(run_dir) / REFINER_DIR
+    step = latest_step(folder)
+    if step is None or not (folder / CONFIG_FILE).exists():
+        return None, None, None
+    from vaest.refiner import build_refiner
+
+    config = RefinerConfig.load(folder)
+    refiner = build_refiner(config)
+    checkpoint = tf.train.Checkpoint(refiner=refiner)
+    checkpoint.restore(tf.train.latest_checkpoint(str(folder / "checkpoints"))).expect_partial()
+    return refiner, config, step
