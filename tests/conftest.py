@@ -21,7 +21,16 @@ def make_video(
     audio: bool = False,
 ) -> Path:
     """Encode `frames` frames of a lavfi test source as H.264, with a sine track if asked."""
-    cmd = [FFMPEG, "-y", "-loglevel", "error", "-f", "lavfi", "-i", f"{source}=size={size}:rate={fps}"]
+    cmd = [
+        FFMPEG,
+        "-y",
+        "-loglevel",
+        "error",
+        "-f",
+        "lavfi",
+        "-i",
+        f"{source}=size={size}:rate={fps}",
+    ]
     if audio:
         cmd += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"]
     cmd += ["-frames:v", str(frames), "-pix_fmt", "yuv420p", "-c:v", "libx264"]
@@ -49,3 +58,55 @@ def photos() -> dict[str, np.ndarray]:
 def clip(tmp_path) -> Path:
     """100 frames of testsrc2 at 320x180, 25 fps, no audio."""
     return make_video(tmp_path / "clip.mp4")
+
+
+TINY_MODEL = {
+    "filters": (8, 8, 16, 16, 16, 16),
+    "kernels": (3, 3, 3, 3, 3, 3),
+    "latent_dim": 16,
+}
+
+
+def build_tiny_run(run_dir: Path, photos: dict, guide: str = "none") -> Path:
+    """A whole small run: records, a trained VAE and refiner, and the export, at 36x64."""
+    from PIL import Image
+
+    from vaest.export import export
+    from vaest.extract import Options, extract, plan_domains
+    from vaest.refiner_training import RefinerSettings, train_refiner
+    from vaest.vae_training import VaeSettings, train_vae
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    clip = make_video(
+        run_dir / "clip.mp4", frames=48, size="128x72", source="mandelbrot", audio=True
+    )
+    paintings = run_dir / "paintings"
+    paintings.mkdir()
+    for name in ("coffee", "chelsea"):
+        Image.fromarray(photos[name]).save(paintings / f"{name}.png")
+    options = Options(image_size=(36, 64), frame_stride=1, tiles_per_painting=20, val_fraction=0.2)
+    plans = plan_domains([f"clip={clip}"], [f"art={paintings}"], options)
+    extract(plans, options, run_dir)
+    train_vae(
+        run_dir,
+        VaeSettings(steps=40, batch_size=8, learning_rate=1e-3, save_every=40, preview_every=40),
+        TINY_MODEL,
+    )
+    train_refiner(
+        run_dir,
+        RefinerSettings(
+            steps=30, batch_size=8, learning_rate=1e-3, save_every=30, preview_every=30
+        ),
+        {"guide": guide},
+    )
+    export(run_dir)
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, photos) -> Path:
+    """A trained and exported tiny run shared by the export, evaluation and mogrify tests.
+
+    Tests must not modify it: copy what they change.
+    """
+    return build_tiny_run(tmp_path_factory.mktemp("tiny") / "run", photos)

@@ -1,0 +1,188 @@
+"""Step 5: RUN/export, everything mogrify and evaluation need and nothing they must guess.
+
+- saved_model/: a SavedModel with signatures encode, decode, refine (if a refiner was trained) and
+  stylize; images cross them as float32 in [0,1] at the model's size.
+- latents.npz: per-domain centroid, spread and counts of the posterior mean over every record.
+- config.json, refiner_config.json, manifest.json and export.json (checkpoint steps used).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+from tqdm import tqdm
+
+from vaest.config import CONFIG_FILE
+from vaest.errors import ConfigMismatch
+from vaest.records import MANIFEST, SPLITS, Manifest, load_manifest, read_records
+from vaest.refiner import refiner_inputs
+from vaest.refiner_training import REFINER_DIR, load_trained_refiner
+from vaest.vae import to_float_images
+from vaest.vae_training import VAE_DIR, load_trained_vae
+
+EXPORT_DIR = "export"
+SAVED_MODEL = "saved_model"
+LATENTS = "latents.npz"
+EXPORT_INFO = "export.json"
+REFINER_CONFIG = "refiner_config.json"
+
+
+class StyleModel(tf.Module):
+    """The exported graphs. Only tf ops: loads with tf.saved_model.load, without vaest."""
+
+    def __init__(self, vae, refiner=None, guide: str = "none"):
+        super().__init__()
+        self.encoder = vae.encoder
+        self.decoder = vae.decoder
+        self.refiner = refiner
+        self.guide = guide
+        height, width = vae.config.image_size
+        # Variables, not constants, so that they are saved and readable after loading.
+        self.image_size = tf.Variable([height, width], trainable=False, dtype=tf.int32)
+        self.latent_dim = tf.Variable(vae.config.latent_dim, trainable=False, dtype=tf.int32)
+
+    def _encode(self, images):
+        mean, log_variance = self.encoder(to_float_images(images), training=False)
+        return {"mean": mean, "log_variance": log_variance}
+
+    def _decode(self, latents):
+        return {"images": self.decoder(latents, training=False)}
+
+    def _refine(self, images, frames):
+        return {"images": self.refiner(refiner_inputs(images, frames, self.guide), training=False)}
+
+    def _stylize(self, images, source, target, source_weight, target_weight):
+        frames = to_float_images(images)
+        mean = self._encode(frames)["mean"]
+        shifted = mean - source_weight * source[None] + target_weight * target[None]
+        decoded = self._decode(shifted)
+        return decoded if self.refiner is None else self._refine(decoded["images"], frames)
+
+    def signatures(self, height: int, width: int, latent_dim: int) -> dict:
+        images = tf.TensorSpec([None, height, width, 3], tf.float32, name="images")
+        latent = tf.TensorSpec([latent_dim], tf.float32)
+        scalar = tf.TensorSpec([], tf.float32)
+        self.encode = tf.function(self._encode)
+        self.encode.get_concrete_function(tf.TensorSpec([None, height, width, 3], tf.uint8))
+        self.decode = tf.function(self._decode)
+        self.stylize = tf.function(self._stylize)
+        found = {
+            "encode": self.encode.get_concrete_function(images),
+            "decode": self.decode.get_concrete_function(
+                tf.TensorSpec([None, latent_dim], tf.float32, name="latents")
+            ),
+            "stylize": self.stylize.get_concrete_function(
+                images, latent, latent, scalar, scalar
+            ),  # fmt: skip
+        }
+        if self.refiner is not None:
+            if self.guide == "none":
+                self.refine = tf.function(lambda images: self._refine(images, images))
+                found["refine"] = self.refine.get_concrete_function(images)
+            else:
+                self.refine = tf.function(self._refine)
+                frames = tf.TensorSpec([None, height, width, 3], tf.float32, name="frames")
+                found["refine"] = self.refine.get_concrete_function(images, frames)
+        return found
+
+
+def domain_latent_statistics(encoder, data_dir: Path, manifest: Manifest, batch_size: int = 64):
+    """Centroid and spread of the posterior mean over every record of every domain."""
+    ids = [d.id for d in manifest.domains]
+    dim = encoder.outputs[0].shape[-1]
+    total = {i: np.zeros(dim) for i in ids}
+    squares = {i: np.zeros(dim) for i in ids}
+    counts = {(i, s): 0 for i in ids for s in SPLITS}
+
+    @tf.function
+    def means(images):
+        return encoder(to_float_images(images), training=False)[0]
+
+    with tqdm(total=sum(manifest.count(s) for s in SPLITS), desc="latents", unit="img") as bar:
+        for split in SPLITS:
+            ds = read_records(data_dir, split, manifest).batch(batch_size).prefetch(2)
+            for batch in ds:
+                mu = means(batch["image"]).numpy().astype(np.float64)
+                for row, domain in zip(mu, batch["domain_id"].numpy(), strict=True):
+                    total[int(domain)] += row
+                    squares[int(domain)] += row * row
+                    counts[int(domain), split] += 1
+                bar.update(len(mu))
+    n = np.array([counts[i, "train"] + counts[i, "val"] for i in ids], np.float64)
+    centroid = np.stack([total[i] for i in ids]) / np.maximum(n, 1)[:, None]
+    variance = np.stack([squares[i] for i in ids]) / np.maximum(n, 1)[:, None] - centroid**2
+    return {
+        "names": np.array([d.name for d in manifest.domains]),
+        "kinds": np.array([d.kind for d in manifest.domains]),
+        "ids": np.array(ids, np.int64),
+        "centroid": centroid.astype(np.float32),
+        "std": np.sqrt(np.maximum(variance, 0.0)).astype(np.float32),
+        "count": n.astype(np.int64),
+        "count_train": np.array([counts[i, "train"] for i in ids], np.int64),
+        "count_val": np.array([counts[i, "val"] for i in ids], np.int64),
+    }
+
+
+def export(run_dir: str | Path) -> Path:
+    """Write RUN/export atomically from RUN/vae, RUN/refiner (if any) and RUN/data."""
+    run_dir = Path(run_dir)
+    data_dir = run_dir / "data"
+    manifest = load_manifest(data_dir)
+    vae, vae_step = load_trained_vae(run_dir)
+    config = vae.config
+    if tuple(manifest.image_size) != tuple(config.image_size):
+        raise ConfigMismatch(
+            f"the VAE in {run_dir / VAE_DIR} works at {config.image_size} but {data_dir} holds "
+            f"{tuple(manifest.image_size)} images: extract again or train again"
+        )
+    refiner, refiner_config, refiner_step = load_trained_refiner(run_dir)
+    if refiner_config is not None and tuple(refiner_config.image_size) != config.image_size:
+        raise ConfigMismatch(
+            f"the refiner in {run_dir / REFINER_DIR} works at {refiner_config.image_size} but the "
+            f"VAE at {config.image_size}: train the refiner again"
+        )
+    if refiner is None:
+        logging.warning("no trained refiner in %s: exporting the VAE alone", run_dir / REFINER_DIR)
+
+    tmp = run_dir / f".{EXPORT_DIR}.tmp-{secrets.token_hex(4)}"
+    tmp.mkdir(parents=True)
+    try:
+        guide = refiner_config.guide if refiner_config else "none"
+        module = StyleModel(vae, refiner, guide)
+        signatures = module.signatures(*config.image_size, config.latent_dim)
+        tf.saved_model.save(module, str(tmp / SAVED_MODEL), signatures=signatures)
+        stats = domain_latent_statistics(vae.encoder, data_dir, manifest)
+        np.savez(tmp / LATENTS, **stats)
+        shutil.copy(run_dir / VAE_DIR / CONFIG_FILE, tmp / CONFIG_FILE)
+        if refiner_config is not None:
+            shutil.copy(run_dir / REFINER_DIR / CONFIG_FILE, tmp / REFINER_CONFIG)
+        shutil.copy(data_dir / MANIFEST, tmp / MANIFEST)
+        info = {
+            "vae_step": vae_step,
+            "refiner_step": refiner_step,
+            "has_refiner": refiner is not None,
+            "guide": guide,
+            "image_size": list(config.image_size),
+            "latent_dim": config.latent_dim,
+            "fit": manifest.fit,
+            "signatures": sorted(signatures),
+        }
+        (tmp / EXPORT_INFO).write_text(json.dumps(info, indent=2) + "\n")
+        final = run_dir / EXPORT_DIR
+        if final.exists():
+            old = run_dir / f".{EXPORT_DIR}.old-{secrets.token_hex(4)}"
+            final.rename(old)
+            tmp.rename(final)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
