@@ -29,7 +29,7 @@ from vaest.video import iter_frames
 
 # Photographs shipped inside scikit-image's wheel; the two sets share no photograph.
 VIDEO_PHOTOS = ("astronaut", "coffee", "rocket")
-PAINTING_PHOTOS = ("chelsea", "motorcycle", "camera", "coins", "hubble_deep_field")
+PAINTING_PHOTOS = ("chelsea", "motorcycle", "camera", "coins", "brick", "immunohistochemistry")
 
 # A bold palette in the manner of palette-knife city and park scenes: deep night blues and
 # violets against lamp-lit reds, oranges and yellows. Every painting is drawn from it alone.
@@ -107,29 +107,20 @@ def render_shot(shot: dict, progress: float, size: tuple[int, int]) -> np.ndarra
 def video_frames(shots: list[dict], size: tuple[int, int], count: int, fade_frames: int):
     """Yield `count` uint8 frames: each shot gets an equal share, joined by crossfades."""
     share = count / len(shots)
+    last = len(shots) - 1
     for index in range(count):
-        position = (index + 0.5) / share
-        current = min(int(position), len(shots) - 1)
-        frame = None
-        # A shot is visible from half a fade before its share starts to half a fade after it ends.
-        for shot_index in (current - 1, current, current + 1):
-            if not 0 <= shot_index < len(shots):
-                continue
-            start = shot_index * share - fade_frames / 2
-            end = (shot_index + 1) * share + fade_frames / 2
-            t = index + 0.5
-            if not start <= t <= end:
-                continue
-            weight = 1.0
-            if shot_index > 0:
-                weight = min(weight, (t - start) / fade_frames)
-            if shot_index < len(shots) - 1:
-                weight = min(weight, (end - t) / fade_frames)
-            weight = float(np.clip(weight, 0.0, 1.0))
-            if weight <= 0:
-                continue
-            layer = render_shot(shots[shot_index], (t - start) / (end - start), size) * weight
-            frame = layer if frame is None else frame + layer
+        t = index + 0.5
+        frame = np.zeros((*size, 3), np.float32)
+        for number, shot in enumerate(shots):
+            # A shot runs from half a fade before its share to half a fade after it; the fades
+            # in and out of neighbouring shots add up to one.
+            start = number * share - fade_frames / 2
+            end = (number + 1) * share + fade_frames / 2
+            fade_in = (t - start) / fade_frames if number > 0 else 1.0
+            fade_out = (end - t) / fade_frames if number < last else 1.0
+            weight = min(1.0, fade_in, fade_out)
+            if weight > 0:
+                frame += weight * render_shot(shot, (t - start) / (end - start), size)
         yield np.clip(frame + 0.5, 0, 255).astype(np.uint8)
 
 
@@ -192,7 +183,7 @@ def write_video(path: Path, frames, size: tuple[int, int], fps: int, audio_path:
 # The paintings
 
 
-def plan_paintings(rng: np.random.Generator, count: int, aspect: float) -> list[dict]:
+def plan_paintings(rng: np.random.Generator, count: int) -> list[dict]:
     """Which photo, which crop, flip and turn each painting is made from."""
     plans = []
     for index in range(count):
@@ -231,7 +222,7 @@ def crop_photo(photo: np.ndarray, plan: dict, size: tuple[int, int]) -> np.ndarr
     return np.asarray(view)
 
 
-def palette_indices(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def palette_indices(image: np.ndarray) -> np.ndarray:
     """Flat regions mapped onto the palette: per pixel, palette indices from nearest to farthest.
 
     Tone decides most of a colour (dark to light along RAMP), the photo's own hue the rest, so
@@ -330,10 +321,10 @@ def paint(photo: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Turn a photograph (already cut to size) into a painting in the shared palette."""
     height, width = photo.shape[:2]
     scale = np.sqrt(height * width / (480 * 640))  # brush sizes follow the canvas size
-    ranked = palette_indices(photo, rng)
+    ranked = palette_indices(photo)
     # Strokes mostly take the nearest colour, some the runner-up, a few a cool accent: the
     # broken, mosaic colour of knife painting.
-    choice = rng.choice(3, size=(height, width), p=(0.74, 0.21, 0.05))
+    choice = rng.choice(3, size=(height, width), p=(0.75, 0.215, 0.035))
     index = np.take_along_axis(ranked, np.minimum(choice, 1)[..., None], -1)[..., 0]
     accent = (choice == 2) & (ranked[..., 0] >= 5)  # no accents in the darks
     index = np.where(accent, rng.choice(ACCENTS, size=(height, width)), index)
@@ -409,7 +400,14 @@ def sample_paths(out_dir: str | Path) -> dict[str, Path]:
     }
 
 
-def _check_settings(width: int, height: int, fps: int, seconds: float, paintings: int) -> int:
+def _check_settings(
+    width: int,
+    height: int,
+    fps: int,
+    seconds: float,
+    paintings: int,
+    painting_size: tuple[int, int],
+) -> int:
     """Raise UserError for settings that cannot make a sample; return the frame count."""
     if width < 16 or height < 16 or width % 2 or height % 2:
         raise UserError(f"video size must be even and at least 16x16, not {width}x{height}")
@@ -422,6 +420,9 @@ def _check_settings(width: int, height: int, fps: int, seconds: float, paintings
         raise UserError(f"the video needs at least {2 * len(VIDEO_PHOTOS)} frames, not {frames}")
     if paintings < 1:
         raise UserError(f"at least one painting is needed, not {paintings}")
+    if min(painting_size) < 32:
+        size = "x".join(str(v) for v in painting_size)
+        raise UserError(f"paintings must be at least 32x32, not {size}")
     return frames
 
 
@@ -443,7 +444,7 @@ def make_sample(
     sample is never touched. The sample is built in a temporary sibling folder and renamed into
     place when complete, so out_dir is never half-written.
     """
-    frames = _check_settings(width, height, fps, seconds, paintings)
+    frames = _check_settings(width, height, fps, seconds, paintings, painting_size)
     paths = sample_paths(out_dir)
     out_dir = paths["dir"]
     settings = {
@@ -523,7 +524,7 @@ def _build(paths: dict[str, Path], settings: dict) -> None:
 
     paths["paintings"].mkdir()
     painting_size = tuple(settings["painting_size"])
-    plans = plan_paintings(paint_rng, settings["paintings"], painting_size[1] / painting_size[0])
+    plans = plan_paintings(paint_rng, settings["paintings"])
     photos = {name: load_photo(name) for name in PAINTING_PHOTOS}
     made = []
     for number, plan in enumerate(tqdm(plans, desc="paintings"), 1):
