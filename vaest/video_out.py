@@ -34,13 +34,22 @@ def _kill(gen) -> None:
         pass
 
 
-def _temp_path(path: Path) -> Path:
-    return path.with_name(f".{path.stem}.tmp{path.suffix}")
+def _temp_path(path: Path, kind: str = "tmp") -> Path:
+    """A new hidden file beside path, like .out.k3j2x.tmp.mp4.
+
+    Beside it, so the final rename stays on one disk and is atomic; uniquely named, so two
+    writers aiming at the same target cannot clobber each other's work.
+    """
+    handle, name = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.stem}.", suffix=f".{kind}{path.suffix}"
+    )
+    os.close(handle)
+    return Path(name)
 
 
 def _ffmpeg(*args: str) -> subprocess.CompletedProcess:
     cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", *args]
-    return subprocess.run(cmd, capture_output=True, text=True)
+    return subprocess.run(cmd, capture_output=True, text=True, errors="replace")
 
 
 def has_audio_stream(path: str | Path) -> bool:
@@ -77,6 +86,10 @@ class VideoWriter:
       at the video's end. A source without audio gives a silent video.
     - crf and preset are libx264's quality (lower is better, 18 is visually lossless) and speed.
     - The file appears under `path` only when the writer closes without an error.
+
+    With audio, the frames go to a silent temporary video first and the sound is added when
+    it closes (the video stream is copied, not re-encoded): only then is the video's length
+    known, so the soundtrack can be cut at its last frame exactly.
     """
 
     def __init__(
@@ -93,8 +106,11 @@ class VideoWriter:
         self.path = Path(path)
         if not self.path.parent.is_dir():
             raise VideoError(f"{self.path}: the folder {self.path.parent} does not exist")
-        if audio_source is not None and _same_file(self.path, Path(audio_source)):
-            raise VideoError(f"{self.path}: the output would overwrite its audio source")
+        if audio_source is not None:
+            if not Path(audio_source).is_file():
+                raise VideoError(f"{audio_source}: no such file (the audio source)")
+            if _same_file(self.path, Path(audio_source)):
+                raise VideoError(f"{self.path}: the output would overwrite its audio source")
         self.size = (int(size[0]), int(size[1]))
         self.fps = fps
         self.frames = 0
@@ -109,28 +125,30 @@ class VideoWriter:
                 width + self._pad[1],
                 height + self._pad[0],
             )
-        self._tmp = _temp_path(self.path)
-        output_params = ["-crf", str(crf), "-preset", preset, "-movflags", "+faststart"]
-        audio_path = None
+        self._audio = None
         if audio_source is not None:
             if has_audio_stream(audio_source):
-                audio_path = str(audio_source)
-                output_params += ["-af", _audio_filter(start, duration), "-shortest"]
+                self._audio = (Path(audio_source), start, duration)
             else:
                 logging.info("%s has no audio track: writing a silent video", audio_source)
-        self._gen = imageio_ffmpeg.write_frames(
-            str(self._tmp),
-            (width + self._pad[1], height + self._pad[0]),
-            fps=fps,
-            quality=None,  # crf is passed explicitly
-            codec="libx264",
-            macro_block_size=1,  # sizes are made even here, by padding, never by scaling
-            ffmpeg_log_level="error",
-            output_params=output_params,
-            audio_path=audio_path,
-            audio_codec="aac" if audio_path else None,
-        )
-        self._gen.send(None)
+        self._tmp = _temp_path(self.path)
+        # With audio, frames go to a silent intermediate first (see the class notes).
+        self._video_tmp = _temp_path(self.path, "video") if self._audio else self._tmp
+        try:
+            self._gen = imageio_ffmpeg.write_frames(
+                str(self._video_tmp),
+                (width + self._pad[1], height + self._pad[0]),
+                fps=fps,
+                quality=None,  # crf is passed explicitly
+                codec="libx264",
+                macro_block_size=1,  # sizes are made even here, by padding, never by scaling
+                ffmpeg_log_level="error",
+                output_params=["-crf", str(crf), "-preset", preset, "-movflags", "+faststart"],
+            )
+            self._gen.send(None)
+        except BaseException:
+            self._remove_temporaries()
+            raise
 
     def write(self, frame: np.ndarray) -> None:
         frame = _to_uint8(frame)
@@ -148,19 +166,38 @@ class VideoWriter:
             if self.frames == 0:
                 raise VideoError(f"{self.path}: no frames were written")
             try:
-                probe(self._tmp)
+                probe(self._video_tmp)
             except VideoError as err:
                 raise VideoError(f"{self.path}: ffmpeg did not finish the video ({err})") from err
+            if self._audio:
+                self._mux_audio()
             os.replace(self._tmp, self.path)
         finally:
-            self._tmp.unlink(missing_ok=True)
+            self._remove_temporaries()
+
+    def _mux_audio(self) -> None:
+        source, start, duration = self._audio
+        audio_input = ["-ss", f"{start:.6f}"] if start else []
+        audio_input += ["-t", f"{duration:.6f}"] if duration else []
+        _run_checked(
+            self.path,
+            *("-i", str(self._video_tmp), *audio_input, "-i", str(source)),
+            *("-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac"),
+            # Pad a short soundtrack with silence, then cut it where the last frame ends.
+            *("-af", "apad", "-t", f"{self.frames / float(self.fps):.6f}"),
+            *("-movflags", "+faststart", "-y", str(self._tmp)),
+        )
+
+    def _remove_temporaries(self) -> None:
+        self._tmp.unlink(missing_ok=True)
+        self._video_tmp.unlink(missing_ok=True)
 
     def abort(self) -> None:
         """Stop ffmpeg at once and remove the partial file."""
         try:
             _kill(self._gen)
         finally:
-            self._tmp.unlink(missing_ok=True)
+            self._remove_temporaries()
 
     def __enter__(self) -> VideoWriter:
         return self
@@ -170,19 +207,6 @@ class VideoWriter:
             self.close()
         else:
             self.abort()
-
-
-def _audio_filter(start: float | None, duration: float | None) -> str:
-    """Cut the audio to the video's range, restart its clock at 0, pad with silence at the end.
-
-    With the padding, -shortest always stops at the video's last frame: the video is never cut
-    short by a shorter soundtrack.
-    """
-    filters = []
-    if start or duration:
-        trim = [f"start={start or 0:.6f}"] + ([f"duration={duration:.6f}"] if duration else [])
-        filters += ["atrim=" + ":".join(trim), "asetpts=PTS-STARTPTS"]
-    return ",".join(filters + ["apad"])
 
 
 def write_gif(path: str | Path, frames, fps: float) -> int:
