@@ -1,0 +1,121 @@
+"""Reading RUN/export: the SavedModel, the latent statistics and what the export recorded.
+
+Used by mogrify and evaluation, which need nothing but this folder.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vaest.errors import MissingStep
+from vaest.records import MANIFEST, Manifest
+
+EXPORT_DIR = "export"
+
+
+@dataclass
+class DomainLatents:
+    name: str
+    kind: str
+    centroid: np.ndarray  # [latent_dim]
+    std: np.ndarray  # [latent_dim]
+    count: int
+
+
+class Exported:
+    """A loaded RUN/export. Images go in as uint8 or float [0,1] arrays [N,H,W,3] at image_size."""
+
+    def __init__(self, folder: str | Path):
+        import tensorflow as tf
+
+        folder = Path(folder)
+        needed = ["saved_model", "latents.npz", "export.json", MANIFEST]
+        missing = [name for name in needed if not (folder / name).exists()]
+        if missing:
+            raise MissingStep(
+                f"no complete export in {folder} (missing {', '.join(missing)}): "
+                f"run `python export_graphs.py --run_dir {folder.parent}` first"
+            )
+        self.folder = folder
+        self.info = json.loads((folder / "export.json").read_text())
+        self.manifest = Manifest.from_json((folder / MANIFEST).read_text())
+        self.model = tf.saved_model.load(str(folder / "saved_model"))
+        self._tf = tf
+        with np.load(folder / "latents.npz") as raw:
+            self.domains = {
+                str(name): DomainLatents(str(name), str(kind), centroid, std, int(count))
+                for name, kind, centroid, std, count in zip(
+                    raw["names"], raw["kinds"], raw["centroid"], raw["std"], raw["count"],
+                    strict=True,
+                )
+            }  # fmt: skip
+
+    @classmethod
+    def from_run(cls, run_dir: str | Path) -> Exported:
+        return cls(Path(run_dir) / EXPORT_DIR)
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return tuple(self.info["image_size"])
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.info["latent_dim"])
+
+    @property
+    def has_refiner(self) -> bool:
+        return bool(self.info["has_refiner"])
+
+    @property
+    def guide(self) -> str:
+        return self.info.get("guide", "none")
+
+    def painting_domains(self) -> list[str]:
+        return [d.name for d in self.domains.values() if d.kind == "painting"]
+
+    def video_domains(self) -> list[str]:
+        return [d.name for d in self.domains.values() if d.kind == "video"]
+
+    def domain(self, name: str) -> DomainLatents:
+        if name not in self.domains:
+            raise KeyError(f"no domain named {name!r}; the domains are: {', '.join(self.domains)}")
+        return self.domains[name]
+
+    def _images(self, images) -> object:
+        images = np.asarray(images)
+        if images.dtype == np.uint8:
+            images = images.astype(np.float32) / 255.0
+        return self._tf.constant(images, self._tf.float32)
+
+    def encode(self, images) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, log_variance), each [N, latent_dim]."""
+        out = self.model.signatures["encode"](images=self._images(images))
+        return out["mean"].numpy(), out["log_variance"].numpy()
+
+    def decode(self, latents) -> np.ndarray:
+        latents = self._tf.constant(np.asarray(latents, np.float32))
+        return self.model.signatures["decode"](latents=latents)["images"].numpy()
+
+    def refine(self, images, frames=None) -> np.ndarray:
+        """The refiner on decoded images; frames give the structure guide when it has one."""
+        if not self.has_refiner:
+            return np.asarray(images, np.float32)
+        signature = self.model.signatures["refine"]
+        if self.guide == "none":
+            return signature(images=self._images(images))["images"].numpy()
+        return signature(images=self._images(images), frames=self._images(frames))["images"].numpy()
+
+    def stylize(self, images, source, target, source_weight: float, target_weight: float):
+        """decode(mean - source_weight * source + target_weight * target), refined."""
+        tf = self._tf
+        return self.model.signatures["stylize"](
+            images=self._images(images),
+            source=tf.constant(np.asarray(source, np.float32)),
+            target=tf.constant(np.asarray(target, np.float32)),
+            source_weight=tf.constant(float(source_weight)),
+            target_weight=tf.constant(float(target_weight)),
+        )["images"].numpy()
