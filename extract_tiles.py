@@ -1,0 +1,68 @@
+"""Step 1: turn videos and folders of paintings into training records under RUN/data.
+
+    python extract_tiles.py --video clip=data/videos/clip.mp4 \
+        --paintings art=data/paintings/art --run_dir runs/demo
+
+Domain ids follow the flags: every --video in the order given, then every --paintings.
+"""
+
+from absl import flags, logging
+from tqdm import tqdm
+
+from vaest import cli, extract, imaging
+
+FLAGS = flags.FLAGS
+cli.define_run_dir_flag()
+flags.DEFINE_multi_string("video", [], "A video domain, NAME=PATH. Repeatable.")
+flags.DEFINE_multi_string(
+    "paintings",
+    [],
+    "A painting domain, NAME=FOLDER (searched recursively), NAME=IMAGE or NAME='GLOB'. Repeatable.",
+)
+flags.DEFINE_string("image_size", "180x320", "Model image size, HEIGHTxWIDTH.")
+flags.DEFINE_integer("frame_stride", 10, "Keep exactly every Nth video frame: 0, N, 2N ...", 1)
+flags.DEFINE_string("crop", "0,0,0,0", "Pixels cut from each video frame: TOP,LEFT,BOTTOM,RIGHT.")
+flags.DEFINE_enum("fit", "crop", imaging.FIT_MODES, "How frames and whole paintings fit the size.")
+flags.DEFINE_integer(
+    "tiles_per_painting", 32, "Random tiles per painting, besides the whole painting.", 0
+)
+flags.DEFINE_boolean("flip_tiles", True, "Mirror about half of the random tiles.")
+flags.DEFINE_float("val_fraction", 0.05, "Fraction of records held out for validation.", 0, 1)
+flags.DEFINE_integer("seed", 0, "Seed of the random tiles.")
+flags.DEFINE_integer("shard_size", 2000, "Records per shard file.", 1)
+flags.DEFINE_enum("image_format", "png", extract.IMAGE_FORMATS, "png is lossless; jpeg is smaller.")
+flags.DEFINE_integer(
+    "max_pixels", imaging.MAX_PIXELS, "Refuse larger images (possible decompression bombs).", 1
+)
+flags.DEFINE_boolean("overwrite", False, "Replace an existing RUN/data once the new one is done.")
+
+
+def main(argv):
+    options = extract.Options(
+        image_size=extract.parse_image_size(FLAGS.image_size),
+        fit=FLAGS.fit,
+        crop=extract.parse_crop(FLAGS.crop),
+        frame_stride=FLAGS.frame_stride,
+        tiles_per_painting=FLAGS.tiles_per_painting,
+        flip_tiles=FLAGS.flip_tiles,
+        val_fraction=FLAGS.val_fraction,
+        seed=FLAGS.seed,
+        shard_size=FLAGS.shard_size,
+        image_format=FLAGS.image_format,
+        max_pixels=FLAGS.max_pixels,
+    )
+    extract.check_output(FLAGS.run_dir, FLAGS.overwrite)
+    plans = extract.plan_domains(FLAGS.video, FLAGS.paintings, options)
+    for plan in plans:
+        d = plan.domain
+        logging.info("domain %d %s (%s): %d source(s)", d.id, d.name, d.kind, len(plan.sources))
+    import tensorflow  # noqa: F401  (loaded before the progress bar starts, so its rate is true)
+
+    total = sum(plan.estimated_records for plan in plans)
+    with tqdm(total=total, unit="img", dynamic_ncols=True) as bar:
+        manifest = extract.extract(plans, options, FLAGS.run_dir, FLAGS.overwrite, progress=bar)
+    print(extract.summary(manifest, extract.data_dir(FLAGS.run_dir)))
+
+
+if __name__ == "__main__":
+    cli.run(main)
