@@ -1,7 +1,7 @@
 """Step 1: turn videos and folders of paintings into training records under RUN/data.
 
-    python extract_tiles.py --video clip=data/videos/clip.mp4 \
-        --paintings art=data/paintings/art --run_dir runs/demo
+    python extract_tiles.py --run_dir runs/demo
+        --video clip=data/videos/clip.mp4 --paintings art=data/paintings/art
 
 Domain ids follow the flags: every --video in the order given, then every --paintings.
 """
@@ -13,6 +13,7 @@ from vaest import cli, extract, imaging
 
 FLAGS = flags.FLAGS
 cli.define_run_dir_flag()
+flags.declare_key_flag("run_dir")  # listed by --help with this script's own flags
 flags.DEFINE_multi_string("video", [], "A video domain, NAME=PATH. Repeatable.")
 flags.DEFINE_multi_string(
     "paintings",
