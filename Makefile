@@ -12,7 +12,6 @@ REFINER_STEPS ?= 400
 BATCH ?= 16
 VIDEO ?=
 PAINTINGS ?=
-SAMPLE := $(RUN)/sample
 
 .PHONY: setup test lint format demo bench clean
 

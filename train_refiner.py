@@ -23,17 +23,18 @@ flags.DEFINE_integer("save_every", 500, "Checkpoint and validate every this many
 flags.DEFINE_integer("preview_every", 250, "Write a preview grid every this many steps.")
 flags.DEFINE_integer("seed", 0, "Seed for initial weights and data order.")
 flags.DEFINE_enum(
-    "guide", "none", ["none", "highpass"],
-    "Structure guide beside the VAE image: none (the original design) or the luminance "
-    "high-pass of the frame, which lets the refiner keep the frame's detail.",
+    "guide", "highpass", ["highpass", "none"],
+    "Structure guide beside the VAE image: highpass, the frame's luminance detail, which lets "
+    "stylized frames keep their edges; or none, the original design (the VAE image alone).",
 )  # fmt: skip
+flags.DEFINE_float("guide_sigma", 3.0, "The highpass guide keeps detail finer than this, in px.")
 flags.DEFINE_float("reconstruction_weight", 0.6, "Weight of SSE(refined, original).")
 flags.DEFINE_float("push_weight", 0.4, "Weight of the hinge that keeps refined off the VAE image.")
 flags.DEFINE_float("push_margin", 0.001, "Hinge margin, as mean squared error per value.")
 cli.define_run_dir_flag()
 FLAGS = flags.FLAGS
 
-CONFIG_FLAGS = ("guide", "reconstruction_weight", "push_weight", "push_margin")
+CONFIG_FLAGS = ("guide", "guide_sigma", "reconstruction_weight", "push_weight", "push_margin")
 
 
 def main(argv):

@@ -98,8 +98,11 @@ class RefinerConfig(_Saved):
     kernel: int = 5
     body_kernel: int = 3
     activation: str = "elu"
-    # Structure guide fed beside the VAE output: "none" (the original) or "highpass".
-    guide: str = "none"
+    # Structure guide fed beside the VAE output: "highpass", the frame's luminance detail finer
+    # than guide_sigma pixels, which lets stylized frames keep their structure; or "none", the
+    # original design, which sees the VAE output alone.
+    guide: str = "highpass"
+    guide_sigma: float = 3.0
     reconstruction_weight: float = 0.6
     # Bounded form of the original's 1e4/SSE "move away from the VAE output" term: a hinge that
     # is active only while the refined image is within `push_margin` (mean squared error per

@@ -36,12 +36,13 @@ REFINER_CONFIG = "refiner_config.json"
 class StyleModel(tf.Module):
     """The exported graphs. Only tf ops: loads with tf.saved_model.load, without vaest."""
 
-    def __init__(self, vae, refiner=None, guide: str = "none"):
+    def __init__(self, vae, refiner=None, refiner_config=None):
         super().__init__()
         self.encoder = vae.encoder
         self.decoder = vae.decoder
         self.refiner = refiner
-        self.guide = guide
+        self.refiner_config = refiner_config
+        self.guided = refiner_config is not None and refiner_config.guide != "none"
         height, width = vae.config.image_size
         # Variables, not constants, so that they are saved and readable after loading.
         self.image_size = tf.Variable([height, width], trainable=False, dtype=tf.int32)
@@ -54,15 +55,18 @@ class StyleModel(tf.Module):
     def _decode(self, latents):
         return {"images": self.decoder(latents, training=False)}
 
-    def _refine(self, images, frames):
-        return {"images": self.refiner(refiner_inputs(images, frames, self.guide), training=False)}
+    def _refine(self, images, frames, detail=1.0):
+        inputs = refiner_inputs(images, frames, self.refiner_config, detail)
+        return {"images": self.refiner(inputs, training=False)}
 
-    def _stylize(self, images, source, target, source_weight, target_weight):
+    def _stylize(self, images, source, target, source_weight, target_weight, detail=1.0):
         frames = to_float_images(images)
         mean = self._encode(frames)["mean"]
         shifted = mean - source_weight * source[None] + target_weight * target[None]
         decoded = self._decode(shifted)
-        return decoded if self.refiner is None else self._refine(decoded["images"], frames)
+        if self.refiner is None:
+            return decoded
+        return self._refine(decoded["images"], frames, detail)
 
     def signatures(self, height: int, width: int, latent_dim: int) -> dict:
         images = tf.TensorSpec([None, height, width, 3], tf.float32, name="images")
@@ -77,18 +81,21 @@ class StyleModel(tf.Module):
             "decode": self.decode.get_concrete_function(
                 tf.TensorSpec([None, latent_dim], tf.float32, name="latents")
             ),
-            "stylize": self.stylize.get_concrete_function(
-                images, latent, latent, scalar, scalar
-            ),  # fmt: skip
         }
+        stylize_inputs = [images, latent, latent, scalar, scalar]
+        if self.guided:
+            # Only a guided refiner takes the frame and how much of its structure to keep.
+            stylize_inputs.append(tf.TensorSpec([], tf.float32, name="detail"))
+        found["stylize"] = self.stylize.get_concrete_function(*stylize_inputs)
         if self.refiner is not None:
-            if self.guide == "none":
-                self.refine = tf.function(lambda images: self._refine(images, images))
-                found["refine"] = self.refine.get_concrete_function(images)
-            else:
+            if self.guided:
                 self.refine = tf.function(self._refine)
                 frames = tf.TensorSpec([None, height, width, 3], tf.float32, name="frames")
-                found["refine"] = self.refine.get_concrete_function(images, frames)
+                detail = tf.TensorSpec([], tf.float32, name="detail")
+                found["refine"] = self.refine.get_concrete_function(images, frames, detail)
+            else:
+                self.refine = tf.function(lambda images: self._refine(images, images))
+                found["refine"] = self.refine.get_concrete_function(images)
         return found
 
 
@@ -154,7 +161,7 @@ def export(run_dir: str | Path) -> Path:
     tmp.mkdir(parents=True)
     try:
         guide = refiner_config.guide if refiner_config else "none"
-        module = StyleModel(vae, refiner, guide)
+        module = StyleModel(vae, refiner, refiner_config)
         signatures = module.signatures(*config.image_size, config.latent_dim)
         tf.saved_model.save(module, str(tmp / SAVED_MODEL), signatures=signatures)
         stats = domain_latent_statistics(vae.encoder, data_dir, manifest)

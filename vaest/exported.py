@@ -100,22 +100,36 @@ class Exported:
         latents = self._tf.constant(np.asarray(latents, np.float32))
         return self.model.signatures["decode"](latents=latents)["images"].numpy()
 
-    def refine(self, images, frames=None) -> np.ndarray:
-        """The refiner on decoded images; frames give the structure guide when it has one."""
+    @property
+    def guided(self) -> bool:
+        return self.has_refiner and self.guide != "none"
+
+    def refine(self, images, frames=None, detail: float = 1.0) -> np.ndarray:
+        """The refiner on decoded images. A guided refiner also takes the frames whose structure
+        it keeps, `detail` of it (0 to 1); the VAE alone returns the images unchanged."""
         if not self.has_refiner:
             return np.asarray(images, np.float32)
         signature = self.model.signatures["refine"]
-        if self.guide == "none":
+        if not self.guided:
             return signature(images=self._images(images))["images"].numpy()
-        return signature(images=self._images(images), frames=self._images(frames))["images"].numpy()
+        return signature(
+            images=self._images(images),
+            frames=self._images(frames),
+            detail=self._tf.constant(float(detail)),
+        )["images"].numpy()
 
-    def stylize(self, images, source, target, source_weight: float, target_weight: float):
+    def stylize(
+        self, images, source, target, source_weight: float, target_weight: float, detail=1.0
+    ) -> np.ndarray:
         """decode(mean - source_weight * source + target_weight * target), refined."""
         tf = self._tf
-        return self.model.signatures["stylize"](
-            images=self._images(images),
-            source=tf.constant(np.asarray(source, np.float32)),
-            target=tf.constant(np.asarray(target, np.float32)),
-            source_weight=tf.constant(float(source_weight)),
-            target_weight=tf.constant(float(target_weight)),
-        )["images"].numpy()
+        inputs = {
+            "images": self._images(images),
+            "source": tf.constant(np.asarray(source, np.float32)),
+            "target": tf.constant(np.asarray(target, np.float32)),
+            "source_weight": tf.constant(float(source_weight)),
+            "target_weight": tf.constant(float(target_weight)),
+        }
+        if self.guided:
+            inputs["detail"] = tf.constant(float(detail))
+        return self.model.signatures["stylize"](**inputs)["images"].numpy()

@@ -13,8 +13,6 @@ import tensorflow as tf
 from vaest.config import RefinerConfig
 from vaest.vae import VAE, sum_squared_error, to_float_images
 
-GUIDE_SIGMA = 2.0  # pixels: the high-pass keeps detail finer than this
-
 
 def gaussian_blur(images, sigma: float):
     """Separable Gaussian blur of [N,H,W,C] float images, reflecting at the borders."""
@@ -36,12 +34,12 @@ def luminance(images):
     return tf.reduce_sum(images * weights, axis=-1, keepdims=True)
 
 
-def structure_guide(images, kind: str):
-    """What the refiner sees of the original frame's structure: its luminance high-pass."""
-    if kind == "none":
+def structure_guide(images, config: RefinerConfig):
+    """What the refiner sees of the frame's structure: its luminance detail, or None."""
+    if config.guide == "none":
         return None
     luma = luminance(to_float_images(images))
-    return luma - gaussian_blur(luma, GUIDE_SIGMA)
+    return luma - gaussian_blur(luma, config.guide_sigma)
 
 
 def guide_channels(kind: str) -> int:
@@ -77,10 +75,13 @@ def build_refiner(config: RefinerConfig) -> keras.Model:
     return keras.Model(inputs, refined, name="refiner")
 
 
-def refiner_inputs(vae_images, originals, kind: str):
-    """The refiner's input: the VAE image, plus the structure guide of the original if used."""
-    guide = structure_guide(originals, kind)
-    return vae_images if guide is None else tf.concat([vae_images, guide], axis=-1)
+def refiner_inputs(vae_images, frames, config: RefinerConfig, detail=1.0):
+    """The refiner's input: the VAE image, plus the frame's structure guide scaled by `detail`
+    (0 keeps none of the frame's structure, 1 all of it) when the refiner has a guide."""
+    guide = structure_guide(frames, config)
+    if guide is None:
+        return vae_images
+    return tf.concat([vae_images, detail * guide], axis=-1)
 
 
 class RefinerTrainer(keras.Model):
@@ -99,7 +100,7 @@ class RefinerTrainer(keras.Model):
 
     def call(self, images, training=False):
         x = to_float_images(images)
-        inputs = refiner_inputs(self.vae_output(x), x, self.config.guide)
+        inputs = refiner_inputs(self.vae_output(x), x, self.config)
         return self.refiner(inputs, training=training)
 
     def train_step(self, images):
@@ -108,7 +109,7 @@ class RefinerTrainer(keras.Model):
         base = self.vae_output(x)
         values = float(x.shape[1] * x.shape[2] * 3)
         with tf.GradientTape() as tape:
-            refined = self.refiner(refiner_inputs(base, x, cfg.guide), training=True)
+            refined = self.refiner(refiner_inputs(base, x, cfg), training=True)
             reconstruction = sum_squared_error(refined, x)
             distance = sum_squared_error(refined, base)
             push = tf.nn.relu(cfg.push_margin * values - distance)

@@ -1,0 +1,136 @@
+"""`make demo`: the seven steps in order, on the embedded sample or on the user's own data.
+
+Each step runs as its script, exactly as a user would type it, into one run directory.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from absl import flags
+
+from vaest import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+GENERATED = ("data", "vae", "refiner", "export", "eval", "out")
+SIDE_BY_SIDE_FRAMES = 4
+
+
+def define_flags() -> None:
+    flags.DEFINE_string("run_dir", "runs/demo", "Run directory for every step.")
+    flags.DEFINE_string("image_size", "72x128", "Model size, HEIGHTxWIDTH.")
+    flags.DEFINE_integer("vae_steps", 1500, "VAE training steps.")
+    flags.DEFINE_integer("refiner_steps", 400, "Refiner training steps.")
+    flags.DEFINE_integer("batch_size", 16, "Training batch size.")
+    flags.DEFINE_integer("frame_stride", 2, "Keep every Nth video frame for training.")
+    flags.DEFINE_integer("tiles_per_painting", 32, "Random tiles per painting.")
+    flags.DEFINE_string("video", None, "Your own video (default: the generated sample's).")
+    flags.DEFINE_string("paintings", None, "Your own paintings folder (default: the sample's).")
+    flags.DEFINE_list("mogrify_flags", [], "Extra flags for mogrify_video.py, comma-separated.")
+
+
+def step(name: str, script: str, *args: str) -> None:
+    """Run one pipeline script; stop the demo with its message if it fails."""
+    print(f"\n== {name}: python {script} {' '.join(args)}", flush=True)
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, str(ROOT / script), *args], cwd=ROOT)
+    if done.returncode != 0:
+        raise cli.UserError(f"{script} failed (exit {done.returncode}); see its message above")
+    print(f"== {name}: {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def side_by_side(original: Path, stylized: Path, out: Path, count: int = SIDE_BY_SIDE_FRAMES):
+    """A PNG of a few frames: the original on the left, the stylized frame on the right."""
+    from vaest.grid import rows_grid
+    from vaest.imaging import resize, save_png
+    from vaest.video import count_frames, iter_frames
+
+    total = count_frames(stylized)
+    wanted = {int(i) for i in np.linspace(0, total - 1, count + 2)[1:-1].round()}
+    pairs = []
+    for index, (a, b) in enumerate(zip(iter_frames(original), iter_frames(stylized), strict=False)):
+        if index in wanted:
+            pairs.append([a, resize(b, *a.shape[:2])])
+    save_png(rows_grid([np.stack(p) for p in pairs]), out)
+    return out
+
+
+def run_demo(settings) -> dict:
+    run = Path(settings.run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    video, paintings = settings.video, settings.paintings
+    if bool(video) != bool(paintings):
+        raise cli.UserError("give both VIDEO and PAINTINGS, or neither for the embedded sample")
+    if not video:
+        from vaest.sample import make_sample
+
+        print("== sample: making the embedded sample (python -m vaest.sample)", flush=True)
+        sample = make_sample(run / "sample")
+        video, paintings = str(sample["video"]), str(sample["paintings"])
+    for path in (video, paintings):
+        cli.require_file(path, "demo input")
+
+    asked = {
+        "video": str(Path(video).resolve()),
+        "paintings": str(Path(paintings).resolve()),
+        "image_size": settings.image_size,
+        "frame_stride": settings.frame_stride,
+        "tiles_per_painting": settings.tiles_per_painting,
+    }
+    record = run / "demo.json"
+    if not record.exists() or json.loads(record.read_text()) != asked:
+        # Other inputs than last time: start the run afresh (the sample itself is kept).
+        for name in GENERATED:
+            shutil.rmtree(run / name, ignore_errors=True)
+        record.write_text(json.dumps(asked, indent=2) + "\n")
+
+    rd = f"--run_dir={run}"
+    if not (run / "data" / "manifest.json").exists():
+        step(
+            "1 extract", "extract_tiles.py", rd, f"--video=clip={video}",
+            f"--paintings=art={paintings}", f"--image_size={settings.image_size}",
+            f"--frame_stride={settings.frame_stride}",
+            f"--tiles_per_painting={settings.tiles_per_painting}",
+        )  # fmt: skip
+    step("2 preview", "preview_tiles.py", rd)
+    batch = f"--batch_size={settings.batch_size}"
+    step(
+        "3 train VAE", "train_vae.py", rd, f"--steps={settings.vae_steps}", batch,
+        "--learning_rate=5e-4", f"--save_every={max(1, settings.vae_steps // 3)}",
+        f"--preview_every={max(1, settings.vae_steps // 6)}",
+    )  # fmt: skip
+    step(
+        "4 train refiner", "train_refiner.py", rd, f"--steps={settings.refiner_steps}", batch,
+        "--learning_rate=5e-4", f"--save_every={max(1, settings.refiner_steps // 2)}",
+        f"--preview_every={max(1, settings.refiner_steps // 2)}",
+    )  # fmt: skip
+    step("5 export", "export_graphs.py", rd)
+    step("6 evaluate", "evaluate_latents.py", rd)
+    stylized = run / "out" / "demo-stylized.mp4"
+    step(
+        "7 mogrify", "mogrify_video.py", rd, f"--input={video}", f"--output={stylized}",
+        *[f"--{f.lstrip('-')}" for f in settings.mogrify_flags],
+    )  # fmt: skip
+    pairs = side_by_side(Path(video), stylized, run / "out" / "side_by_side.png")
+    plots = sorted((run / "eval").glob("*.png"))
+    print("\nThe demo is done:")
+    print(f"  stylized video (with sound): {stylized}")
+    print(f"  original | stylized frames:  {pairs}")
+    print(f"  evaluation plots:            {', '.join(str(p) for p in plots)}")
+    print(f"  evaluation figures:          {run / 'eval' / 'metrics.json'}")
+    return {"video": stylized, "side_by_side": pairs, "plots": plots}
+
+
+def main(argv):
+    run_demo(flags.FLAGS)
+
+
+if __name__ == "__main__":
+    define_flags()
+    cli.run(main)
