@@ -31,7 +31,9 @@ def run(main, expected: tuple[type[Exception], ...] = ()) -> None:
         try:
             return main(argv)
         except (UserError, *expected) as err:
-            print(f"error: {str(err).strip(chr(39))}", file=sys.stderr)
+            # str(KeyError) quotes its message; show the message itself.
+            message = err.args[0] if isinstance(err, KeyError) and err.args else err
+            print(f"error: {message}", file=sys.stderr)
             sys.exit(2)
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)

@@ -9,7 +9,10 @@ import tensorflow as tf
 
 from vaest.records import COMPRESSION, Manifest, parse_example
 
-SHUFFLE_BUFFER = 1024
+# Shards hold a domain's records in order (a video's frames in time order), so the shuffle
+# buffer is as large as memory comfortably allows: this many bytes of encoded records.
+SHUFFLE_BYTES = 512 * 2**20
+MIN_SHUFFLE = 1024
 _FILTER_SPEC = {"domain_id": tf.io.FixedLenFeature([], tf.int64)}
 
 
@@ -38,7 +41,14 @@ def select_domains(manifest: Manifest, names: list[str] | None) -> list:
     return chosen
 
 
-def _domain_stream(files: list[str], domain_id: int, seed: int):
+def shuffle_buffer(files: list[str], records: int) -> int:
+    """Records held for shuffling: up to SHUFFLE_BYTES of them, at least MIN_SHUFFLE."""
+    size = sum(Path(f).stat().st_size for f in files)
+    per_record = max(1, size // max(1, records))
+    return int(min(max(MIN_SHUFFLE, SHUFFLE_BYTES // per_record), max(records, 1)))
+
+
+def _domain_stream(files: list[str], domain_id: int, seed: int, buffer: int):
     """One domain's serialized records, shuffled across its shards, repeated forever."""
     ds = tf.data.Dataset.from_tensor_slices(files)
     ds = ds.shuffle(len(files), seed=seed)
@@ -51,7 +61,7 @@ def _domain_stream(files: list[str], domain_id: int, seed: int):
     ds = ds.filter(
         lambda s: tf.equal(tf.io.parse_single_example(s, _FILTER_SPEC)["domain_id"], domain_id)
     )
-    return ds.shuffle(SHUFFLE_BUFFER, seed=seed + domain_id).repeat()
+    return ds.shuffle(buffer, seed=seed + domain_id).repeat()
 
 
 def training_dataset(
@@ -70,7 +80,8 @@ def training_dataset(
     """
     domains = select_domains(manifest, domain_names)
     files = [str(Path(data_dir) / name) for name in manifest.shards["train"]]
-    streams = [_domain_stream(files, d.id, seed) for d in domains]
+    buffer = shuffle_buffer(files, manifest.count("train"))
+    streams = [_domain_stream(files, d.id, seed, buffer) for d in domains]
     weights = [1.0 / len(domains)] * len(domains)
     ds = (
         tf.data.Dataset.sample_from_datasets(streams, weights=weights, seed=seed)

@@ -505,6 +505,28 @@ def _existing_settings(out_dir: Path) -> dict | None:
     raise UserError(f"{out_dir} exists and is not a sample folder; choose another --out")
 
 
+def pan_video(
+    photos: list[np.ndarray],
+    path: Path,
+    size: tuple[int, int],
+    fps: int,
+    frames: int,
+    video_rng: np.random.Generator,
+    audio_rng: np.random.Generator,
+) -> Path:
+    """Slow pans and zooms over photos, crossfaded, with a chord per shot as its sound."""
+    shots = plan_shots(video_rng, photos, size[1] / size[0])
+    fade = int(min(round(0.6 * fps), frames / len(shots) / 2))
+    wav = Path(path).with_name(f".{Path(path).stem}.soundtrack.wav")
+    write_wav(wav, soundtrack(frames * SAMPLE_RATE // fps, len(shots), audio_rng))
+    try:
+        progress = tqdm(video_frames(shots, size, frames, fade), total=frames, desc="video frames")
+        write_video(Path(path), progress, size, fps, wav)
+    finally:
+        wav.unlink(missing_ok=True)
+    return Path(path)
+
+
 def _build(paths: dict[str, Path], settings: dict) -> None:
     """Write video, paintings, preview and finally the marker into paths['dir']."""
     # Separate streams for video and paintings: changing one part's settings leaves the other.
@@ -512,15 +534,10 @@ def _build(paths: dict[str, Path], settings: dict) -> None:
         np.random.default_rng([settings["seed"], part]) for part in range(3)
     )
     size = (settings["height"], settings["width"])
-    fps, frames = settings["fps"], settings["frames"]
-
-    shots = plan_shots(video_rng, [load_photo(n) for n in VIDEO_PHOTOS], size[1] / size[0])
-    fade = int(min(round(0.6 * fps), frames / len(shots) / 2))
-    wav = paths["dir"] / "soundtrack.wav"
-    write_wav(wav, soundtrack(frames * SAMPLE_RATE // fps, len(shots), audio_rng))
-    progress = tqdm(video_frames(shots, size, frames, fade), total=frames, desc="video frames")
-    write_video(paths["video"], progress, size, fps, wav)
-    wav.unlink()
+    photos = [load_photo(n) for n in VIDEO_PHOTOS]
+    pan_video(
+        photos, paths["video"], size, settings["fps"], settings["frames"], video_rng, audio_rng
+    )
 
     paths["paintings"].mkdir()
     painting_size = tuple(settings["painting_size"])
@@ -532,7 +549,7 @@ def _build(paths: dict[str, Path], settings: dict) -> None:
         save_png(painting, paths["paintings"] / f"{number:02d}_{plan['photo']}.png")
         made.append(painting)
 
-    save_png(_preview(paths["video"], frames, made), paths["preview"])
+    save_png(_preview(paths["video"], settings["frames"], made), paths["preview"])
     info = {"settings": settings, "video_photos": VIDEO_PHOTOS, "paintings": plans}
     info["palette"] = PALETTE.tolist()
     paths["info"].write_text(json.dumps(info, indent=2) + "\n")
