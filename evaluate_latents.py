@@ -1,0 +1,44 @@
+"""Step 6: judge RUN/export on the records of RUN/data; pictures and figures go to RUN/eval.
+
+Writes reconstructions.png, latent_pca.png, shift_strengths.png, interpolation.png and
+metrics.json. The shift runs from a video domain (--source) to a painting domain (--target);
+when the run has only one of a kind, it is the default.
+"""
+
+from absl import flags
+
+from vaest import cli
+from vaest.errors import RUN_ERRORS
+
+flags.DEFINE_string(
+    "target", None, "Painting domain to shift toward (default: the run's only painting domain)."
+)
+flags.DEFINE_string(
+    "source", None, "Video domain to shift from (default: the run's only video domain)."
+)
+flags.DEFINE_integer(
+    "max_records", 5000,
+    "At most this many records in the latent scatter, taken at an even stride over all records.",
+)  # fmt: skip
+flags.DEFINE_integer("frames", 4, "Held-out images per domain shown in the picture sheets.")
+cli.define_run_dir_flag()
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    from vaest.evaluation import METRICS, EvalSettings, evaluate
+
+    settings = EvalSettings(
+        target=FLAGS.target,
+        source=FLAGS.source,
+        max_records=FLAGS.max_records,
+        frames=FLAGS.frames,
+    )
+    folder = evaluate(FLAGS.run_dir, settings)
+    for path in sorted(folder.glob("*.png")):
+        print(f"eval: wrote {path}")
+    print(f"eval: wrote {folder / METRICS}")
+
+
+if __name__ == "__main__":
+    cli.run(main, expected=RUN_ERRORS)
