@@ -13,7 +13,6 @@ from vaest import cli, extract, imaging
 
 FLAGS = flags.FLAGS
 cli.define_run_dir_flag()
-flags.declare_key_flag("run_dir")  # listed by --help with this script's own flags
 flags.DEFINE_multi_string("video", [], "A video domain, NAME=PATH. Repeatable.")
 flags.DEFINE_multi_string(
     "paintings",

@@ -10,7 +10,6 @@ from vaest import cli, extract, preview, records
 
 FLAGS = flags.FLAGS
 cli.define_run_dir_flag()
-flags.declare_key_flag("run_dir")  # listed by --help with this script's own flags
 flags.DEFINE_integer("max_tiles", 64, "Most records shown per sheet, spread over the split.", 1)
 
 

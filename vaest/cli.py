@@ -17,6 +17,11 @@ class UserError(Exception):
 
 def define_run_dir_flag() -> None:
     flags.DEFINE_string("run_dir", DEFAULT_RUN_DIR, "Run directory shared by all seven steps.")
+    # A flag belongs to the module that defines it; make it a key flag of the calling script
+    # too, so that the script's --help lists it (absl names a script by its argv[0]).
+    caller = sys._getframe(1).f_globals.get("__name__", "")
+    module = sys.argv[0] if caller == "__main__" else caller
+    flags.FLAGS.register_key_flag_for_module(module, flags.FLAGS["run_dir"])
 
 
 def run(main, expected: tuple[type[Exception], ...] = ()) -> None:
