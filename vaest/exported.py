@@ -30,8 +30,6 @@ class Exported:
     """A loaded RUN/export. Images go in as uint8 or float [0,1] arrays [N,H,W,3] at image_size."""
 
     def __init__(self, folder: str | Path):
-        import tensorflow as tf
-
         folder = Path(folder)
         needed = ["saved_model", "latents.npz", "export.json", MANIFEST]
         missing = [name for name in needed if not (folder / name).exists()]
@@ -40,6 +38,8 @@ class Exported:
                 f"no complete export in {folder} (missing {', '.join(missing)}): "
                 f"run `python export_graphs.py --run_dir {folder.parent}` first"
             )
+        import tensorflow as tf  # after the checks: a missing export is reported at once
+
         self.folder = folder
         self.info = json.loads((folder / "export.json").read_text())
         self.manifest = Manifest.from_json((folder / MANIFEST).read_text())
