@@ -1,0 +1,243 @@
+"""Mogrify speed at the default model size (180x320), against the machine and a peer network.
+
+Builds an export of an untrained default model (ModelConfig() and RefinerConfig(): weights do
+not change the speed) in a temporary run, generates a 100-frame 320x180 clip with a sine track,
+then measures in one run:
+
+- end to end: mogrify.run with default settings (decode, --source auto pass, stylize, H.264
+  encode, audio mux), frames/s over the whole wall time; also the stylizing pass alone;
+- the stylize step alone: the exported stylize graph on fitted frames already in memory;
+- the machine's conv throughput: the best of several large Conv2D layers, best of several runs;
+- the model's FLOPs per frame, counted from the layer shapes of the encoder, decoder and refiner,
+  so stylize frames/s x FLOPs / conv throughput is the share of the measured peak reached;
+- a Johnson-style feed-forward transformer network at the same resolution, the peer.
+
+Targets (PASS/FAIL, always exits 0): end to end >= 15 frames/s, the stylize step >= 2x the peer
+network, the stylize step >= 70% of the measured conv throughput.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+FRAMES = 100
+NETWORK_FRAMES = 32  # frames per timed pass of the network-only measures
+SIZE = (180, 320)
+TARGET_FPS = 15.0
+TARGET_PEER = 2.0
+TARGET_PEAK = 0.70
+
+
+def make_clip(path: Path) -> None:
+    from vaest.video import ffmpeg_exe
+
+    cmd = [ffmpeg_exe(), "-y", "-loglevel", "error"]
+    cmd += ["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25"]
+    cmd += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"]
+    cmd += ["-frames:v", str(FRAMES), "-pix_fmt", "yuv420p", "-c:v", "libx264"]
+    cmd += ["-c:a", "aac", "-t", f"{FRAMES / 25:.3f}", str(path)]
+    subprocess.run(cmd, check=True)
+
+
+def make_export(run_dir: Path):
+    """RUN/export of an untrained default VAE and refiner, laid out as export_graphs.py makes it."""
+    import tensorflow as tf
+
+    from vaest.config import ModelConfig, RefinerConfig
+    from vaest.export import StyleModel
+    from vaest.records import Domain, Manifest
+    from vaest.refiner import build_refiner
+    from vaest.vae import VAE
+
+    config, refiner_config = ModelConfig(), RefinerConfig()
+    vae = VAE(config)
+    vae(np.zeros((1, *config.image_size, 3), np.float32))
+    refiner = build_refiner(refiner_config)
+    folder = run_dir / "export"
+    folder.mkdir(parents=True)
+    module = StyleModel(vae, refiner, refiner_config)
+    signatures = module.signatures(*config.image_size, config.latent_dim)
+    tf.saved_model.save(module, str(folder / "saved_model"), signatures=signatures)
+    rng = np.random.default_rng(0)
+    np.savez(
+        folder / "latents.npz",
+        names=np.array(["clip", "art"]),
+        kinds=np.array(["video", "painting"]),
+        centroid=rng.normal(size=(2, config.latent_dim)).astype(np.float32),
+        std=np.ones((2, config.latent_dim), np.float32),
+        count=np.array([100, 100]),
+    )
+    info = {
+        "has_refiner": True,
+        "guide": refiner_config.guide,
+        "image_size": list(config.image_size),
+        "latent_dim": config.latent_dim,
+        "fit": "crop",
+    }
+    (folder / "export.json").write_text(json.dumps(info))
+    domains = [Domain(0, "clip", "video"), Domain(1, "art", "painting")]
+    manifest = Manifest(config.image_size, domains, {}, {"fit": "crop"})
+    (folder / "manifest.json").write_text(manifest.to_json())
+    return vae, refiner
+
+
+def model_flops(model) -> int:
+    """Multiply-adds x 2 of the Conv2D, Conv2DTranspose and Dense layers, from their shapes."""
+    import keras
+
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2DTranspose):
+            _, height, width, channels = layer.input.shape  # each input pixel spreads a kernel
+            kh, kw = layer.kernel_size
+            total += 2 * height * width * channels * layer.filters * kh * kw
+        elif isinstance(layer, keras.layers.Conv2D):
+            _, height, width, filters = layer.output.shape
+            kh, kw = layer.kernel_size
+            total += 2 * height * width * filters * layer.input.shape[-1] * kh * kw
+        elif isinstance(layer, keras.layers.Dense):
+            total += 2 * layer.input.shape[-1] * layer.units
+    return total
+
+
+def best_rate(run, frames: int, repeats: int = 3) -> float:
+    """Frames/s of the fastest of `repeats` timed calls, after one warm-up call."""
+    run()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return frames / best
+
+
+def conv_throughput() -> tuple[float, str]:
+    """The best GFLOP/s of a few large Conv2D shapes like the model's, best of five runs each."""
+    import tensorflow as tf
+
+    shapes = [(8, 90, 160, 64, 64, 5), (8, 45, 80, 128, 128, 3), (4, 180, 320, 32, 32, 3)]
+    best, label = 0.0, ""
+    for n, h, w, cin, cout, k in shapes:
+        x = tf.random.uniform([n, h, w, cin])
+        kernel = tf.random.uniform([k, k, cin, cout])
+        conv = tf.function(lambda x=x, kernel=kernel: tf.nn.conv2d(x, kernel, 1, "SAME"))
+        calls_per_s = best_rate(lambda conv=conv: conv().numpy(), 1, repeats=5)
+        rate = 2 * n * h * w * cin * cout * k * k * calls_per_s / 1e9
+        if rate > best:
+            best, label = rate, f"{k}x{k} conv {cin}->{cout} on {n}x{h}x{w}"
+    return best, label
+
+
+def johnson_network(size):
+    """Johnson et al. 2016: 9x9 conv 32, stride-2 convs to 64 and 128, five residual blocks
+    with instance norm, two fractionally strided convs back up, 9x9 conv to 3."""
+    import keras
+
+    def conv(x, filters, kernel, strides=1, relu=True, transpose=False):
+        layer = keras.layers.Conv2DTranspose if transpose else keras.layers.Conv2D
+        x = layer(filters, kernel, strides=strides, padding="same", use_bias=False)(x)
+        x = keras.layers.GroupNormalization(groups=-1)(x)  # groups=-1: instance norm
+        return keras.layers.ReLU()(x) if relu else x
+
+    images = keras.Input((*size, 3))
+    x = conv(images, 32, 9)
+    x = conv(x, 64, 3, 2)
+    x = conv(x, 128, 3, 2)
+    for _ in range(5):
+        x = keras.layers.Add()([x, conv(conv(x, 128, 3), 128, 3, relu=False)])
+    x = conv(x, 64, 3, 2, transpose=True)
+    x = conv(x, 32, 3, 2, transpose=True)
+    x = keras.layers.Conv2D(3, 9, padding="same", activation="tanh")(x)
+    return keras.Model(images, x, name="johnson")
+
+
+def batched_rate(call, frames: np.ndarray, batch_size: int) -> float:
+    """Frames/s of call(batch) over all frames in batches, the faster of two passes."""
+
+    def run():
+        for i in range(0, len(frames), batch_size):
+            call(frames[i : i + batch_size])
+
+    return best_rate(run, len(frames), repeats=2)
+
+
+def main() -> None:
+    import tensorflow as tf
+    from absl import logging
+
+    from vaest import imaging, mogrify, video, video_out
+    from vaest.exported import Exported
+
+    logging.set_verbosity(logging.WARNING)
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        clip = tmp / "clip.mp4"
+        make_clip(clip)
+        vae, refiner = make_export(tmp / "run")
+        exported = Exported.from_run(tmp / "run")
+        settings = mogrify.Settings()
+
+        # End to end, as mogrify_video.py runs it (after one short warm-up run).
+        warm = mogrify.Settings(max_frames=settings.batch_size)
+        mogrify.run(mogrify.plan(warm, clip, tmp / "warm.mp4", tmp / "run"), exported)
+        start = time.perf_counter()
+        result = mogrify.run(mogrify.plan(settings, clip, tmp / "out.mp4", tmp / "run"), exported)
+        end_to_end = result.frames / (time.perf_counter() - start)
+        written = video_out.stream_info(result.path)
+        assert written["frames"] == FRAMES and written["has_audio"], written
+
+        # The stylize step alone, on fitted frames already in memory.
+        frames = [imaging.fit_image(f, SIZE, "crop") for f in video.iter_frames(clip)]
+        fitted = np.stack(frames[:NETWORK_FRAMES])
+        source, target = exported.domain("clip").centroid, exported.domain("art").centroid
+        stylizer = mogrify.Stylizer(exported, mogrify.Shift(source, target, 1.0, 1.0))
+        step = settings.batch_size
+        stylize = batched_rate(stylizer, fitted, step)
+
+        flops = {
+            "encoder": model_flops(vae.encoder),
+            "decoder": model_flops(vae.decoder),
+            "refiner": model_flops(refiner),
+        }
+        per_frame = sum(flops.values())
+        peak, peak_label = conv_throughput()
+        peer_model = johnson_network(SIZE)
+        peer_flops = model_flops(peer_model)
+        peer_call = tf.function(lambda x: peer_model(x, training=False))
+        peer = batched_rate(
+            lambda batch: peer_call(tf.constant(batch, tf.float32) / 255.0).numpy(), fitted, step
+        )
+
+    reached = stylize * per_frame / 1e9
+    cores = os.cpu_count()
+    parts = ", ".join(f"{k} {v / 1e9:.2f}" for k, v in flops.items())
+    print(f"machine: {cores} CPU cores, load average {load:.1f} at start, tf {tf.__version__}")
+    print(f"model: 180x320, {per_frame / 1e9:.2f} GFLOP/frame ({parts}); batch {step}")
+    print(f"end to end:      {end_to_end:6.2f} frames/s  ({FRAMES} frames of 320x180 with sound)")
+    print(f"  stylizing pass {result.fps:6.2f} frames/s  (without the --source auto pass)")
+    print(f"stylize step:    {stylize:6.2f} frames/s  = {reached:.1f} GFLOP/s")
+    print(f"conv throughput: {peak:6.1f} GFLOP/s   (best: {peak_label})")
+    peer_gflop = peer_flops / 1e9
+    print(f"peer network:    {peer:6.2f} frames/s  (Johnson et al., {peer_gflop:.2f} GFLOP/frame)")
+    checks = [
+        ("end to end frames/s", end_to_end, TARGET_FPS, ".2f"),
+        ("stylize step / peer network", stylize / peer, TARGET_PEER, ".2f"),
+        ("stylize step / conv throughput", reached / peak, TARGET_PEAK, ".0%"),
+    ]
+    for name, value, target, fmt in checks:
+        verdict = "PASS" if value >= target else "FAIL"
+        print(f"{name:31s} {value:{fmt}}  target >= {target:{fmt}}: {verdict}")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

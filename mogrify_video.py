@@ -1,0 +1,102 @@
+"""Step 7: paint a painting domain's look onto a video (with its sound), an image or a folder.
+
+    python mogrify_video.py --run_dir runs/demo --input clip.mp4
+    python mogrify_video.py --run_dir runs/demo --input clip.mp4 --output clip.gif --max_frames 50
+    python mogrify_video.py --run_dir runs/demo --input photo.jpg --strength 0.5
+    python mogrify_video.py --run_dir runs/demo --input clip.mp4 \
+        --source_weight 0.25 --target_weight 0.5          # the original's setting
+
+Each frame's latent mean moves to z' = mu - a * c_source + b * c_target. --strength sets a = b
+(default 1.0); --source_weight and --target_weight set them apart (a weight not given is 0).
+Only RUN/export is read.
+"""
+
+import functools
+
+from absl import flags, logging
+from tqdm import tqdm
+
+from vaest import cli, mogrify
+from vaest.errors import RUN_ERRORS
+from vaest.imaging import ImageError
+from vaest.video import VideoError
+
+cli.define_run_dir_flag()
+flags.DEFINE_string("input", None, "A video, an image, or a folder of images.", required=True)
+flags.DEFINE_string(
+    "output",
+    None,
+    "A .mp4 or .gif for a video, a .png or .jpg for an image, a folder for a folder. Default: "
+    "RUN/out/<input name>-stylized.mp4 (.png for an image; a folder for a folder).",
+)
+flags.DEFINE_string("target", None, "Painting domain to move toward (default: the only one).")
+flags.DEFINE_string(
+    "source",
+    mogrify.SOURCE_AUTO,
+    "c_source: auto (the input's own centroid, from a first pass), a trained domain's name, or "
+    "none (c_source = 0).",
+)
+flags.DEFINE_float(
+    "strength",
+    None,
+    "alpha of z' = mu + alpha (c_target - c_source). Default 1.0 unless a "
+    "weight flag is given; not allowed together with them.",
+)
+flags.DEFINE_float("source_weight", None, "a of z' = mu - a c_source + b c_target (default 0).")
+flags.DEFINE_float("target_weight", None, "b of z' = mu - a c_source + b c_target (default 0).")
+flags.DEFINE_float(
+    "smoothing", 0.0, "Latent moving average across frames, z_t = s z_(t-1) + (1-s) z'_t; 0 = off."
+)
+flags.DEFINE_boolean(
+    "pixel_smoothing", False, "The original's pixel blend: out = 0.2 last + 0.8 current."
+)
+flags.DEFINE_boolean("no_refine", False, "Skip the refiner: decoder output only.")
+flags.DEFINE_float(
+    "detail", 1.0, "With a structure-guided refiner: how much of the frame's detail it keeps (0-1)."
+)
+flags.DEFINE_string("output_size", "source", "source, model, or WIDTHxHEIGHT (e.g. 640x360).")
+flags.DEFINE_boolean("inset", False, "Show the source frame, quarter size, in a corner.")
+flags.DEFINE_float("start", 0.0, "Start this many seconds into the video.")
+flags.DEFINE_float("duration", None, "Stylize only this many seconds.")
+flags.DEFINE_integer("max_frames", None, "Stylize at most this many frames.")
+flags.DEFINE_integer("batch_size", 4, "Frames per model call.")
+flags.DEFINE_integer("crf", 18, "H.264 quality: lower is better, 18 is visually lossless.")
+flags.DEFINE_alias("quality", "crf")
+flags.DEFINE_boolean(
+    "no_audio", False, "Write a silent video instead of muxing the source's sound."
+)
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    settings = mogrify.Settings(
+        target=FLAGS.target,
+        source=FLAGS.source,
+        strength=FLAGS.strength,
+        source_weight=FLAGS.source_weight,
+        target_weight=FLAGS.target_weight,
+        smoothing=FLAGS.smoothing,
+        pixel_smoothing=FLAGS.pixel_smoothing,
+        refine=not FLAGS.no_refine,
+        detail=FLAGS.detail,
+        output_size=FLAGS.output_size,
+        inset=FLAGS.inset,
+        start=FLAGS.start,
+        duration=FLAGS.duration,
+        max_frames=FLAGS.max_frames,
+        batch_size=FLAGS.batch_size,
+        crf=FLAGS.crf,
+        audio=not FLAGS.no_audio,
+    )
+    job = mogrify.plan(settings, FLAGS.input, FLAGS.output, FLAGS.run_dir)
+    from vaest.exported import Exported  # TensorFlow loads here, after the cheap checks
+
+    exported = Exported.from_run(FLAGS.run_dir)
+    logging.info("%s -> %s", job.input, job.output)
+    progress = functools.partial(tqdm, dynamic_ncols=True)
+    result = mogrify.run(job, exported, progress)
+    print(f"mogrify: wrote {result.path} ({result.frames} frames at {result.fps:.1f} frames/s)")
+
+
+if __name__ == "__main__":
+    cli.run(main, expected=(*RUN_ERRORS, VideoError, ImageError))

@@ -1,0 +1,393 @@
+"""Step 7: mogrify, on the shared tiny run (36x64, video domain "clip", painting domain "art")."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import make_video
+from PIL import Image
+
+from vaest import imaging, mogrify, video
+from vaest.cli import UserError
+from vaest.errors import MissingStep
+from vaest.exported import Exported
+from vaest.video import VideoError
+from vaest.video_out import stream_info
+
+ROOT = Path(__file__).resolve().parents[1]
+FPS = 25
+FRAMES = 30
+
+
+@pytest.fixture(scope="module")
+def run_dir(tiny_run, tmp_path_factory) -> Path:
+    """A copy of the shared export: RUN/out is written here, not into the shared run."""
+    folder = tmp_path_factory.mktemp("mogrify-run")
+    shutil.copytree(tiny_run / "export", folder / "export")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def exported(run_dir) -> Exported:
+    return Exported.from_run(run_dir)
+
+
+@pytest.fixture(scope="module")
+def source_clip(tmp_path_factory) -> Path:
+    """30 frames of testsrc2 at 96x54 (the model's aspect), 25 fps, with a sine track."""
+    folder = tmp_path_factory.mktemp("mogrify-input")
+    return make_video(folder / "in.mp4", frames=FRAMES, size="96x54", fps=FPS, audio=True)
+
+
+def stylize(exported, run_dir, input_path, output, **settings) -> mogrify.Result:
+    job = mogrify.plan(mogrify.Settings(**settings), input_path, output, run_dir)
+    return mogrify.run(job, exported)
+
+
+def fitted_frames(path: Path, size) -> np.ndarray:
+    return np.stack([imaging.fit_image(f, size, "stretch") for f in video.iter_frames(path)])
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+# --- videos --------------------------------------------------------------------------------------
+
+
+def test_video_keeps_frames_rate_duration_size_and_sound(exported, run_dir, source_clip, tmp_path):
+    out = tmp_path / "out.mp4"
+    result = stylize(exported, run_dir, source_clip, out)
+    assert result.path == out and result.frames == FRAMES
+    before, after = stream_info(source_clip), stream_info(out)
+    assert after["frames"] == before["frames"] == FRAMES
+    assert after["fps"] == before["fps"] == FPS
+    assert after["duration"] == pytest.approx(before["duration"], abs=0.05)
+    assert (after["width"], after["height"]) == (96, 54)
+    assert after["has_audio"]
+    assert after["audio_duration"] == pytest.approx(FRAMES / FPS, abs=0.05)
+    assert leftovers(tmp_path) == []
+
+
+def test_default_outputs_go_to_run_out(run_dir, source_clip, photos, tmp_path):
+    job = mogrify.plan(mogrify.Settings(), source_clip, None, run_dir)
+    assert (job.output, job.output_kind) == (run_dir / "out" / "in-stylized.mp4", "video")
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    Image.fromarray(photos["rocket"]).save(folder / "rocket.png")
+    job = mogrify.plan(mogrify.Settings(), folder, None, run_dir)
+    assert (job.output, job.output_kind) == (run_dir / "out" / "shots-stylized", "folder")
+    with pytest.raises(UserError, match="a video input gives a video or gif output"):
+        mogrify.plan(mogrify.Settings(), source_clip, tmp_path / "frame.png", run_dir)
+
+
+@pytest.mark.parametrize(
+    ("output_size", "expected"), [("model", (64, 36)), ("128x96", (128, 96)), ("48x28", (48, 28))]
+)
+def test_output_size(exported, run_dir, source_clip, tmp_path, output_size, expected):
+    out = tmp_path / "sized.mp4"
+    stylize(exported, run_dir, source_clip, out, output_size=output_size, max_frames=4)
+    info = stream_info(out)
+    assert (info["width"], info["height"]) == expected
+    assert info["frames"] == 4
+
+
+def test_other_aspect_is_letterboxed_not_distorted(exported, run_dir, source_clip, tmp_path):
+    # 96x54 into 128x96: the picture keeps 16:9 at 128x72, with 12 black rows above and below.
+    out = tmp_path / "box.mp4"
+    stylize(exported, run_dir, source_clip, out, output_size="128x96", max_frames=2)
+    frame = next(video.iter_frames(out)).astype(int)
+    assert frame[:10].max() < 24 and frame[-10:].max() < 24
+    assert frame[14:82].mean() > 40
+
+
+def test_start_and_duration_cut_frames_and_sound(exported, run_dir, source_clip, tmp_path):
+    out = tmp_path / "range.mp4"
+    result = stylize(exported, run_dir, source_clip, out, start=0.4, duration=0.4)
+    info = stream_info(out)
+    assert result.frames == info["frames"] == 10
+    assert info["duration"] == pytest.approx(0.4, abs=0.05)
+    assert info["audio_duration"] == pytest.approx(0.4, abs=0.05)
+    # The range starts at frame 10: compare with the source's frame 10 through the same path.
+    first = next(video.iter_frames(source_clip, start=0.4))
+    assert np.array_equal(first, list(video.iter_frames(source_clip))[10])
+
+
+def test_frame_rates_stay_exact():
+    assert mogrify.exact_rate(25.0) == 25
+    assert mogrify.exact_rate(29.97) == Fraction(30000, 1001)
+    assert mogrify.exact_rate(23.98) == Fraction(24000, 1001)
+    assert mogrify.exact_rate(24.0) == 24
+    assert mogrify.exact_rate(12.5) == Fraction(25, 2)
+
+
+def test_max_frames_and_no_audio(exported, run_dir, source_clip, tmp_path):
+    out = tmp_path / "short.mp4"
+    stylize(exported, run_dir, source_clip, out, max_frames=7, audio=False)
+    info = stream_info(out)
+    assert info["frames"] == 7 and not info["has_audio"]
+
+
+def test_silent_source_gives_silent_output(exported, run_dir, tmp_path):
+    silent = make_video(tmp_path / "silent.mp4", frames=6, size="96x54", fps=FPS)
+    out = tmp_path / "out.mp4"
+    stylize(exported, run_dir, silent, out)
+    info = stream_info(out)
+    assert info["frames"] == 6 and not info["has_audio"]
+
+
+def test_gif_output(exported, run_dir, source_clip, tmp_path):
+    out = tmp_path / "out.gif"
+    result = stylize(exported, run_dir, source_clip, out, max_frames=12)
+    frames = list(video.iter_frames(out))
+    assert result.frames == len(frames) == 12
+    assert frames[0].shape == (54, 96, 3)
+    with Image.open(out) as gif:
+        assert gif.format == "GIF" and gif.n_frames == 12
+
+
+# --- the latent shift -----------------------------------------------------------------------------
+
+
+def test_weights_from_flags():
+    assert mogrify.Settings().weights() == (1.0, 1.0)
+    assert mogrify.Settings(strength=0.5).weights() == (0.5, 0.5)
+    assert mogrify.Settings(source_weight=0.25, target_weight=0.5).weights() == (0.25, 0.5)
+    assert mogrify.Settings(target_weight=0.5).weights() == (0.0, 0.5)
+    with pytest.raises(UserError, match="not both"):
+        mogrify.Settings(strength=1.0, target_weight=0.5).weights()
+
+
+def test_original_weights_reproduce_the_formula(exported, run_dir, photos, tmp_path):
+    """An image at the model size, through the whole image path, equals
+    refine(decode(mu - 0.25 c_clip + 0.5 c_art)) computed step by step through the export."""
+    height, width = exported.image_size
+    picture = imaging.fit_image(photos["astronaut"], (height, width), "crop")
+    source = tmp_path / "frame.png"
+    Image.fromarray(picture).save(source)
+    out = tmp_path / "styled.png"
+    stylize(exported, run_dir, source, out, source="clip", source_weight=0.25, target_weight=0.5)
+    got = imaging.load_image(out).astype(int)
+
+    mean, _ = exported.encode(picture[None])
+    shifted = mean - 0.25 * exported.domain("clip").centroid + 0.5 * exported.domain("art").centroid
+    expected = mogrify.to_uint8(exported.refine(exported.decode(shifted), picture[None]))[0]
+    assert got.shape == expected.shape
+    assert np.abs(got - expected.astype(int)).max() <= 1
+    # And the weights matter: the plain reconstruction is a different picture.
+    plain = mogrify.to_uint8(exported.refine(exported.decode(mean), picture[None]))[0]
+    assert np.abs(got - plain.astype(int)).mean() > 1.0
+
+
+def test_stylizer_latents_follow_the_formula(exported, source_clip):
+    frames = fitted_frames(source_clip, exported.image_size)[:5]
+    c_s, c_t = exported.domain("clip").centroid, exported.domain("art").centroid
+    stylizer = mogrify.Stylizer(exported, mogrify.Shift(c_s, c_t, 0.25, 0.5))
+    mean, _ = exported.encode(frames)
+    np.testing.assert_allclose(stylizer.latents(frames), mean - 0.25 * c_s + 0.5 * c_t, atol=1e-5)
+
+
+def test_auto_source_is_the_clips_own_centroid(exported, source_clip):
+    frames = fitted_frames(source_clip, exported.image_size)
+    centroid, count = mogrify.measure_centroid(exported, iter(frames), batch_size=7)
+    assert count == FRAMES
+    mean, _ = exported.encode(frames)
+    np.testing.assert_allclose(centroid, mean.mean(axis=0), atol=1e-5)
+
+
+def test_stylized_frames_move_toward_the_target(exported, run_dir, source_clip, tmp_path):
+    out = tmp_path / "moved.mp4"
+    stylize(exported, run_dir, source_clip, out, strength=1.0)
+    target = exported.domain("art").centroid
+    before, _ = exported.encode(fitted_frames(source_clip, exported.image_size))
+    after, _ = exported.encode(fitted_frames(out, exported.image_size))
+    distance_before = np.linalg.norm(before - target, axis=1).mean()
+    distance_after = np.linalg.norm(after - target, axis=1).mean()
+    assert distance_after < 0.8 * distance_before
+
+
+def test_smoothing_is_an_ema_across_batches_and_calms_the_latents(exported, source_clip):
+    frames = fitted_frames(source_clip, exported.image_size)
+    shift = mogrify.Shift(
+        exported.domain("clip").centroid, exported.domain("art").centroid, 1.0, 1.0
+    )
+    raw = mogrify.Stylizer(exported, shift).latents(frames)
+    smooth = mogrify.Stylizer(exported, shift, smoothing=0.8)
+    smoothed = np.concatenate([smooth.latents(frames[i : i + 4]) for i in range(0, FRAMES, 4)])
+    np.testing.assert_allclose(smoothed[0], raw[0], atol=1e-6)
+    np.testing.assert_allclose(smoothed[7], 0.8 * smoothed[6] + 0.2 * raw[7], atol=1e-5)
+    change_raw = np.linalg.norm(np.diff(raw, axis=0), axis=1).sum()
+    change_smooth = np.linalg.norm(np.diff(smoothed, axis=0), axis=1).sum()
+    assert change_smooth < 0.5 * change_raw
+
+
+def test_smoothing_calms_the_output_video(exported, run_dir, source_clip, tmp_path):
+    def flicker(path):
+        frames = np.stack(list(video.iter_frames(path))).astype(np.float32)
+        return np.abs(np.diff(frames, axis=0)).mean()
+
+    plain, smooth = tmp_path / "plain.mp4", tmp_path / "smooth.mp4"
+    stylize(exported, run_dir, source_clip, plain, source="clip")
+    stylize(exported, run_dir, source_clip, smooth, source="clip", smoothing=0.8)
+    assert flicker(smooth) < 0.8 * flicker(plain)
+
+
+def test_pixel_smoothing_blends_with_the_last_output(exported, source_clip):
+    frames = fitted_frames(source_clip, exported.image_size)[:6]
+    shift = mogrify.Shift(
+        exported.domain("clip").centroid, exported.domain("art").centroid, 1.0, 1.0
+    )
+    raw = mogrify.Stylizer(exported, shift)(frames)
+    blender = mogrify.Stylizer(exported, shift, pixel_smoothing=True)
+    blended = np.concatenate([blender(frames[:4]), blender(frames[4:])])
+    np.testing.assert_allclose(blended[0], raw[0], atol=1e-5)
+    np.testing.assert_allclose(blended[4], 0.2 * blended[3] + 0.8 * raw[4], atol=1e-5)
+
+
+# --- images, folders, inset ----------------------------------------------------------------------
+
+
+def test_image_in_image_out_at_its_own_size(exported, run_dir, photos, tmp_path):
+    source = tmp_path / "coffee.jpg"
+    Image.fromarray(photos["coffee"]).save(source, quality=95)
+    result = stylize(exported, run_dir, source, None)
+    assert result.path == run_dir / "out" / "coffee-stylized.png"
+    assert imaging.load_image(result.path).shape == photos["coffee"].shape
+    result.path.unlink()
+
+
+def test_inset_shows_the_source_in_a_corner(exported, run_dir, photos, tmp_path):
+    picture = imaging.fit_image(photos["chelsea"], (120, 200), "crop")
+    source = tmp_path / "cat.png"
+    Image.fromarray(picture).save(source)
+    out = tmp_path / "inset.png"
+    stylize(exported, run_dir, source, out, inset=True)
+    got = imaging.load_image(out)
+    small = imaging.resize(picture, 30, 50)  # a quarter of each side
+    margin = 3  # min(120, 200) // 40
+    corner = got[120 - margin - 30 : 120 - margin, 200 - margin - 50 : 200 - margin]
+    assert np.array_equal(corner, small)
+    assert not np.array_equal(got[:30, :50], imaging.resize(picture, 120, 200)[:30, :50])
+
+
+def test_folder_in_folder_out_with_the_same_names(exported, run_dir, photos, tmp_path):
+    source = tmp_path / "photos"
+    (source / "sub").mkdir(parents=True)
+    Image.fromarray(photos["rocket"]).save(source / "rocket.png")
+    Image.fromarray(photos["chelsea"]).save(source / "sub" / "cat.jpg", quality=95)
+    out = tmp_path / "styled"
+    result = stylize(exported, run_dir, source, out, batch_size=1)
+    assert result.frames == 2
+    names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert names == ["rocket.png", "sub/cat.jpg"]
+    assert imaging.load_image(out / "rocket.png").shape == photos["rocket"].shape
+    assert imaging.load_image(out / "sub" / "cat.jpg").shape == photos["chelsea"].shape
+    assert leftovers(tmp_path) == []
+
+
+# --- bad input and interruptions ------------------------------------------------------------------
+
+
+def test_bad_inputs_leave_nothing(exported, run_dir, source_clip, tmp_path):
+    out = tmp_path / "out.mp4"
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("not a video\n")
+    with pytest.raises(UserError, match="not found"):
+        mogrify.plan(mogrify.Settings(), tmp_path / "missing.mp4", out, run_dir)
+    with pytest.raises(VideoError, match="not a"):
+        mogrify.plan(mogrify.Settings(), fake, out, run_dir)
+    same = source_clip.parent / ".." / source_clip.parent.name / source_clip.name
+    with pytest.raises(UserError, match="is the input"):
+        mogrify.plan(mogrify.Settings(), source_clip, same, run_dir)
+    with pytest.raises(UserError, match="painting domains are: art"):
+        stylize(exported, run_dir, source_clip, out, target="nope")
+    with pytest.raises(UserError, match="--source"):
+        stylize(exported, run_dir, source_clip, out, source="nope")
+    with pytest.raises(UserError, match="smoothing"):
+        stylize(exported, run_dir, source_clip, out, smoothing=1.0)
+    with pytest.raises(MissingStep, match="export_graphs.py"):
+        Exported.from_run(tmp_path / "empty-run")
+    assert not out.exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_interrupted_run_leaves_no_video(exported, run_dir, source_clip, tmp_path, monkeypatch):
+    calls = []
+    original = mogrify.Stylizer.__call__
+
+    def interrupt_on_third_batch(self, fitted):
+        calls.append(len(fitted))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return original(self, fitted)
+
+    monkeypatch.setattr(mogrify.Stylizer, "__call__", interrupt_on_third_batch)
+    out = tmp_path / "out.mp4"
+    with pytest.raises(KeyboardInterrupt):
+        stylize(exported, run_dir, source_clip, out, source="clip", batch_size=4)
+    assert len(calls) == 3
+    assert not out.exists()
+    assert leftovers(tmp_path) == []
+
+
+# --- the script -----------------------------------------------------------------------------------
+
+
+def script(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "mogrify_video.py"), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+
+
+def test_script_with_the_original_weights(run_dir, source_clip, tmp_path):
+    out = tmp_path / "cli.mp4"
+    run = script(
+        f"--run_dir={run_dir}", f"--input={source_clip}", f"--output={out}",
+        "--source_weight=0.25", "--target_weight=0.5", "--max_frames=8",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "z' = mu - 0.25 * c_source (auto) + 0.5 * c_target (art)" in run.stderr
+    assert "--source auto: centroid of mu over 8 frames" in run.stderr
+    last = run.stdout.strip().splitlines()[-1]
+    assert str(out) in last and "frames/s" in last
+    assert stream_info(out)["frames"] == 8
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("missing export", "no complete export"),
+        ("unknown target", "the painting domains are: art"),
+        ("not a video", "not a"),
+        ("output is input", "is the input"),
+    ],
+)
+def test_script_errors_are_one_line(run_dir, source_clip, tmp_path, case, message):
+    out = tmp_path / "out.mp4"
+    args = [f"--run_dir={run_dir}", f"--input={source_clip}", f"--output={out}"]
+    if case == "missing export":
+        args[0] = f"--run_dir={tmp_path / 'empty'}"
+    elif case == "unknown target":
+        args.append("--target=nope")
+    elif case == "not a video":
+        fake = tmp_path / "notes.mp4"
+        fake.write_text("just text\n")
+        args[1] = f"--input={fake}"
+    else:
+        args[2] = f"--output={source_clip}"
+    run = script(*args)
+    assert run.returncode == 2
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and message in errors[0], run.stderr
+    assert "Traceback" not in run.stderr
+    assert not out.exists()
+    assert source_clip.stat().st_size > 0
