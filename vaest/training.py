@@ -191,6 +191,7 @@ class TrainingRun:
                 epochs=1,
                 steps_per_epoch=self.schedule.steps - start,
                 callbacks=[monitor],
+                shuffle=False,  # the dataset shuffles itself, reproducibly
                 verbose=0,
             )
         except KeyboardInterrupt:
