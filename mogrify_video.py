@@ -42,8 +42,12 @@ flags.DEFINE_float(
     "alpha of z' = mu + alpha (c_target - c_source). Default 1.0 unless a "
     "weight flag is given; not allowed together with them.",
 )
-flags.DEFINE_float("source_weight", None, "a of z' = mu - a c_source + b c_target (default 0).")
-flags.DEFINE_float("target_weight", None, "b of z' = mu - a c_source + b c_target (default 0).")
+flags.DEFINE_float(
+    "source_weight", None, "a in z' = mu - a c_source + b c_target (0 if only b is given)."
+)
+flags.DEFINE_float(
+    "target_weight", None, "b in z' = mu - a c_source + b c_target (0 if only a is given)."
+)
 flags.DEFINE_float(
     "smoothing", 0.0, "Latent moving average across frames, z_t = s z_(t-1) + (1-s) z'_t; 0 = off."
 )
@@ -59,7 +63,7 @@ flags.DEFINE_boolean("inset", False, "Show the source frame, quarter size, in a 
 flags.DEFINE_float("start", 0.0, "Start this many seconds into the video.")
 flags.DEFINE_float("duration", None, "Stylize only this many seconds.")
 flags.DEFINE_integer("max_frames", None, "Stylize at most this many frames.")
-flags.DEFINE_integer("batch_size", 4, "Frames per model call.")
+flags.DEFINE_integer("batch_size", mogrify.Settings.batch_size, "Frames per model call.")
 flags.DEFINE_integer("crf", 18, "H.264 quality: lower is better, 18 is visually lossless.")
 flags.DEFINE_alias("quality", "crf")
 flags.DEFINE_boolean(

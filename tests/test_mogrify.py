@@ -195,10 +195,33 @@ def test_stylizer_latents_follow_the_formula(exported, source_clip):
 
 def test_auto_source_is_the_clips_own_centroid(exported, source_clip):
     frames = fitted_frames(source_clip, exported.image_size)
-    centroid, count = mogrify.measure_centroid(exported, iter(frames), batch_size=7)
-    assert count == FRAMES
+    centroid, means = mogrify.measure_centroid(exported, iter(frames), batch_size=7)
     mean, _ = exported.encode(frames)
+    np.testing.assert_allclose(means, mean, atol=1e-5)
     np.testing.assert_allclose(centroid, mean.mean(axis=0), atol=1e-5)
+
+
+def test_auto_pass_means_are_reused_in_order(exported, run_dir, source_clip, tmp_path, monkeypatch):
+    """With --source auto over every frame, each batch gets its own frames' mu from the first
+    pass, and stylizing from them equals the one-graph stylize path."""
+    seen = []
+    original = mogrify.Stylizer.__call__
+
+    def record(self, fitted, means=None):
+        seen.append((fitted, means))
+        return original(self, fitted, means)
+
+    monkeypatch.setattr(mogrify.Stylizer, "__call__", record)
+    stylize(exported, run_dir, source_clip, tmp_path / "out.mp4", batch_size=8)
+    assert [len(f) for f, _ in seen] == [8, 8, 8, 6]
+    for fitted, means in seen:
+        np.testing.assert_allclose(means, exported.encode(fitted)[0], atol=1e-5)
+    fitted, means = seen[1]
+    shift = mogrify.Shift(means.mean(axis=0), exported.domain("art").centroid, 1.0, 1.0)
+    one_graph = original(mogrify.Stylizer(exported, shift), fitted)
+    np.testing.assert_allclose(
+        original(mogrify.Stylizer(exported, shift), fitted, means), one_graph, atol=1e-4
+    )
 
 
 def test_stylized_frames_move_toward_the_target(exported, run_dir, source_clip, tmp_path):
@@ -321,11 +344,11 @@ def test_interrupted_run_leaves_no_video(exported, run_dir, source_clip, tmp_pat
     calls = []
     original = mogrify.Stylizer.__call__
 
-    def interrupt_on_third_batch(self, fitted):
+    def interrupt_on_third_batch(self, fitted, means=None):
         calls.append(len(fitted))
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return original(self, fitted)
+        return original(self, fitted, means)
 
     monkeypatch.setattr(mogrify.Stylizer, "__call__", interrupt_on_third_batch)
     out = tmp_path / "out.mp4"

@@ -67,7 +67,7 @@ class Settings:
     start: float = 0.0
     duration: float | None = None
     max_frames: int | None = None
-    batch_size: int = 4
+    batch_size: int = 8
     crf: int = 18
     audio: bool = True
 
@@ -86,6 +86,7 @@ class Settings:
             raise UserError(f"--detail must be in [0, 1], not {self.detail}")
         if not 0 <= self.crf <= 51:
             raise UserError(f"--crf must be in 0..51, not {self.crf}")
+        parse_output_size(self.output_size, (2, 2), (2, 2))  # the syntax, before any work
         self.weights()
 
     def weights(self) -> tuple[float, float]:
@@ -250,23 +251,29 @@ class Geometry:
     def fit(self, frame: np.ndarray) -> np.ndarray:
         return imaging.fit_image(frame, self.model_size, self.mode)
 
-    def place(self, styled: np.ndarray, source_frame: np.ndarray | None = None) -> np.ndarray:
+    def thumbnail(self, frame: np.ndarray) -> np.ndarray | None:
+        """The source frame at inset size, or None without an inset; made early, so that only
+        this small copy of a large frame waits in the pipeline."""
+        return imaging.resize(np.asarray(frame), *self.inset_size) if self.inset else None
+
+    def place(self, styled: np.ndarray, thumbnail: np.ndarray | None = None) -> np.ndarray:
         """uint8 model output -> uint8 frame at the output size, the source picture undistorted."""
         top, left, height, width = self.content
         picture = imaging.resize(
             styled[top : top + height, left : left + width], *self.placement[2:]
         )
-        if self.placement[2:] == self.output_size and not self.inset:
+        if self.placement[2:] == self.output_size and thumbnail is None:
             return picture
         out = np.zeros((*self.output_size, 3), np.uint8)
         top, left, height, width = self.placement
         out[top : top + height, left : left + width] = picture
-        if self.inset and source_frame is not None:
+        if thumbnail is not None:
             # Picture in picture: the untouched source in the bottom-right corner.
-            small = imaging.resize(np.asarray(source_frame), *self.inset_size)
             margin = max(1, min(height, width) // 40)
             bottom, right = top + height - margin, left + width - margin
-            out[bottom - small.shape[0] : bottom, right - small.shape[1] : right] = small
+            out[bottom - thumbnail.shape[0] : bottom, right - thumbnail.shape[1] : right] = (
+                thumbnail
+            )
         return out
 
     def describe(self) -> str:
@@ -329,17 +336,16 @@ def video_domains_centroid(exported) -> np.ndarray:
 
 
 def measure_centroid(exported, fitted: Iterable[np.ndarray], batch_size: int, progress=None):
-    """Mean of mu over fitted frames, float64 accumulation; returns (centroid, count)."""
-    total, count = np.zeros(exported.latent_dim, np.float64), 0
+    """Mean of mu over fitted frames; returns (centroid, every frame's mu [N, latent_dim])."""
+    means = []
     for batch in _batches(fitted, batch_size):
-        mean, _ = exported.encode(np.stack(batch))
-        total += mean.astype(np.float64).sum(axis=0)
-        count += len(batch)
+        means.append(exported.encode(np.stack(batch))[0])
         if progress is not None:
             progress.update(len(batch))
-    if count == 0:
+    if not means:
         raise UserError("no frames to measure the source centroid on")
-    return (total / count).astype(np.float32), count
+    means = np.concatenate(means)
+    return means.mean(axis=0, dtype=np.float64).astype(np.float32), means
 
 
 class Stylizer:
@@ -363,9 +369,10 @@ class Stylizer:
         """Whether the exported stylize graph does the whole job."""
         return self.smoothing == 0 and (self.refine or not self.exported.has_refiner)
 
-    def latents(self, fitted: np.ndarray) -> np.ndarray:
-        """The shifted latents z', smoothed over time when asked: z_t = s z_{t-1} + (1-s) z'_t."""
-        mean, _ = self.exported.encode(fitted)
+    def latents(self, fitted: np.ndarray, means: np.ndarray | None = None) -> np.ndarray:
+        """The shifted latents z', smoothed over time when asked: z_t = s z_{t-1} + (1-s) z'_t.
+        means: the frames' mu when already known (from the --source auto pass)."""
+        mean = self.exported.encode(fitted)[0] if means is None else means
         shifted = self.shift.apply(mean).astype(np.float32)
         if self.smoothing == 0:
             return shifted
@@ -375,9 +382,9 @@ class Stylizer:
             self._latent = shifted[i] = s * previous + (1.0 - s) * row
         return shifted
 
-    def __call__(self, fitted: np.ndarray) -> np.ndarray:
+    def __call__(self, fitted: np.ndarray, means: np.ndarray | None = None) -> np.ndarray:
         shift = self.shift
-        if self.one_graph:
+        if self.one_graph and means is None:
             out = self.exported.stylize(
                 fitted,
                 shift.source,
@@ -387,7 +394,7 @@ class Stylizer:
                 self.detail,
             )
         else:
-            out = self.exported.decode(self.latents(fitted))
+            out = self.exported.decode(self.latents(fitted, means))
             if self.refine:
                 out = self.exported.refine(out, fitted, self.detail)
         if self.pixel_smoothing:
@@ -421,9 +428,9 @@ def run(job: Job, exported, progress: Callable | None = None) -> Result:
     settings = job.settings
     a, b = settings.weights()
     target_name, target = target_centroid(exported, settings.target)
-    source = named_source(exported, settings.source)
+    source, means = named_source(exported, settings.source), None
     if source is None:
-        source = _auto_source(job, exported, progress)
+        source, means = _auto_source(job, exported, progress)
     shift = Shift(np.asarray(source, np.float32), np.asarray(target, np.float32), a, b)
     logging.info(
         "shift: z' = mu - %g * c_source (%s) + %g * c_target (%s)",
@@ -434,7 +441,9 @@ def run(job: Job, exported, progress: Callable | None = None) -> Result:
     )
     if settings.smoothing and job.kind != "video":
         logging.info("--smoothing applies to videos only: images are stylized one by one")
-    runner = {"video": _run_video, "image": _run_image, "folder": _run_folder}[job.kind]
+    if job.kind == "video":
+        return _run_video(job, exported, shift, progress, means)
+    runner = _run_image if job.kind == "image" else _run_folder
     return runner(job, exported, shift, progress)
 
 
@@ -465,12 +474,16 @@ def _video_frames(job: Job) -> Iterator[np.ndarray]:
         frames.close()
 
 
-def _auto_source(job: Job, exported, progress) -> np.ndarray:
-    """The input's own centroid of mu; for a lone image, the trained videos' centroid."""
+def _auto_source(job: Job, exported, progress) -> tuple[np.ndarray, np.ndarray | None]:
+    """The input's own centroid of mu; for a lone image, the trained videos' centroid.
+
+    Also returns every frame's mu when the pass saw every frame of a video, so that the
+    stylizing pass need not encode them again.
+    """
     size = exported.image_size
     if job.kind == "image" or (job.kind == "folder" and len(job.images) < 2):
         logging.info("--source auto on a single image: using the trained videos' centroid")
-        return video_domains_centroid(exported)
+        return video_domains_centroid(exported), None
     if job.kind == "folder":
         stride = math.ceil(len(job.images) / MAX_CENTROID_FRAMES)
         paths = job.images[::stride]
@@ -483,17 +496,17 @@ def _auto_source(job: Job, exported, progress) -> np.ndarray:
         total = math.ceil(job.total_frames / stride)
     start = time.perf_counter()
     with _bar(progress, total=total, desc="source centroid", unit="frame") as bar:
-        centroid, count = measure_centroid(
+        centroid, means = measure_centroid(
             exported, _prefetch(fitted), job.settings.batch_size, bar
         )
     logging.info(
         "--source auto: centroid of mu over %d frames (stride %d, at most about %d) in %.1f s",
-        count,
+        len(means),
         stride,
         MAX_CENTROID_FRAMES,
         time.perf_counter() - start,
     )
-    return centroid
+    return centroid, means if job.kind == "video" and stride == 1 else None
 
 
 def _fit_image(path: Path, size, fit: str) -> np.ndarray:
@@ -501,7 +514,8 @@ def _fit_image(path: Path, size, fit: str) -> np.ndarray:
     return Geometry(image.shape[:2], size, image.shape[:2], fit).fit(image)
 
 
-def _run_video(job: Job, exported, shift: Shift, progress) -> Result:
+def _run_video(job: Job, exported, shift: Shift, progress, known_means=None) -> Result:
+    """known_means: every frame's mu, in order, when the --source auto pass measured them."""
     settings, info = job.settings, job.info
     geometry = video_geometry(job, exported)
     if geometry.fit_changed:
@@ -520,21 +534,26 @@ def _run_video(job: Job, exported, shift: Shift, progress) -> Result:
         settings.refine,
         settings.detail,
     )
-    keep_sources = geometry.inset
 
     def fitted_batches():
-        for frames in _batches(_video_frames(job), settings.batch_size):
-            fitted = np.stack([geometry.fit(f) for f in frames])
-            yield (frames if keep_sources else [None] * len(frames)), fitted
+        prepared = ((geometry.fit(f), geometry.thumbnail(f)) for f in _video_frames(job))
+        done = 0
+        for batch in _batches(prepared, settings.batch_size):
+            fitted, thumbnails = zip(*batch, strict=True)
+            means = None
+            if known_means is not None and done + len(batch) <= len(known_means):
+                means = known_means[done : done + len(batch)]
+            done += len(batch)
+            yield thumbnails, np.stack(fitted), means
 
     def styled_batches():
-        for sources, fitted in _prefetch(fitted_batches()):
-            yield sources, to_uint8(stylizer(fitted))
+        for thumbnails, fitted, means in _prefetch(fitted_batches()):
+            yield thumbnails, to_uint8(stylizer(fitted, means))
 
     def output_frames(bar):
-        for sources, styled in _prefetch(styled_batches()):
-            for source, picture in zip(sources, styled, strict=True):
-                yield geometry.place(picture, source)
+        for thumbnails, styled in _prefetch(styled_batches()):
+            for thumbnail, picture in zip(thumbnails, styled, strict=True):
+                yield geometry.place(picture, thumbnail)
             bar.update(len(styled))
 
     rate = exact_rate(info.fps)
@@ -577,13 +596,13 @@ def _stylize_images(job: Job, exported, shift: Shift, paths: list[Path], progres
             image = imaging.load_image(path)
             size = parse_output_size(settings.output_size, image.shape[:2], exported.image_size)
             geometry = Geometry(image.shape[:2], exported.image_size, size, fit, settings.inset)
-            yield path, image, geometry, geometry.fit(image)
+            yield path, geometry, geometry.fit(image), geometry.thumbnail(image)
 
     with _bar(progress, total=len(paths), desc="stylize", unit="image") as bar:
         for batch in _batches(_prefetch(loaded()), settings.batch_size):
-            styled = to_uint8(stylizer(np.stack([item[3] for item in batch])))
-            for (path, image, geometry, _), picture in zip(batch, styled, strict=True):
-                yield path, geometry.place(picture, image)
+            styled = to_uint8(stylizer(np.stack([item[2] for item in batch])))
+            for (path, geometry, _, thumbnail), picture in zip(batch, styled, strict=True):
+                yield path, geometry.place(picture, thumbnail)
             bar.update(len(batch))
 
 
