@@ -30,7 +30,7 @@ import numpy as np
 
 FRAMES = 100
 NETWORK_FRAMES = 32  # frames per timed pass of the network-only measures
-ROUNDS = 3
+ROUNDS = 5
 SIZE = (180, 320)
 TARGET_FPS = 15.0
 TARGET_PEER = 2.0
