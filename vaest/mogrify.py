@@ -6,7 +6,8 @@ z' = mu - a * c_source + b * c_target, decoded, refined and put back at the outp
 - c_target is the painting domain's centroid. c_source is the input's own centroid (measured in a
   first pass), a trained domain's centroid, or zero.
 - Without smoothing the exported `stylize` graph does it all in one call per batch; latent
-  smoothing (an exponential moving average of z' across frames) needs encode and decode apart.
+  smoothing (an exponential moving average of z' across frames) needs encode and decode apart,
+  and so does reusing the mu that the first pass of --source auto measured.
 - Videos stream: a background thread decodes and fits frames, another runs the model, and the
   caller's thread places and encodes frames, so that ffmpeg and the model overlap. Only a few
   batches are in memory at a time.
