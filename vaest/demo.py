@@ -113,6 +113,7 @@ def run_demo(settings) -> dict:
     step("5 export", "export_graphs.py", rd)
     step("6 evaluate", "evaluate_latents.py", rd)
     stylized = run / "out" / "demo-stylized.mp4"
+    stylized.parent.mkdir(exist_ok=True)
     step(
         "7 mogrify", "mogrify_video.py", rd, f"--input={video}", f"--output={stylized}",
         *[f"--{f.lstrip('-')}" for f in settings.mogrify_flags],
