@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import secrets
-import shutil
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +28,7 @@ from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from vaest import metrics
+from vaest.atomic import staged_folder
 from vaest.cli import UserError
 from vaest.errors import ConfigMismatch
 from vaest.exported import Exported
@@ -453,9 +452,8 @@ def evaluate(run_dir: str | Path, settings: EvalSettings) -> Path:
     scatter = {"records": len(means), "stride": stride, "splits": list(SPLITS)}
     figures = summarize(held, exported, manifest, source, target, scatter)
 
-    tmp = run_dir / f".{EVAL_DIR}.tmp-{secrets.token_hex(4)}"
-    tmp.mkdir()
-    try:
+    final = run_dir / EVAL_DIR
+    with staged_folder(final) as tmp:
         reconstructions_sheet(tmp / RECONSTRUCTIONS, held, manifest, exported.has_refiner)
         pca_plot(tmp / LATENT_PCA, means, ids, exported, manifest, source, target, stride)
         shift_sheet(tmp / SHIFT_STRENGTHS, exported, held, source, target)
@@ -463,15 +461,4 @@ def evaluate(run_dir: str | Path, settings: EvalSettings) -> Path:
             tmp / INTERPOLATION, exported, source, target, settings.interpolation_steps
         )
         (tmp / METRICS).write_text(json.dumps(figures, indent=2) + "\n")
-        final = run_dir / EVAL_DIR
-        if final.exists():
-            old = run_dir / f".{EVAL_DIR}.old-{secrets.token_hex(4)}"
-            final.rename(old)
-            tmp.rename(final)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return final

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 import shutil
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import tensorflow as tf
 from absl import logging
 from tqdm import tqdm
 
+from vaest.atomic import staged_folder
 from vaest.config import CONFIG_FILE
 from vaest.errors import ConfigMismatch
 from vaest.records import MANIFEST, SPLITS, Manifest, load_manifest, read_records
@@ -157,9 +157,8 @@ def export(run_dir: str | Path) -> Path:
     if refiner is None:
         logging.warning("no trained refiner in %s: exporting the VAE alone", run_dir / REFINER_DIR)
 
-    tmp = run_dir / f".{EXPORT_DIR}.tmp-{secrets.token_hex(4)}"
-    tmp.mkdir(parents=True)
-    try:
+    final = run_dir / EXPORT_DIR
+    with staged_folder(final) as tmp:
         guide = refiner_config.guide if refiner_config else "none"
         module = StyleModel(vae, refiner, refiner_config)
         signatures = module.signatures(*config.image_size, config.latent_dim)
@@ -181,15 +180,4 @@ def export(run_dir: str | Path) -> Path:
             "signatures": sorted(signatures),
         }
         (tmp / EXPORT_INFO).write_text(json.dumps(info, indent=2) + "\n")
-        final = run_dir / EXPORT_DIR
-        if final.exists():
-            old = run_dir / f".{EXPORT_DIR}.old-{secrets.token_hex(4)}"
-            final.rename(old)
-            tmp.rename(final)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return final

@@ -25,6 +25,7 @@ import numpy as np
 from absl import logging
 
 from vaest import imaging, records, video
+from vaest.atomic import replace_folder
 from vaest.cli import UserError
 
 VIDEO, PAINTING = "video", "painting"
@@ -456,16 +457,7 @@ def extract(
 def _move_into_place(tmp: Path, data: Path, overwrite: bool) -> None:
     """Rename the finished folder to RUN/data; an old one goes only after the new one is whole."""
     check_output(data.parent, overwrite)
-    if not data.exists():
-        tmp.rename(data)
-        return
-    old = tmp.with_name(tmp.name.replace(".tmp-", ".old-"))
-    data.rename(old)
-    tmp.rename(data)
-    if old.is_dir():
-        shutil.rmtree(old)
-    else:
-        old.unlink()
+    replace_folder(tmp, data)
 
 
 def summary(manifest: records.Manifest, data: str | Path) -> str:

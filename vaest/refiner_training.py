@@ -108,9 +108,7 @@ def train_refiner(
         validate,
         preview,
     )
-    start = run.restore()
-    # The checkpoint holds the old learning rate: the one asked for now wins.
-    model.optimizer.learning_rate = settings.learning_rate
+    start = run.restore(settings.learning_rate)
     logging.info(
         "refiner: on the VAE at step %d, %d parameters, step %d of %d",
         vae_step,

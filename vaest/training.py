@@ -137,8 +137,10 @@ class TrainingRun:
     def step(self) -> int:
         return int(self.model.optimizer.iterations.numpy())
 
-    def restore(self) -> int:
-        """Load the newest checkpoint if there is one; returns the step training resumes at."""
+    def restore(self, learning_rate: float) -> int:
+        """Load the newest checkpoint if there is one; returns the step training resumes at.
+
+        The checkpoint holds the old learning rate: the one asked for now wins."""
         if self.manager.latest_checkpoint:
             self.checkpoint.restore(
                 self.manager.latest_checkpoint
@@ -149,6 +151,7 @@ class TrainingRun:
                 self.manager.latest_checkpoint,
                 self.step,
             )
+        self.model.optimizer.learning_rate = learning_rate
         return self.step
 
     def log_scalars(self, step: int, values: dict[str, float], prefix: str) -> None:

@@ -137,9 +137,7 @@ def train_vae(run_dir: str | Path, settings: VaeSettings, overrides: dict | None
         validate,
         preview,
     )
-    start = run.restore()
-    # The checkpoint holds the old learning rate: the one asked for now wins.
-    model.optimizer.learning_rate = settings.learning_rate
+    start = run.restore(settings.learning_rate)
 
     def dataset_from(step: int):
         ds, mix = training_dataset(
