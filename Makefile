@@ -10,6 +10,7 @@ SIZE ?= 72x128
 VAE_STEPS ?= 1500
 REFINER_STEPS ?= 400
 BATCH ?= 16
+STRENGTH ?= 2
 VIDEO ?=
 PAINTINGS ?=
 
@@ -39,7 +40,7 @@ bench: setup
 
 demo: setup
 	$(PY) -m vaest.demo --run_dir=$(RUN) --image_size=$(SIZE) --vae_steps=$(VAE_STEPS) \
-		--refiner_steps=$(REFINER_STEPS) --batch_size=$(BATCH) \
+		--refiner_steps=$(REFINER_STEPS) --batch_size=$(BATCH) --strength=$(STRENGTH) \
 		$(if $(VIDEO),--video=$(VIDEO)) $(if $(PAINTINGS),--paintings=$(PAINTINGS))
 
 clean:
