@@ -172,15 +172,14 @@ def plan(
     if output_path:
         output = Path(output_path)
     else:
-        output = default_output(Path(run_dir), source, kind)
-        output.parent.mkdir(parents=True, exist_ok=True)
+        output = default_output(Path(run_dir), source, kind)  # RUN/out/ is made by run()
     out_kind = output_kind(output)
     if out_kind not in ALLOWED[kind]:
         wanted = " or ".join(ALLOWED[kind])
         raise UserError(f"--output {output}: a {kind} input gives a {wanted} output")
     if output.resolve() == source.resolve():
         raise UserError(f"--output {output} is the input: the input is never overwritten")
-    if not output.parent.is_dir():
+    if output_path and not output.parent.is_dir():
         raise UserError(f"--output {output}: the folder {output.parent} does not exist")
     if out_kind == "folder" and output.exists() and any(output.iterdir()):
         raise UserError(f"--output {output} already exists: remove it or choose another")
@@ -442,6 +441,7 @@ def run(job: Job, exported, progress: Callable | None = None) -> Result:
     )
     if settings.smoothing and job.kind != "video":
         logging.info("--smoothing applies to videos only: images are stylized one by one")
+    job.output.parent.mkdir(parents=True, exist_ok=True)
     if job.kind == "video":
         return _run_video(job, exported, shift, progress, means)
     runner = _run_image if job.kind == "image" else _run_folder
