@@ -9,19 +9,10 @@ from absl import flags
 from vaest import cli
 from vaest.errors import RUN_ERRORS
 
-flags.DEFINE_integer("steps", 5000, "Stop when the refiner has made this many steps in total.")
-flags.DEFINE_integer("batch_size", 16, "Images per step, over all devices.")
-flags.DEFINE_float("learning_rate", 2e-4, "Adam learning rate.")
+cli.define_training_flags(steps=5000, batch_size=16)
 flags.DEFINE_integer(
     "identity_warmup_steps", 0, "First train the refiner to copy its input for this many steps."
 )
-flags.DEFINE_enum(
-    "strategy", "default", ["default", "mirrored", "multi_worker"],
-    "default: one device; mirrored: all GPUs of this machine; multi_worker: machines in TF_CONFIG.",
-)  # fmt: skip
-flags.DEFINE_integer("save_every", 500, "Checkpoint and validate every this many steps.")
-flags.DEFINE_integer("preview_every", 250, "Write a preview grid every this many steps.")
-flags.DEFINE_integer("seed", 0, "Seed for initial weights and data order.")
 flags.DEFINE_enum(
     "guide", "highpass", ["highpass", "none"],
     "Structure guide beside the VAE image: highpass, the frame's luminance detail, which lets "
@@ -31,7 +22,6 @@ flags.DEFINE_float("guide_sigma", 3.0, "The highpass guide keeps detail finer th
 flags.DEFINE_float("reconstruction_weight", 0.6, "Weight of SSE(refined, original).")
 flags.DEFINE_float("push_weight", 0.4, "Weight of the hinge that keeps refined off the VAE image.")
 flags.DEFINE_float("push_margin", 0.001, "Hinge margin, as mean squared error per value.")
-cli.define_run_dir_flag()
 FLAGS = flags.FLAGS
 
 CONFIG_FLAGS = ("guide", "guide_sigma", "reconstruction_weight", "push_weight", "push_margin")

@@ -8,19 +8,10 @@ from absl import flags
 from vaest import cli
 from vaest.errors import RUN_ERRORS
 
-flags.DEFINE_integer("steps", 10000, "Stop when the model has made this many steps in total.")
-flags.DEFINE_integer("batch_size", 50, "Images per step, over all devices.")
-flags.DEFINE_float("learning_rate", 2e-4, "Adam learning rate.")
+cli.define_training_flags(steps=10000, batch_size=50)
 flags.DEFINE_float("beta", 1.0, "Weight of the KL term.")
 flags.DEFINE_integer("kl_warmup_steps", 0, "Ramp beta up linearly over this many steps.")
 flags.DEFINE_list("domains", None, "Train on these domains only (default: all).")
-flags.DEFINE_enum(
-    "strategy", "default", ["default", "mirrored", "multi_worker"],
-    "default: one device; mirrored: all GPUs of this machine; multi_worker: machines in TF_CONFIG.",
-)  # fmt: skip
-flags.DEFINE_integer("save_every", 500, "Checkpoint and validate every this many steps.")
-flags.DEFINE_integer("preview_every", 250, "Write a preview grid every this many steps.")
-flags.DEFINE_integer("seed", 0, "Seed for initial weights, data order, flips and sampling.")
 flags.DEFINE_bool("flip", True, "Flip training images left-right at random.")
 flags.DEFINE_list("filters", ["64", "64", "128", "128", "192", "256"], "Encoder filters per layer.")
 flags.DEFINE_list("kernels", ["7", "5", "5", "3", "3", "3"], "Encoder kernel sizes per layer.")
@@ -31,7 +22,6 @@ flags.DEFINE_enum(
     "upsampling", "resize", ["resize", "transpose"],
     "Decoder upsampling: resize (nearest + conv, no checkerboard) or transpose convolution.",
 )  # fmt: skip
-cli.define_run_dir_flag()
 FLAGS = flags.FLAGS
 
 CONFIG_FLAGS = {

@@ -15,13 +15,40 @@ class UserError(Exception):
     """A mistake in the user's input: reported as one line, without a traceback."""
 
 
-def define_run_dir_flag() -> None:
-    flags.DEFINE_string("run_dir", DEFAULT_RUN_DIR, "Run directory shared by all seven steps.")
-    # A flag belongs to the module that defines it; make it a key flag of the calling script
-    # too, so that the script's --help lists it (absl names a script by its argv[0]).
-    caller = sys._getframe(1).f_globals.get("__name__", "")
+def _key_flags_of_caller(names: list[str], depth: int = 2) -> None:
+    """A flag belongs to the module that defines it; make these key flags of the calling script
+    too, so that its --help lists them (absl names a script by its argv[0])."""
+    caller = sys._getframe(depth).f_globals.get("__name__", "")
     module = sys.argv[0] if caller == "__main__" else caller
-    flags.FLAGS.register_key_flag_for_module(module, flags.FLAGS["run_dir"])
+    for name in names:
+        flags.FLAGS.register_key_flag_for_module(module, flags.FLAGS[name])
+
+
+def _define_run_dir() -> None:
+    flags.DEFINE_string("run_dir", DEFAULT_RUN_DIR, "Run directory shared by all seven steps.")
+
+
+def define_run_dir_flag() -> None:
+    _define_run_dir()
+    _key_flags_of_caller(["run_dir"])
+
+
+def define_training_flags(steps: int, batch_size: int) -> None:
+    """The flags train_vae.py and train_refiner.py share, with their own step and batch defaults."""
+    flags.DEFINE_integer("steps", steps, "Stop when this many steps have been made in total.")
+    flags.DEFINE_integer("batch_size", batch_size, "Images per step, over all devices.")
+    flags.DEFINE_float("learning_rate", 2e-4, "Adam learning rate.")
+    flags.DEFINE_enum(
+        "strategy", "default", ["default", "mirrored", "multi_worker"],
+        "default: one device; mirrored: all GPUs of this machine; multi_worker: the machines "
+        "in TF_CONFIG.",
+    )  # fmt: skip
+    flags.DEFINE_integer("save_every", 500, "Checkpoint and validate every this many steps.")
+    flags.DEFINE_integer("preview_every", 250, "Write a preview grid every this many steps.")
+    flags.DEFINE_integer("seed", 0, "Seed for initial weights, data order and sampling.")
+    _define_run_dir()
+    names = ["steps", "batch_size", "learning_rate", "strategy", "save_every", "preview_every"]
+    _key_flags_of_caller([*names, "seed", "run_dir"])
 
 
 def run(main, expected: tuple[type[Exception], ...] = ()) -> None:
