@@ -55,23 +55,20 @@ def fitted_frames(video: Path, size, every: int) -> np.ndarray:
     return np.stack(kept).astype(np.float32) / 255.0
 
 
-def method_table(exported_by_name, frames, paintings, weights) -> dict:
-    from vaest.structure import frequency_split, style_figures
+def method_table(exported_by_name, frames, paintings, weights) -> tuple[dict, dict]:
+    from vaest.structure import style_figures, stylize_by_method
 
-    table, outputs = {}, {}
+    outputs = {}
     for exported in exported_by_name.values():
         mean, _ = exported.encode(frames)
         source = mean.mean(axis=0)  # the video's own centroid, as mogrify's --source auto
         target = exported.domain("paintings").centroid
-        a, b = weights
-        decoded = exported.decode(mean - a * source[None] + b * target[None])
-        if exported.guided:
-            outputs["guided refiner"] = exported.refine(decoded, frames, 1.0)
-            outputs["frequency split"] = frequency_split(decoded, frames, 1.0)
-        else:
-            outputs["seed refiner"] = exported.refine(decoded)
-    for name, images in outputs.items():
-        table[name] = style_figures(images, frames, paintings)
+        found = stylize_by_method(exported, frames, source, target, *weights)
+        names = {"seed": "seed refiner", "guided": "guided refiner", "split": "frequency split"}
+        for method, images in found.items():
+            if method != "split" or exported.guided:  # one split: it does not use the refiner
+                outputs[names[method]] = images
+    table = {name: style_figures(images, frames, paintings) for name, images in outputs.items()}
     return table, outputs
 
 

@@ -63,8 +63,8 @@ def test_guided_refiner_keeps_structure_and_sharpness_better_than_seed(tiny_run,
     paintings = metrics.colour_statistics(_held_out_frames(tiny_run, "art"))
     source = seed.domain("clip").centroid
     target = seed.domain("art").centroid
-    seed_out = stylize_by_method(seed, frames, source, target, alpha=1.0)["seed"]
-    new = stylize_by_method(guided, frames, source, target, alpha=1.0)
+    seed_out = stylize_by_method(seed, frames, source, target, 1.0, 1.0)["seed"]
+    new = stylize_by_method(guided, frames, source, target, 1.0, 1.0)
     seed_figures = style_figures(seed_out, frames, paintings)
     guided_figures = style_figures(new["guided"], frames, paintings)
     split_figures = style_figures(new["split"], frames, paintings)

@@ -41,6 +41,7 @@ from tqdm import tqdm
 
 from vaest import imaging, video, video_out
 from vaest.cli import UserError
+from vaest.grid import to_uint8
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".m4v")
 SOURCE_AUTO, SOURCE_NONE = "auto", "none"
@@ -403,10 +404,6 @@ class Stylizer:
                     out[i] = PIXEL_KEEP * self._picture + (1.0 - PIXEL_KEEP) * picture
                 self._picture = out[i]
         return out
-
-
-def to_uint8(images: np.ndarray) -> np.ndarray:
-    return (np.clip(images, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
 # --- running --------------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from vaest.records import load_manifest
 from vaest.refiner import RefinerTrainer
 from vaest.training import Schedule, TrainingRun, latest_step, make_strategy
 from vaest.vae import sum_squared_error, to_float_images
-from vaest.vae_training import load_trained_vae, preview_batch, psnr_from_sse
+from vaest.vae_training import load_trained_vae, preview_batch, psnr_by_domain
 
 REFINER_DIR = "refiner"
 
@@ -78,19 +77,19 @@ def train_refiner(
         return sum_squared_error(model.vae_output(x), x), sum_squared_error(model(x), x)
 
     def validate() -> dict[str, float]:
-        found = defaultdict(lambda: ([], []))
+        vae_sse, refined_sse, ids = [], [], []
         for images, domain_ids in val:
-            vae_sse, refined_sse = (t.numpy() for t in evaluate_batch(images))
-            for a, b, domain in zip(vae_sse, refined_sse, domain_ids.numpy(), strict=True):
-                found[int(domain)][0].append(a)
-                found[int(domain)][1].append(b)
+            a, b = (t.numpy() for t in evaluate_batch(images))
+            vae_sse.extend(a)
+            refined_sse.extend(b)
+            ids.extend(domain_ids.numpy())
+        vae_psnr = psnr_by_domain(vae_sse, ids, names, pixels)
+        refined_psnr = psnr_by_domain(refined_sse, ids, names, pixels)
         figures = {}
-        for domain, (vae_values, refined_values) in sorted(found.items()):
-            vae_psnr = float(np.mean(psnr_from_sse(vae_values, pixels)))
-            refined_psnr = float(np.mean(psnr_from_sse(refined_values, pixels)))
-            figures[f"psnr_vae/{names[domain]}"] = vae_psnr
-            figures[f"psnr_refined/{names[domain]}"] = refined_psnr
-            figures[f"psnr_gain/{names[domain]}"] = refined_psnr - vae_psnr
+        for name in vae_psnr:
+            figures[f"psnr_vae/{name}"] = vae_psnr[name]
+            figures[f"psnr_refined/{name}"] = refined_psnr[name]
+            figures[f"psnr_gain/{name}"] = refined_psnr[name] - vae_psnr[name]
         return figures
 
     shown = preview_batch(data_dir, manifest)

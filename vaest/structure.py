@@ -48,14 +48,17 @@ def style_figures(outputs, frames, paintings_colour: metrics.ColourStats) -> dic
     }
 
 
-def stylize_by_method(exported, frames, source, target, alpha: float, detail: float = 1.0):
-    """Every method's output for the same frames at z' = mu + alpha * (target - source).
+def stylize_by_method(
+    exported, frames, source, target, source_weight: float, target_weight: float, detail=1.0
+):
+    """Every method's output for the same frames at z' = mu - a * source + b * target.
 
     `exported` is a vaest.exported.Exported. Returns {method: images}; `guided` only when the
     export has a guided refiner, `seed` is its unguided refiner or else the decode alone.
     """
     mean, _ = exported.encode(frames)
-    decoded = exported.decode(mean + alpha * (np.asarray(target) - np.asarray(source))[None])
+    shift = target_weight * np.asarray(target) - source_weight * np.asarray(source)
+    decoded = exported.decode(mean + shift[None])
     frames = np.asarray(frames, np.float32)
     if frames.max() > 1.0:
         frames = frames / 255.0

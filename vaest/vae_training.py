@@ -73,6 +73,15 @@ def psnr_from_sse(sse, pixels_per_image: int):
     return 10.0 * np.log10(1.0 / mse)
 
 
+def psnr_by_domain(sse, domain_ids, names: dict[int, str], pixels_per_image: int):
+    """Mean PSNR per domain name, from per-image sums of squared errors and their domain ids."""
+    sse, domain_ids = np.asarray(sse), np.asarray(domain_ids)
+    return {
+        names[int(d)]: float(np.mean(psnr_from_sse(sse[domain_ids == d], pixels_per_image)))
+        for d in sorted(set(domain_ids.tolist()))
+    }
+
+
 def build_vae(config: ModelConfig, settings: VaeSettings, strategy) -> VAE:
     with strategy.scope():
         keras.utils.set_random_seed(settings.seed)
@@ -108,17 +117,17 @@ def train_vae(run_dir: str | Path, settings: VaeSettings, overrides: dict | None
         )
 
     def validate() -> dict[str, float]:
-        sse_by_domain, losses = defaultdict(list), []
+        sse, kl, ids = [], [], []
         for images, domain_ids in val:
-            sse, kl = (t.numpy() for t in evaluate_batch(images))
-            losses.extend(sse + config.beta * kl)
-            for value, domain in zip(sse, domain_ids.numpy(), strict=True):
-                sse_by_domain[int(domain)].append(value)
-        if not losses:
+            batch_sse, batch_kl = (t.numpy() for t in evaluate_batch(images))
+            sse.extend(batch_sse)
+            kl.extend(batch_kl)
+            ids.extend(domain_ids.numpy())
+        if not sse:
             return {}
-        figures = {"loss": float(np.mean(losses))}
-        for domain, values in sorted(sse_by_domain.items()):
-            figures[f"psnr/{names[domain]}"] = float(np.mean(psnr_from_sse(values, pixels)))
+        figures = {"loss": float(np.mean(np.asarray(sse) + config.beta * np.asarray(kl)))}
+        for name, psnr in psnr_by_domain(sse, ids, names, pixels).items():
+            figures[f"psnr/{name}"] = psnr
         return figures
 
     shown = preview_batch(data_dir, manifest)
