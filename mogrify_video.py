@@ -55,8 +55,16 @@ flags.DEFINE_boolean(
     "pixel_smoothing", False, "The original's pixel blend: out = 0.2 last + 0.8 current."
 )
 flags.DEFINE_boolean("no_refine", False, "Skip the refiner: decoder output only.")
+flags.DEFINE_enum(
+    "method",
+    mogrify.DEFAULT_METHOD,
+    mogrify.METHODS,
+    "How the frame's structure is kept: residual adds back what the model could not rebuild of "
+    "the frame (its detail and colour variation, not its mean colour); refine is the refiner "
+    "alone (faster: one decode instead of two); split is the frequency-split baseline.",
+)
 flags.DEFINE_float(
-    "detail", 1.0, "With a structure-guided refiner: how much of the frame's detail it keeps (0-1)."
+    "detail", 1.0, "How much of the frame's structure is kept, 0-1 (0: the painting's look only)."
 )
 flags.DEFINE_string("output_size", "source", "source, model, or WIDTHxHEIGHT (e.g. 640x360).")
 flags.DEFINE_boolean("inset", False, "Show the source frame, quarter size, in a corner.")
@@ -82,6 +90,7 @@ def main(argv):
         smoothing=FLAGS.smoothing,
         pixel_smoothing=FLAGS.pixel_smoothing,
         refine=not FLAGS.no_refine,
+        method=FLAGS.method,
         detail=FLAGS.detail,
         output_size=FLAGS.output_size,
         inset=FLAGS.inset,

@@ -90,6 +90,12 @@ def test_colour_distance_is_zero_for_the_same_set_and_grows_with_recolouring(bat
     np.testing.assert_allclose(streamed.mean, stats.mean)
     np.testing.assert_allclose(streamed.covariance, stats.covariance)
     assert streamed.pixels == batch.shape[0] * batch.shape[1] * batch.shape[2]
+    pooled = metrics.pooled_colour_statistics(
+        [metrics.colour_statistics(batch[:1]), metrics.colour_statistics(batch[1:])]
+    )
+    np.testing.assert_allclose(pooled.mean, stats.mean)
+    np.testing.assert_allclose(pooled.covariance, stats.covariance, atol=1e-9)
+    assert pooled.pixels == stats.pixels
 
     swapped = metrics.colour_statistics(batch[..., ::-1])  # RGB -> BGR: reds turn blue
     faded = metrics.colour_statistics(0.5 + 0.5 * (batch - 0.5))  # less contrast

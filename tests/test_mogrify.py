@@ -13,10 +13,11 @@ import pytest
 from conftest import make_video
 from PIL import Image
 
-from vaest import imaging, mogrify, video
+from vaest import imaging, metrics, mogrify, video
 from vaest.cli import UserError
 from vaest.errors import MissingStep
 from vaest.exported import Exported
+from vaest.records import read_records
 from vaest.video import VideoError
 from vaest.video_out import stream_info
 
@@ -172,7 +173,10 @@ def test_original_weights_reproduce_the_formula(exported, run_dir, photos, tmp_p
     source = tmp_path / "frame.png"
     Image.fromarray(picture).save(source)
     out = tmp_path / "styled.png"
-    stylize(exported, run_dir, source, out, source="clip", source_weight=0.25, target_weight=0.5)
+    stylize(
+        exported, run_dir, source, out,
+        source="clip", source_weight=0.25, target_weight=0.5, method="refine",
+    )  # fmt: skip
     got = imaging.load_image(out).astype(int)
 
     mean, _ = exported.encode(picture[None])
@@ -183,6 +187,36 @@ def test_original_weights_reproduce_the_formula(exported, run_dir, photos, tmp_p
     # And the weights matter: the plain reconstruction is a different picture.
     plain = mogrify.to_uint8(exported.refine(exported.decode(mean), picture[None]))[0]
     assert np.abs(got - plain.astype(int)).mean() > 1.0
+
+
+def test_residual_method_adds_back_what_the_model_could_not_rebuild(
+    exported, run_dir, photos, tmp_path
+):
+    """The default method: refine(decode(z')) + (x - refine(decode(mu))), that residual's mean
+    colour removed; at strength 0 it gives the frame's own structure back, which the refiner
+    alone cannot."""
+    height, width = exported.image_size
+    picture = imaging.fit_image(photos["astronaut"], (height, width), "crop")
+    source = tmp_path / "frame.png"
+    Image.fromarray(picture).save(source)
+    x = picture[None].astype(np.float32) / 255.0
+    mean, _ = exported.encode(x)
+    shifted = mean - exported.domain("clip").centroid + exported.domain("art").centroid
+    styled = exported.refine(exported.decode(shifted), x)
+    residual = x - exported.refine(exported.decode(mean), x)
+    expected = np.clip(styled + residual - residual.mean(axis=(1, 2), keepdims=True), 0, 1)
+
+    out = tmp_path / "styled.png"
+    stylize(exported, run_dir, source, out, source="clip")
+    got = imaging.load_image(out).astype(int)
+    assert np.abs(got - mogrify.to_uint8(expected)[0].astype(int)).max() <= 1
+
+    kept = {}
+    for method in ("residual", "refine"):
+        still = tmp_path / f"{method}-0.png"
+        stylize(exported, run_dir, source, still, source="clip", strength=0.0, method=method)
+        kept[method] = metrics.edge_correlation(imaging.load_image(still), picture)[0]
+    assert kept["residual"] > 0.95 and kept["residual"] > kept["refine"] + 0.2
 
 
 def test_stylizer_latents_follow_the_formula(exported, source_clip):
@@ -224,15 +258,35 @@ def test_auto_pass_means_are_reused_in_order(exported, run_dir, source_clip, tmp
     )
 
 
-def test_stylized_frames_move_toward_the_target(exported, run_dir, source_clip, tmp_path):
-    out = tmp_path / "moved.mp4"
-    stylize(exported, run_dir, source_clip, out, strength=1.0)
+@pytest.mark.parametrize("method", ["refine", "residual"])
+def test_stylized_frames_move_toward_the_target(
+    exported, run_dir, tiny_run, source_clip, tmp_path, method
+):
+    """The refiner's output moves toward the paintings in latent space; the residual method's
+    colours move toward the paintings' (its structure is the frame's, so its latent does not)."""
+    out = tmp_path / f"moved-{method}.mp4"
+    stylize(exported, run_dir, source_clip, out, strength=1.0, method=method)
+    before_frames = fitted_frames(source_clip, exported.image_size)
+    after_frames = fitted_frames(out, exported.image_size)
     target = exported.domain("art").centroid
-    before, _ = exported.encode(fitted_frames(source_clip, exported.image_size))
-    after, _ = exported.encode(fitted_frames(out, exported.image_size))
+    before, _ = exported.encode(before_frames)
+    after, _ = exported.encode(after_frames)
     distance_before = np.linalg.norm(before - target, axis=1).mean()
     distance_after = np.linalg.norm(after - target, axis=1).mean()
-    assert distance_after < 0.8 * distance_before
+    paintings = metrics.colour_statistics(
+        [
+            r["image"].numpy()
+            for r in read_records(tiny_run / "data", "train")
+            if r["domain_name"].numpy() == b"art"
+        ]
+    )
+    colour_before = metrics.colour_distance(metrics.colour_statistics(before_frames), paintings)
+    colour_after = metrics.colour_distance(metrics.colour_statistics(after_frames), paintings)
+    if method == "refine":
+        assert distance_after < 0.8 * distance_before
+        assert colour_after < 0.8 * colour_before
+    else:  # it keeps the test pattern's saturated colour variation, so it moves less
+        assert colour_after < 0.9 * colour_before
 
 
 def test_smoothing_is_an_ema_across_batches_and_calms_the_latents(exported, source_clip):
@@ -255,9 +309,10 @@ def test_smoothing_calms_the_output_video(exported, run_dir, source_clip, tmp_pa
         frames = np.stack(list(video.iter_frames(path))).astype(np.float32)
         return np.abs(np.diff(frames, axis=0)).mean()
 
+    # The smoothing acts on z'; with --method residual the frame's own motion stays, as it should.
     plain, smooth = tmp_path / "plain.mp4", tmp_path / "smooth.mp4"
-    stylize(exported, run_dir, source_clip, plain, source="clip")
-    stylize(exported, run_dir, source_clip, smooth, source="clip", smoothing=0.8)
+    stylize(exported, run_dir, source_clip, plain, source="clip", method="refine")
+    stylize(exported, run_dir, source_clip, smooth, source="clip", method="refine", smoothing=0.8)
     assert flicker(smooth) < 0.8 * flicker(plain)
 
 
@@ -334,6 +389,8 @@ def test_bad_inputs_leave_nothing(exported, run_dir, source_clip, tmp_path):
         stylize(exported, run_dir, source_clip, out, source="nope")
     with pytest.raises(UserError, match="smoothing"):
         stylize(exported, run_dir, source_clip, out, smoothing=1.0)
+    with pytest.raises(UserError, match="--method must be one of residual, refine, split"):
+        stylize(exported, run_dir, source_clip, out, method="blur")
     with pytest.raises(MissingStep, match="export_graphs.py"):
         Exported.from_run(tmp_path / "empty-run")
     assert not out.exists()

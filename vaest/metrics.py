@@ -154,6 +154,17 @@ def colour_statistics(images) -> ColourStats:
     return ColourStats(mean=mean, covariance=outer / count - np.outer(mean, mean), pixels=count)
 
 
+def pooled_colour_statistics(parts: Iterable[ColourStats]) -> ColourStats:
+    """The colour statistics of the union of several sets, from each set's statistics."""
+    parts = list(parts)
+    count = sum(p.pixels for p in parts)
+    if count == 0:
+        raise ValueError("no images to take colour statistics of")
+    mean = sum(p.mean * p.pixels for p in parts) / count
+    second = sum((p.covariance + np.outer(p.mean, p.mean)) * p.pixels for p in parts) / count
+    return ColourStats(mean=mean, covariance=second - np.outer(mean, mean), pixels=count)
+
+
 def colour_distance(a: ColourStats, b: ColourStats) -> float:
     """Wasserstein-2 distance between Gaussians fitted to two Lab colour distributions.
 
@@ -185,7 +196,7 @@ def gram_matrix(features) -> np.ndarray:
         features = features[None]
     n, h, w, c = features.shape
     flat = features.reshape(n, h * w, c)
-    return np.einsum("npc,npd->ncd", flat, flat) / (h * w)
+    return np.matmul(flat.transpose(0, 2, 1), flat) / (h * w)  # BLAS: einsum is 30x slower
 
 
 def gram_distance(features_a, features_b) -> float:

@@ -5,9 +5,12 @@ z' = mu - a * c_source + b * c_target, decoded, refined and put back at the outp
 
 - c_target is the painting domain's centroid. c_source is the input's own centroid (measured in a
   first pass), a trained domain's centroid, or zero.
-- Without smoothing the exported `stylize` graph does it all in one call per batch; latent
-  smoothing (an exponential moving average of z' across frames) needs encode and decode apart,
-  and so does reusing the mu that the first pass of --source auto measured.
+- --method (vaest.structure) says how the frame's structure is kept: `residual` (the default)
+  adds back what the model could not rebuild of the frame, `refine` is the refiner alone, `split`
+  the frequency-split baseline.
+- For `refine` without smoothing, the exported `stylize` graph does it all in one call per batch;
+  otherwise encode, decode and refine run apart, which latent smoothing (an exponential moving
+  average of z' across frames) and reusing the mu of the --source auto pass need too.
 - Videos stream: a background thread decodes and fits frames, another runs the model, and the
   caller's thread places and encodes frames, so that ffmpeg and the model overlap. Only a few
   batches are in memory at a time.
@@ -42,6 +45,7 @@ from tqdm import tqdm
 from vaest import imaging, video, video_out
 from vaest.cli import UserError
 from vaest.grid import to_uint8
+from vaest.structure import DEFAULT_METHOD, METHODS, stylize_latents
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".m4v")
 SOURCE_AUTO, SOURCE_NONE = "auto", "none"
@@ -63,7 +67,8 @@ class Settings:
     smoothing: float = 0.0  # latent EMA factor s in [0, 1)
     pixel_smoothing: bool = False
     refine: bool = True
-    detail: float = 1.0  # share of the frame's structure a guided refiner keeps
+    method: str = DEFAULT_METHOD  # residual, refine or split (vaest.structure)
+    detail: float = 1.0  # share of the frame's structure kept
     output_size: str = "source"  # source, model or WIDTHxHEIGHT
     inset: bool = False
     start: float = 0.0
@@ -84,6 +89,8 @@ class Settings:
             raise UserError(f"--duration must be positive, not {self.duration}")
         if self.max_frames is not None and self.max_frames < 1:
             raise UserError(f"--max_frames must be at least 1, not {self.max_frames}")
+        if self.method not in METHODS:
+            raise UserError(f"--method must be one of {', '.join(METHODS)}, not {self.method!r}")
         if not 0.0 <= self.detail <= 1.0:
             raise UserError(f"--detail must be in [0, 1], not {self.detail}")
         if not 0 <= self.crf <= 51:
@@ -354,7 +361,14 @@ class Stylizer:
     state between calls, so one Stylizer serves one stream of frames in order."""
 
     def __init__(
-        self, exported, shift: Shift, smoothing=0.0, pixel_smoothing=False, refine=True, detail=1.0
+        self,
+        exported,
+        shift: Shift,
+        smoothing=0.0,
+        pixel_smoothing=False,
+        refine=True,
+        detail=1.0,
+        method=DEFAULT_METHOD,
     ):
         self.exported = exported
         self.shift = shift
@@ -362,13 +376,18 @@ class Stylizer:
         self.pixel_smoothing = pixel_smoothing
         self.refine = refine
         self.detail = float(detail)
+        self.method = method
         self._latent = None  # last smoothed latent
         self._picture = None  # last output, for the pixel blend
 
     @property
     def one_graph(self) -> bool:
         """Whether the exported stylize graph does the whole job."""
-        return self.smoothing == 0 and (self.refine or not self.exported.has_refiner)
+        return (
+            self.method == "refine"
+            and self.smoothing == 0
+            and (self.refine or not self.exported.has_refiner)
+        )
 
     def latents(self, fitted: np.ndarray, means: np.ndarray | None = None) -> np.ndarray:
         """The shifted latents z', smoothed over time when asked: z_t = s z_{t-1} + (1-s) z'_t.
@@ -395,9 +414,12 @@ class Stylizer:
                 self.detail,
             )
         else:
-            out = self.exported.decode(self.latents(fitted, means))
-            if self.refine:
-                out = self.exported.refine(out, fitted, self.detail)
+            if means is None:
+                means = self.exported.encode(fitted)[0]
+            shifted = self.latents(fitted, means)
+            out = stylize_latents(
+                self.exported, fitted, shifted, means, self.method, self.refine, self.detail
+            )
         if self.pixel_smoothing:
             for i, picture in enumerate(out):
                 if self._picture is not None:
@@ -531,6 +553,7 @@ def _run_video(job: Job, exported, shift: Shift, progress, known_means=None) -> 
         settings.pixel_smoothing,
         settings.refine,
         settings.detail,
+        settings.method,
     )
 
     def fitted_batches():
@@ -587,7 +610,9 @@ def _stylize_images(job: Job, exported, shift: Shift, paths: list[Path], progres
     """Yield (path, stylized uint8 image at its output size) for each image path, in order."""
     settings = job.settings
     fit = exported.manifest.fit
-    stylizer = Stylizer(exported, shift, refine=settings.refine, detail=settings.detail)
+    stylizer = Stylizer(
+        exported, shift, refine=settings.refine, detail=settings.detail, method=settings.method
+    )
 
     def loaded():
         for path in paths:

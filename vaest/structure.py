@@ -1,10 +1,15 @@
 """Keeping a frame's structure while it takes a painting's look, and measuring both.
 
-Three ways to turn a shifted latent z' into a stylized frame are compared:
-- `seed`: the original design, decode(z') through an unguided refiner (or the decode alone);
+Every method starts from the shifted latent z' = mu - a * c_source + b * c_target of a frame x:
+- `refine`: decode(z') through the refiner, as the original design did (the seed design when the
+  refiner is unguided; a guided refiner also sees the frame's luminance detail, `detail` of it);
 - `split`: a non-learned baseline, the low frequencies of decode(z') plus the frame's own high
   frequencies, `detail` of them;
-- `guided`: the structure-guided refiner, fed decode(z') and the frame's luminance detail.
+- `residual` (the default): the `refine` output plus `detail` of what the model could not rebuild
+  of the frame, x - refine(decode(mu)), less that residual's mean colour. The residual holds the
+  frame's fine structure and the colour variation the VAE smooths away; its mean is the model's
+  colour bias on this frame, not structure, so it is dropped and the mean colour comes from z'.
+  It costs a second decode and refine, of mu.
 """
 
 from __future__ import annotations
@@ -14,7 +19,17 @@ from scipy.ndimage import gaussian_filter
 
 from vaest import metrics
 
+METHODS = ("residual", "refine", "split")
+DEFAULT_METHOD = "residual"
 SPLIT_SIGMA = 3.0  # pixels: the split baseline takes the frame's detail finer than this
+
+
+def as_float_frames(frames) -> np.ndarray:
+    """uint8 or float [0,1] images -> float32 [0,1]."""
+    frames = np.asarray(frames)
+    if frames.dtype == np.uint8:
+        return frames.astype(np.float32) / 255.0
+    return frames.astype(np.float32, copy=False)
 
 
 def low_pass(images: np.ndarray, sigma: float) -> np.ndarray:
@@ -31,6 +46,79 @@ def frequency_split(decoded, frames, detail: float = 1.0, sigma: float = SPLIT_S
     return np.clip(low_pass(decoded, sigma) + detail * detail_of_frame, 0.0, 1.0)
 
 
+def residual_transfer(styled, rebuilt, frames, detail: float = 1.0) -> np.ndarray:
+    """styled + detail * (frames - rebuilt), the residual's mean colour removed per frame."""
+    residual = np.asarray(frames, np.float32) - np.asarray(rebuilt, np.float32)
+    residual -= residual.mean(axis=(1, 2), keepdims=True)
+    return np.clip(np.asarray(styled, np.float32) + detail * residual, 0.0, 1.0)
+
+
+def stylize_latents(
+    exported, frames, shifted, means, method=DEFAULT_METHOD, refine=True, detail=1.0
+) -> np.ndarray:
+    """Stylized frames from their shifted latents z' (and their means mu, for `residual`).
+
+    `exported` is a vaest.exported.Exported; refine=False leaves the refiner out of `refine` and
+    `residual`. Frames are uint8 or float [0,1] at the model size; the result is float [0,1].
+    """
+    frames = as_float_frames(frames)
+
+    def rebuild(latents, guides):
+        decoded = exported.decode(latents)
+        return exported.refine(decoded, guides, detail) if refine else decoded
+
+    if method == "split":
+        return frequency_split(exported.decode(shifted), frames, detail)
+    if method == "refine":
+        return rebuild(shifted, frames)
+    if method != "residual":
+        raise ValueError(f"unknown method {method!r}; the methods are {', '.join(METHODS)}")
+    both = rebuild(np.concatenate([shifted, means]), np.concatenate([frames, frames]))
+    styled, rebuilt = np.split(both, 2)
+    return residual_transfer(styled, rebuilt, frames, detail)
+
+
+def stylize_by_method(
+    exported, frames, source, target, source_weight: float, target_weight: float, detail=1.0
+) -> dict[str, np.ndarray]:
+    """Every method's output for the same frames at z' = mu - a * source + b * target."""
+    means, _ = exported.encode(frames)
+    shift = target_weight * np.asarray(target) - source_weight * np.asarray(source)
+    shifted = (means + shift[None]).astype(np.float32)
+    return {
+        method: stylize_latents(exported, frames, shifted, means, method, detail=detail)
+        for method in METHODS
+    }
+
+
+class StyleTally:
+    """Style figures (see style_figures) gathered batch by batch, for sets too big to hold."""
+
+    def __init__(self):
+        self.edge_correlation, self.sharpness = [], []
+        self.output_colours, self.input_colours = [], []
+
+    def add(self, outputs, frames) -> None:
+        outputs, frames = as_float_frames(outputs), as_float_frames(frames)
+        self.edge_correlation.extend(metrics.edge_correlation(outputs, frames))
+        self.sharpness.extend(metrics.sharpness_ratio(outputs, frames))
+        self.output_colours.append(metrics.colour_statistics(outputs))
+        self.input_colours.append(metrics.colour_statistics(frames))
+
+    def figures(self, paintings_colour: metrics.ColourStats) -> dict[str, float]:
+        before = metrics.colour_distance(
+            metrics.pooled_colour_statistics(self.input_colours), paintings_colour
+        )
+        after = metrics.colour_distance(
+            metrics.pooled_colour_statistics(self.output_colours), paintings_colour
+        )
+        return {
+            "edge_correlation": float(np.mean(self.edge_correlation)),
+            "sharpness": float(np.mean(self.sharpness)),
+            "colour_distance_ratio": float(after / max(before, 1e-9)),
+        }
+
+
 def style_figures(outputs, frames, paintings_colour: metrics.ColourStats) -> dict[str, float]:
     """How much structure a stylized output keeps and how far its colours moved.
 
@@ -39,32 +127,6 @@ def style_figures(outputs, frames, paintings_colour: metrics.ColourStats) -> dic
     - colour_distance_ratio: distance of the outputs' colour statistics to the paintings',
       relative to the input frames' distance (below 1: closer to the paintings).
     """
-    before = metrics.colour_distance(metrics.colour_statistics(frames), paintings_colour)
-    after = metrics.colour_distance(metrics.colour_statistics(outputs), paintings_colour)
-    return {
-        "edge_correlation": float(np.mean(metrics.edge_correlation(outputs, frames))),
-        "sharpness": float(np.mean(metrics.sharpness_ratio(outputs, frames))),
-        "colour_distance_ratio": float(after / max(before, 1e-9)),
-    }
-
-
-def stylize_by_method(
-    exported, frames, source, target, source_weight: float, target_weight: float, detail=1.0
-):
-    """Every method's output for the same frames at z' = mu - a * source + b * target.
-
-    `exported` is a vaest.exported.Exported. Returns {method: images}; `guided` only when the
-    export has a guided refiner, `seed` is its unguided refiner or else the decode alone.
-    """
-    mean, _ = exported.encode(frames)
-    shift = target_weight * np.asarray(target) - source_weight * np.asarray(source)
-    decoded = exported.decode(mean + shift[None])
-    frames = np.asarray(frames, np.float32)
-    if frames.max() > 1.0:
-        frames = frames / 255.0
-    found = {"split": frequency_split(decoded, frames, detail)}
-    if exported.guided:
-        found["guided"] = exported.refine(decoded, frames, detail)
-    else:
-        found["seed"] = exported.refine(decoded)
-    return found
+    tally = StyleTally()
+    tally.add(outputs, frames)
+    return tally.figures(paintings_colour)
