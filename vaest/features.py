@@ -177,6 +177,17 @@ def texture_statistics(features: TextureFeatures, images) -> list[np.ndarray]:
     return [s / count for s in sums]
 
 
+def pooled_texture_statistics(parts: Iterable[tuple[list[np.ndarray], int]]) -> list[np.ndarray]:
+    """The texture statistics of a union of sets, from (each set's statistics, its image count)."""
+    parts = list(parts)
+    total = sum(count for _, count in parts)
+    if total == 0:
+        raise ValueError("no images to take texture statistics of")
+    layers = zip(*(stats for stats, _ in parts), strict=True)
+    counts = [count for _, count in parts]
+    return [sum(g * n for g, n in zip(layer, counts, strict=True)) / total for layer in layers]
+
+
 def texture_distance_to(stats_a: list[np.ndarray], stats_b: list[np.ndarray]) -> float:
     """Texture difference of two sets' statistics (texture_statistics): 0 if equal, at most 1.
 
