@@ -6,18 +6,25 @@ then measures in one run:
 
 - end to end: mogrify.run with default settings (decode, --source auto pass, stylize, H.264
   encode, audio mux), frames/s over the whole wall time; also the stylizing pass alone;
-- the stylize step alone: the exported stylize graph on fitted frames already in memory;
+- the stylize step alone, per method (vaest.structure: residual, the default; refine, the
+  exported stylize graph in one call; split), on fitted frames already in memory;
 - the machine's conv throughput: the best of several large Conv2D layers, best of several runs;
 - the model's FLOPs per frame, counted from the layer shapes of the encoder, decoder and refiner,
   so stylize frames/s x FLOPs / conv throughput is the share of the measured peak reached;
 - a Johnson-style feed-forward transformer network at the same resolution, the peer.
 
-Targets (PASS/FAIL, always exits 0): end to end >= 15 frames/s, the stylize step >= 2x the peer
-network, the stylize step >= 70% of the measured conv throughput.
+Targets (PASS/FAIL, always exits 0), for the default method: end to end >= 15 frames/s, the
+stylize step >= 2x the peer network, the stylize step >= 70% of the measured conv throughput.
+
+With --run_dir RUN (a trained and exported run, e.g. runs/demo after `make demo`), it also
+reports per method how the stylized frames of --video (default: the generated clip) compare
+with the input and with the paintings of RUN's target domain: edge correlation, sharpness, and
+the colour and VGG texture distances to the paintings relative to the input's.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -173,11 +180,16 @@ def in_batches(call, frames: np.ndarray, batch_size: int):
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run_dir", help="A trained, exported run: also report quality figures.")
+    parser.add_argument("--video", help="With --run_dir: the video to judge (default: the clip).")
+    args = parser.parse_args()
     import tensorflow as tf
     from absl import logging
 
     from vaest import imaging, mogrify, video, video_out
     from vaest.exported import Exported
+    from vaest.structure import DEFAULT_METHOD, METHODS
 
     logging.set_verbosity(logging.WARNING)
     load = os.getloadavg()[0]
@@ -199,7 +211,8 @@ def main() -> None:
         frames = [imaging.fit_image(f, SIZE, "crop") for f in video.iter_frames(clip)]
         fitted = np.stack(frames[:NETWORK_FRAMES])
         source, target = exported.domain("clip").centroid, exported.domain("art").centroid
-        stylizer = mogrify.Stylizer(exported, mogrify.Shift(source, target, 1.0, 1.0))
+        shift = mogrify.Shift(source, target, 1.0, 1.0)
+        stylizers = {m: mogrify.Stylizer(exported, shift, method=m) for m in METHODS}
         peer_model = johnson_network(SIZE)
         peer_call = tf.function(lambda x: peer_model(x, training=False))
 
@@ -209,7 +222,10 @@ def main() -> None:
         convs = conv_calls()
         work = {
             "end to end": (end_to_end, FRAMES),
-            "stylize": (in_batches(stylizer, fitted, step), len(fitted)),
+            **{
+                f"stylize {m}": (in_batches(stylizers[m], fitted, step), len(fitted))
+                for m in METHODS
+            },
             "peer": (in_batches(peer, fitted, step), len(fitted)),
             **convs,
         }
@@ -222,20 +238,32 @@ def main() -> None:
         "decoder": model_flops(vae.decoder),
         "refiner": model_flops(refiner),
     }
-    per_frame = sum(flops.values())
+    encode, decode, refine = flops["encoder"], flops["decoder"], flops["refiner"]
+    method_flops = {  # residual decodes and refines both z' and mu; split has no refiner
+        "residual": encode + 2 * (decode + refine),
+        "refine": encode + decode + refine,
+        "split": encode + decode,
+    }
     peer_flops = model_flops(peer_model)
-    stylize, peer, end_to_end_rate = rates["stylize"], rates["peer"], rates["end to end"]
+    peer, end_to_end_rate = rates["peer"], rates["end to end"]
+    stylize = rates[f"stylize {DEFAULT_METHOD}"]
     peak_label = max(convs, key=rates.get)
     peak = rates[peak_label]
-    reached = stylize * per_frame / 1e9
+    reached = stylize * method_flops[DEFAULT_METHOD] / 1e9
     cores = os.cpu_count()
     parts = ", ".join(f"{k} {v / 1e9:.2f}" for k, v in flops.items())
     print(f"machine: {cores} CPU cores, load average {load:.1f} at start, tf {tf.__version__}")
     print(f"best of {ROUNDS} interleaved rounds each")
-    print(f"model: 180x320, {per_frame / 1e9:.2f} GFLOP/frame ({parts}); batch {step}")
-    print(f"end to end:      {end_to_end_rate:6.2f} frames/s  ({FRAMES} frames, 320x180, sound)")
+    print(f"model: 180x320, GFLOP/frame: {parts}; batch {step}")
+    print(f"end to end:      {end_to_end_rate:6.2f} frames/s  ({FRAMES} frames, 320x180, sound,")
+    print(f"                                     --method {DEFAULT_METHOD})")
     print(f"  stylizing pass {max(passes):6.2f} frames/s  (without the --source auto pass)")
-    print(f"stylize step:    {stylize:6.2f} frames/s  = {reached:.1f} GFLOP/s")
+    for method in METHODS:
+        rate, gflop = rates[f"stylize {method}"], method_flops[method] / 1e9
+        print(
+            f"stylize {method:9s}{rate:6.2f} frames/s  = {rate * gflop:5.1f} GFLOP/s "
+            f"({gflop:.2f} GFLOP/frame, {rate * gflop / peak:.0%} of conv throughput)"
+        )
     print(f"conv throughput: {peak:6.1f} GFLOP/s   (best: {peak_label})")
     peer_gflop = peer_flops / 1e9
     print(f"peer network:    {peer:6.2f} frames/s  (Johnson et al., {peer_gflop:.2f} GFLOP/frame)")
@@ -244,10 +272,62 @@ def main() -> None:
         ("stylize step / peer network", stylize / peer, TARGET_PEER, ".2f"),
         ("stylize step / conv throughput", reached / peak, TARGET_PEAK, ".0%"),
     ]
+    print(f"targets, --method {DEFAULT_METHOD}:")
     for name, value, target, fmt in checks:
         verdict = "PASS" if value >= target else "FAIL"
         print(f"{name:31s} {value:{fmt}}  target >= {target:{fmt}}: {verdict}")
     sys.stdout.flush()
+    if args.run_dir:
+        print()
+        quality(Path(args.run_dir), Path(args.video) if args.video else None)
+
+
+def quality(run_dir: Path, video_path: Path | None) -> None:
+    """Per method, style figures of a trained run's output against its target paintings."""
+    from vaest import metrics, mogrify
+    from vaest.exported import Exported
+    from vaest.features import TextureFeatures, default_weights_path, texture_statistics
+    from vaest.records import read_records
+    from vaest.structure import METHODS, style_figures
+
+    exported = Exported.from_run(run_dir)
+    target = exported.painting_domains()[0]
+    paintings = (
+        np.stack(
+            [
+                r["image"].numpy()
+                for r in read_records(run_dir / "data", "val")
+                if r["domain_name"].numpy().decode() == target
+            ]
+        ).astype(np.float32)
+        / 255.0
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        if video_path is None:
+            video_path = Path(tmp) / "clip.mp4"
+            make_clip(video_path)
+        fitted = np.stack(
+            [frame for i, frame in enumerate(fitted_frames(video_path, exported)) if i % 4 == 0]
+        )
+    means, _ = exported.encode(fitted)
+    shift = mogrify.Shift(means.mean(axis=0), exported.domain(target).centroid, 1.0, 1.0)
+    texture = TextureFeatures(default_weights_path())
+    painting_texture = texture_statistics(texture, paintings)
+    colours = metrics.colour_statistics(paintings)
+    names = ("edge_correlation", "sharpness", "colour_distance_ratio", "texture_distance_ratio")
+    print(f"quality at alpha = 1, {len(fitted)} frames of {video_path.name} -> {target}")
+    print(f"(refiner guide: {exported.guide}; " + " | ".join(names) + ")")
+    for method in METHODS:
+        styled = mogrify.Stylizer(exported, shift, method=method)(fitted)
+        found = style_figures(styled, fitted, colours, texture, painting_texture)
+        print(f"  {method:9s} " + " ".join(f"{found[n]:6.3f}" for n in names))
+
+
+def fitted_frames(path: Path, exported):
+    from vaest import imaging, video
+
+    for frame in video.iter_frames(path):
+        yield imaging.fit_image(frame, exported.image_size, exported.manifest.fit)
 
 
 if __name__ == "__main__":

@@ -5,11 +5,12 @@ then measures on held-out records and on a video panned over the other two photo
 model never saw:
 - the refiner's held-out PSNR gain over the VAE output, for the original (unguided) refiner and
   the structure-guided one;
-- per method (seed refiner, frequency-split baseline, guided refiner), at the one-dial shift
-  alpha = 1 and at the original's own setting (-0.25 c_source + 0.5 c_target): edge correlation
-  with the input, sharpness relative to the input, and the colour-statistics distance to the
-  paintings relative to the input's.
-Writes doc/structure_side_by_side.png (input | seed refiner | guided refiner). Skips when
+- per method (seed refiner, frequency-split baseline, guided refiner, and the residual method on
+  the guided refiner, mogrify's default), at the one-dial shift alpha = 1 and at the original's
+  own setting (-0.25 c_source + 0.5 c_target): edge correlation with the input, sharpness
+  relative to the input, and the colour-statistics and VGG texture (HED weights) distances to
+  the paintings relative to the input's; PASS/FAIL against issue 8's targets.
+Writes doc/structure_side_by_side.png (input | seed refiner | residual). Skips when
 ../shared/data is absent. Takes about 15 minutes on 2 CPU cores with the default step counts.
 """
 
@@ -55,20 +56,33 @@ def fitted_frames(video: Path, size, every: int) -> np.ndarray:
     return np.stack(kept).astype(np.float32) / 255.0
 
 
-def method_table(exported_by_name, frames, paintings, weights) -> tuple[dict, dict]:
+LABELS = {  # (export, method) -> the name in the report
+    ("seed", "refine"): "seed refiner",
+    ("guided", "split"): "frequency split",
+    ("guided", "refine"): "guided refiner",
+    ("guided", "residual"): "residual (new)",
+}
+NEW = "residual (new)"
+TARGETS = {"edge_correlation": (">=", 0.8), "sharpness": (">=", 0.8)}
+TARGETS["colour_distance_ratio"] = ("<=", 0.5)
+
+
+def method_table(exported_by_name, frames, paintings, weights, texture, paintings_texture):
     from vaest.structure import style_figures, stylize_by_method
 
     outputs = {}
-    for exported in exported_by_name.values():
+    for export_name, exported in exported_by_name.items():
         mean, _ = exported.encode(frames)
         source = mean.mean(axis=0)  # the video's own centroid, as mogrify's --source auto
         target = exported.domain("paintings").centroid
         found = stylize_by_method(exported, frames, source, target, *weights)
-        names = {"seed": "seed refiner", "guided": "guided refiner", "split": "frequency split"}
         for method, images in found.items():
-            if method != "split" or exported.guided:  # one split: it does not use the refiner
-                outputs[names[method]] = images
-    table = {name: style_figures(images, frames, paintings) for name, images in outputs.items()}
+            if (export_name, method) in LABELS:
+                outputs[LABELS[export_name, method]] = images
+    table = {
+        name: style_figures(images, frames, paintings, texture, paintings_texture)
+        for name, images in outputs.items()
+    }
     return table, outputs
 
 
@@ -80,6 +94,7 @@ def main(argv):
     from vaest.export import export
     from vaest.exported import Exported
     from vaest.extract import Options, extract, plan_domains
+    from vaest.features import TextureFeatures, default_weights_path, texture_statistics
     from vaest.grid import rows_grid
     from vaest.imaging import find_images, fit_image, load_image, parse_size, save_png
     from vaest.refiner_training import RefinerSettings, train_refiner
@@ -129,6 +144,8 @@ def main(argv):
         / 255.0
     )
     painting_colours = metrics.colour_statistics(paintings)
+    texture = TextureFeatures(default_weights_path())
+    painting_texture = texture_statistics(texture, paintings)
     frames = fitted_frames(unseen, size, every=10)
     report = {
         "machine": "2 CPU cores, no GPU",
@@ -142,7 +159,9 @@ def main(argv):
     }
     outputs = None
     for label, weights in (("alpha=1", (1.0, 1.0)), ("seed setting", (0.25, 0.5))):
-        table, found = method_table(exported, frames, paintings=painting_colours, weights=weights)
+        table, found = method_table(
+            exported, frames, painting_colours, weights, texture, painting_texture
+        )
         report["unseen_video"][label] = table
         outputs = outputs or found
     unseen_psnr = {
@@ -152,19 +171,23 @@ def main(argv):
     report["unseen_video"]["reconstruction_psnr"] = unseen_psnr
 
     print(json.dumps(report, indent=2))
-    print("\nunseen video, per method  (edge correlation | sharpness | colour distance ratio)")
+    figures = ("edge_correlation", "sharpness", "colour_distance_ratio", "texture_distance_ratio")
+    print("\nunseen video, per method: " + " | ".join(figures))
     for label in ("alpha=1", "seed setting"):
-        for name, figures in report["unseen_video"][label].items():
-            print(
-                f"  {label:13s} {name:16s} {figures['edge_correlation']:6.3f} "
-                f"{figures['sharpness']:6.3f} {figures['colour_distance_ratio']:6.3f}"
-            )
+        for name, found in report["unseen_video"][label].items():
+            values = " ".join(f"{found[f]:6.3f}" for f in figures)
+            print(f"  {label:13s} {name:16s} {values}")
+    print(f"\ntargets, {NEW} at alpha = 1 (seed refiner on the same frames):")
+    at_one = report["unseen_video"]["alpha=1"]
+    new, seed = at_one[NEW], at_one["seed refiner"]
+    for name, (sense, bound) in TARGETS.items():
+        met = new[name] >= bound if sense == ">=" else new[name] <= bound
+        verdict = "PASS" if met else "FAIL"
+        print(f"  {name:22s} {new[name]:6.3f} (seed {seed[name]:6.3f})  {sense} {bound}: {verdict}")
     picks = np.linspace(0, len(frames) - 1, 4).round().astype(int)
     sheet = rows_grid(
         [
-            np.concatenate(
-                [frames[i], outputs["seed refiner"][i], outputs["guided refiner"][i]], 1
-            )[None]
+            np.concatenate([frames[i], outputs["seed refiner"][i], outputs[NEW][i]], 1)[None]
             for i in picks
         ]
     )
