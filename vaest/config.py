@@ -109,7 +109,16 @@ class RefinerConfig(_Saved):
     # value) of the VAE output.
     push_weight: float = 0.4
     push_margin: float = 0.001
+    # Optional texture term (vaest.style_loss): the refined decode of a latent shifted by
+    # style_strength * (c_target - c_video) toward the style_target painting domain ("": the
+    # only one) is pulled toward the paintings' VGG Gram matrices. Weighted per value, like
+    # the mean squared error; 0 turns it off.
+    style_weight: float = 0.0
+    style_strength: float = 1.0
+    style_target: str = ""
 
     def __post_init__(self):
         if self.guide not in ("none", "highpass"):
             raise ValueError(f"guide must be none or highpass, not {self.guide!r}")
+        if self.style_weight < 0:
+            raise ValueError(f"style_weight must not be negative, not {self.style_weight}")

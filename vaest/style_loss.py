@@ -1,0 +1,99 @@
+"""A texture loss: how far the Gram matrices of images' VGG16 features are from the paintings'.
+
+Used to train the refiner to paint: its output for a latent shifted toward the paintings should
+have the paintings' texture statistics (Gatys et al. 2016; Johnson et al. 2016 for a network
+trained this way). The features are those of vaest.features (VGG16 blocks 1-3, by default HED's
+edge-tuned weights), taken after relu1_2, relu2_2 and relu3_3.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from vaest.cli import UserError
+from vaest.features import TextureFeatures
+
+
+def gram_matrices(features):
+    """[N, H, W, C] -> [N, C, C]: mean over positions of F[c] F[d], as metrics.gram_matrix."""
+    shape = tf.shape(features)
+    flat = tf.reshape(features, [shape[0], -1, shape[3]])
+    positions = tf.cast(tf.shape(flat)[1], features.dtype)
+    return tf.matmul(flat, flat, transpose_a=True) / positions
+
+
+class StyleLoss:
+    """Per image, the mean over layers of |G(image) - G_paintings|^2 / mean(G_paintings^2).
+
+    Dividing by the target's own magnitude makes every layer count alike (their Gram entries
+    differ by orders of magnitude), and makes the loss 1 for an image whose features are zero.
+    """
+
+    def __init__(self, features: TextureFeatures, target: list[np.ndarray]):
+        self.trunk = features.trunk
+        self.trunk.trainable = False
+        self.mean_bgr = tf.constant(features.mean_bgr, tf.float32)
+        self.targets = [tf.constant(g, tf.float32) for g in target]
+        self.scales = [float(np.mean(np.square(g))) for g in target]
+
+    def features(self, images):
+        """RGB float images in [0, 1] -> the three feature maps, differentiably."""
+        bgr = tf.reverse(images, axis=[-1]) * 255.0 - self.mean_bgr
+        return self.trunk(bgr, training=False)
+
+    def __call__(self, images):
+        terms = [
+            tf.reduce_mean(tf.square(gram_matrices(f) - g[None]), axis=[1, 2]) / scale
+            for f, g, scale in zip(self.features(images), self.targets, self.scales, strict=True)
+        ]
+        return tf.add_n(terms) / len(terms)
+
+
+def style_domain(manifest, asked: str) -> str:
+    """The painting domain the style term aims at: the one named, or the only one."""
+    names = [d.name for d in manifest.domains if d.kind == "painting"]
+    if asked:
+        if asked not in names:
+            raise UserError(
+                f"--style_target {asked} is not a painting domain; they are: {', '.join(names)}"
+            )
+        return asked
+    if len(names) != 1:
+        raise UserError(
+            f"the style term needs one painting domain; name one of {', '.join(names)} "
+            "with --style_target"
+        )
+    return names[0]
+
+
+def style_targets(vae, data_dir, manifest, target: str, features: TextureFeatures, batch=32):
+    """(c_target - c_video, the target's Gram matrices) over the training records.
+
+    c_video is the centroid of the posterior means of every video frame, c_target that of the
+    target's tiles; the Gram matrices are pooled over the target's tiles (features.
+    texture_statistics). Both are fixed for a frozen VAE, so a resumed run gets the same.
+    """
+    from vaest.features import pooled_texture_statistics, texture_statistics
+    from vaest.records import read_records
+
+    kinds = {d.id: d.kind for d in manifest.domains}
+    target_id = next(d.id for d in manifest.domains if d.name == target)
+    sums = {"video": 0.0, "target": 0.0}
+    counts = {"video": 0, "target": 0}
+    grams = []
+    for records in read_records(data_dir, "train", manifest).batch(batch):
+        images = records["image"].numpy().astype(np.float32) / 255.0
+        ids = records["domain_id"].numpy()
+        means = vae.encode(images)[0].numpy().astype(np.float64)
+        for key, rows in (("video", np.array([kinds[i] == "video" for i in ids])),
+                          ("target", ids == target_id)):  # fmt: skip
+            sums[key] = sums[key] + means[rows].sum(axis=0)
+            counts[key] += int(rows.sum())
+        if (ids == target_id).any():
+            tiles = images[ids == target_id]
+            grams.append((texture_statistics(features, tiles), len(tiles)))
+    if counts["video"] == 0 or counts["target"] == 0:
+        raise UserError(f"the style term needs video frames and {target} tiles to train on")
+    shift = sums["target"] / counts["target"] - sums["video"] / counts["video"]
+    return shift.astype(np.float32), pooled_texture_statistics(grams)
