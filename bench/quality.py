@@ -27,9 +27,8 @@ import numpy as np
 from absl import app, flags
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
-TRAIN_PHOTOS = ("chicago", "golden_gate")
-UNSEEN_PHOTOS = ("hoovertowernight", "tubingen")
+sys.path.insert(0, str(Path(__file__).parent))
+from shared_videos import SHARED, TRAIN_PHOTOS, UNSEEN_PHOTOS, fitted_frames, pan  # noqa: E402
 
 flags.DEFINE_integer("vae_steps", 700, "VAE training steps.")
 flags.DEFINE_integer("refiner_steps", 300, "Steps for each refiner.")
@@ -37,23 +36,6 @@ flags.DEFINE_integer("batch_size", 16, "Training batch size.")
 flags.DEFINE_string("image_size", "90x160", "Model size.")
 flags.DEFINE_string("work_dir", None, "Keep the runs here (default: a temporary folder).")
 FLAGS = flags.FLAGS
-
-
-def pan(photos: list[Path], path: Path, size, frames: int, seed: int) -> Path:
-    from vaest.imaging import load_image
-    from vaest.sample import pan_video
-
-    images = [load_image(p) for p in photos]
-    rngs = np.random.default_rng([seed, 0]), np.random.default_rng([seed, 1])
-    return pan_video(images, path, size, 25, frames, *rngs)
-
-
-def fitted_frames(video: Path, size, every: int) -> np.ndarray:
-    from vaest.imaging import fit_image
-    from vaest.video import iter_frames
-
-    kept = [fit_image(f, size) for i, f in enumerate(iter_frames(video)) if i % every == 0]
-    return np.stack(kept).astype(np.float32) / 255.0
 
 
 LABELS = {  # (export, method) -> the name in the report
