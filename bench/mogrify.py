@@ -287,21 +287,12 @@ def quality(run_dir: Path, video_path: Path | None) -> None:
     from vaest import metrics, mogrify
     from vaest.exported import Exported
     from vaest.features import TextureFeatures, default_weights_path, texture_statistics
-    from vaest.records import read_records
+    from vaest.records import domain_images
     from vaest.structure import METHODS, style_figures
 
     exported = Exported.from_run(run_dir)
     target = exported.painting_domains()[0]
-    paintings = (
-        np.stack(
-            [
-                r["image"].numpy()
-                for r in read_records(run_dir / "data", "val")
-                if r["domain_name"].numpy().decode() == target
-            ]
-        ).astype(np.float32)
-        / 255.0
-    )
+    paintings = domain_images(run_dir / "data", "val", target)
     with tempfile.TemporaryDirectory() as tmp:
         if video_path is None:
             video_path = Path(tmp) / "clip.mp4"

@@ -25,7 +25,15 @@ from absl import app, flags
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
-from shared_videos import SHARED, TRAIN_PHOTOS, UNSEEN_PHOTOS, fitted_frames, pan  # noqa: E402
+from common import (  # noqa: E402
+    SHARED,
+    TRAIN_PHOTOS,
+    UNSEEN_PHOTOS,
+    fitted_frames,
+    pan,
+    refiner_settings,
+    train_vae_for_two,
+)
 
 flags.DEFINE_string("painting", "candy.jpg", "The painting, a file in ../shared/data/paintings.")
 flags.DEFINE_integer("vae_steps", 700, "VAE training steps.")
@@ -47,10 +55,9 @@ def main(argv):
     from vaest.extract import Options, extract, plan_domains
     from vaest.grid import rows_grid
     from vaest.imaging import find_images, save_png
-    from vaest.records import read_records
-    from vaest.refiner_training import RefinerSettings, train_refiner
+    from vaest.records import domain_images
+    from vaest.refiner_training import train_refiner
     from vaest.structure import style_figures, stylize_by_method
-    from vaest.vae_training import VaeSettings, train_vae
 
     work = Path(FLAGS.work_dir or tempfile.mkdtemp(prefix="vaest-style-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -66,19 +73,8 @@ def main(argv):
     if not (plain / "data").exists():
         options = Options(image_size=SIZE, frame_stride=2, tiles_per_painting=300)
         extract(plan_domains([f"film={train_video}"], [f"art={painting}"], options), options, plain)
-    vae = VaeSettings(
-        steps=FLAGS.vae_steps, batch_size=FLAGS.batch_size, learning_rate=5e-4,
-        save_every=FLAGS.vae_steps, preview_every=FLAGS.vae_steps,
-    )  # fmt: skip
-    train_vae(plain, vae)
-    if not styled.exists():
-        styled.mkdir()
-        for part in ("data", "vae"):
-            shutil.copytree(plain / part, styled / part)
-    refiner = RefinerSettings(
-        steps=FLAGS.refiner_steps, batch_size=FLAGS.batch_size, learning_rate=5e-4,
-        save_every=FLAGS.refiner_steps, preview_every=FLAGS.refiner_steps,
-    )  # fmt: skip
+    train_vae_for_two(plain, styled, FLAGS.vae_steps, FLAGS.batch_size)
+    refiner = refiner_settings(FLAGS.refiner_steps, FLAGS.batch_size)
     minutes = {}
     for run, weight in ((plain, 0.0), (styled, FLAGS.style_weight)):
         start = time.perf_counter()
@@ -86,16 +82,7 @@ def main(argv):
         minutes[run.name] = round((time.perf_counter() - start) / 60, 1)
         export(run)
 
-    tiles = (
-        np.stack(
-            [
-                r["image"].numpy()
-                for r in read_records(plain / "data", "val")
-                if r["domain_name"].numpy() == b"art"
-            ]
-        ).astype(np.float32)
-        / 255.0
-    )
+    tiles = domain_images(plain / "data", "val", "art")
     colours = metrics.colour_statistics(tiles)
     texture = features.TextureFeatures(features.default_weights_path())
     tile_texture = features.texture_statistics(texture, tiles)

@@ -17,7 +17,7 @@ from vaest import imaging, metrics, mogrify, video
 from vaest.cli import UserError
 from vaest.errors import MissingStep
 from vaest.exported import Exported
-from vaest.records import read_records
+from vaest.records import domain_images
 from vaest.video import VideoError
 from vaest.video_out import stream_info
 
@@ -273,13 +273,7 @@ def test_stylized_frames_move_toward_the_target(
     after, _ = exported.encode(after_frames)
     distance_before = np.linalg.norm(before - target, axis=1).mean()
     distance_after = np.linalg.norm(after - target, axis=1).mean()
-    paintings = metrics.colour_statistics(
-        [
-            r["image"].numpy()
-            for r in read_records(tiny_run / "data", "train")
-            if r["domain_name"].numpy() == b"art"
-        ]
-    )
+    paintings = metrics.colour_statistics(domain_images(tiny_run / "data", "train", "art"))
     colour_before = metrics.colour_distance(metrics.colour_statistics(before_frames), paintings)
     colour_after = metrics.colour_distance(metrics.colour_statistics(after_frames), paintings)
     if method == "refine":

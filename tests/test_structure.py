@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vaest import metrics
-from vaest.records import read_records
+from vaest.records import domain_images
 from vaest.structure import (
     StyleTally,
     frequency_split,
@@ -53,12 +53,7 @@ def guided_run(tiny_run, tmp_path_factory):
 
 
 def _held_out_frames(run, domain="clip"):
-    images = [
-        r["image"].numpy()
-        for r in read_records(run / "data", "val")
-        if r["domain_name"].numpy().decode() == domain
-    ]
-    return np.stack(images).astype(np.float32) / 255.0
+    return domain_images(run / "data", "val", domain)
 
 
 def test_new_methods_keep_structure_and_sharpness_better_than_seed(tiny_run, guided_run):

@@ -174,3 +174,16 @@ def read_records(
         wanted = tf.constant(list(domain_ids), tf.int64)
         ds = ds.filter(lambda r: tf.reduce_any(tf.equal(r["domain_id"], wanted)))
     return ds
+
+
+def domain_images(data_dir: str | Path, split: str, name: str) -> np.ndarray:
+    """Every image of one domain in one split, in stored order: float32 [N, H, W, 3] in [0, 1]."""
+    manifest = load_manifest(data_dir)
+    ids = [d.id for d in manifest.domains if d.name == name]
+    if not ids:
+        raise KeyError(f"no domain named {name!r} in {data_dir}")
+    records = read_records(data_dir, split, manifest, ids).as_numpy_iterator()
+    images = [r["image"] for r in records]
+    if not images:
+        return np.zeros((0, *manifest.image_size, 3), np.float32)
+    return np.stack(images).astype(np.float32) / 255.0

@@ -1,0 +1,58 @@
+"""What the quality benchmarks share: videos panned over the photographs of ../shared/data (never
+committed), and one VAE trained for two refiners."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+TRAIN_PHOTOS = ("chicago", "golden_gate")  # the film the models train on
+UNSEEN_PHOTOS = ("hoovertowernight", "tubingen")  # a video they never see
+
+
+def pan(photos: list[Path], path: Path, size, frames: int, seed: int) -> Path:
+    from vaest.imaging import load_image
+    from vaest.sample import pan_video
+
+    images = [load_image(p) for p in photos]
+    rngs = np.random.default_rng([seed, 0]), np.random.default_rng([seed, 1])
+    return pan_video(images, path, size, 25, frames, *rngs)
+
+
+def fitted_frames(video: Path, size, every: int) -> np.ndarray:
+    from vaest.imaging import fit_image
+    from vaest.video import iter_frames
+
+    kept = [fit_image(f, size) for i, f in enumerate(iter_frames(video)) if i % every == 0]
+    return np.stack(kept).astype(np.float32) / 255.0
+
+
+LEARNING_RATE = 5e-4
+
+
+def train_vae_for_two(run: Path, twin: Path, steps: int, batch_size: int) -> None:
+    """Train run's VAE (or resume it), then give twin a copy of run's data and VAE, so that two
+    refiners can be compared on the same VAE."""
+    from vaest.vae_training import VaeSettings, train_vae
+
+    settings = VaeSettings(
+        steps=steps, batch_size=batch_size, learning_rate=LEARNING_RATE,
+        save_every=steps, preview_every=steps,
+    )  # fmt: skip
+    train_vae(run, settings)
+    if not twin.exists():
+        twin.mkdir()
+        for part in ("data", "vae"):
+            shutil.copytree(run / part, twin / part)
+
+
+def refiner_settings(steps: int, batch_size: int):
+    from vaest.refiner_training import RefinerSettings
+
+    return RefinerSettings(
+        steps=steps, batch_size=batch_size, learning_rate=LEARNING_RATE,
+        save_every=steps, preview_every=steps,
+    )  # fmt: skip
