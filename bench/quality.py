@@ -17,7 +17,6 @@ Writes doc/structure_side_by_side.png (input | seed refiner | residual). Skips w
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import tempfile
 import time
@@ -28,7 +27,15 @@ from absl import app, flags
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
-from shared_videos import SHARED, TRAIN_PHOTOS, UNSEEN_PHOTOS, fitted_frames, pan  # noqa: E402
+from common import (  # noqa: E402
+    SHARED,
+    TRAIN_PHOTOS,
+    UNSEEN_PHOTOS,
+    fitted_frames,
+    pan,
+    refiner_settings,
+    train_vae_for_two,
+)
 
 flags.DEFINE_integer("vae_steps", 700, "VAE training steps.")
 flags.DEFINE_integer("refiner_steps", 300, "Steps for each refiner.")
@@ -79,8 +86,7 @@ def main(argv):
     from vaest.features import TextureFeatures, default_weights_path, texture_statistics
     from vaest.grid import rows_grid
     from vaest.imaging import find_images, fit_image, load_image, parse_size, save_png
-    from vaest.refiner_training import RefinerSettings, train_refiner
-    from vaest.vae_training import VaeSettings, train_vae
+    from vaest.refiner_training import train_refiner
 
     size = parse_size(FLAGS.image_size)
     work = Path(FLAGS.work_dir or tempfile.mkdtemp(prefix="vaest-quality-"))
@@ -97,20 +103,9 @@ def main(argv):
             [f"film={train_video}"], [f"paintings={SHARED / 'paintings'}"], options
         )
         extract(plans, options, seed_run)
-    vae = VaeSettings(
-        steps=FLAGS.vae_steps, batch_size=FLAGS.batch_size, learning_rate=5e-4,
-        save_every=FLAGS.vae_steps, preview_every=FLAGS.vae_steps,
-    )  # fmt: skip
-    train_vae(seed_run, vae)
+    train_vae_for_two(seed_run, guided_run, FLAGS.vae_steps, FLAGS.batch_size)
     vae_minutes = (time.perf_counter() - started) / 60
-    if not guided_run.exists():
-        guided_run.mkdir()
-        for part in ("data", "vae"):
-            shutil.copytree(seed_run / part, guided_run / part)
-    refiner = RefinerSettings(
-        steps=FLAGS.refiner_steps, batch_size=FLAGS.batch_size, learning_rate=5e-4,
-        save_every=FLAGS.refiner_steps, preview_every=FLAGS.refiner_steps,
-    )  # fmt: skip
+    refiner = refiner_settings(FLAGS.refiner_steps, FLAGS.batch_size)
     gains = {
         "seed refiner": train_refiner(seed_run, refiner, {"guide": "none"}),
         "guided refiner": train_refiner(guided_run, refiner, {"guide": "highpass"}),
