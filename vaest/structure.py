@@ -61,21 +61,7 @@ def stylize_latents(
     `exported` is a vaest.exported.Exported; refine=False leaves the refiner out of `refine` and
     `residual`. Frames are uint8 or float [0,1] at the model size; the result is float [0,1].
     """
-    frames = as_float_frames(frames)
-
-    def rebuild(latents, guides):
-        decoded = exported.decode(latents)
-        return exported.refine(decoded, guides, detail) if refine else decoded
-
-    if method == "split":
-        return frequency_split(exported.decode(shifted), frames, detail)
-    if method == "refine":
-        return rebuild(shifted, frames)
-    if method != "residual":
-        raise ValueError(f"unknown method {method!r}; the methods are {', '.join(METHODS)}")
-    both = rebuild(np.concatenate([shifted, means]), np.concatenate([frames, frames]))
-    styled, rebuilt = np.split(both, 2)
-    return residual_transfer(styled, rebuilt, frames, detail)
+    return _stylize(exported, frames, shifted, means, (method,), refine, detail)[method]
 
 
 def stylize_by_method(
@@ -85,10 +71,28 @@ def stylize_by_method(
     means, _ = exported.encode(frames)
     shift = target_weight * np.asarray(target) - source_weight * np.asarray(source)
     shifted = (means + shift[None]).astype(np.float32)
-    return {
-        method: stylize_latents(exported, frames, shifted, means, method, detail=detail)
-        for method in METHODS
-    }
+    return _stylize(exported, frames, shifted, means, METHODS, True, detail)
+
+
+def _stylize(exported, frames, shifted, means, methods, refine, detail) -> dict[str, np.ndarray]:
+    """{method: output} for the methods asked, sharing one decode (and refine) of z' (and mu)."""
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        raise ValueError(f"unknown method {unknown.pop()!r}; the methods are {', '.join(METHODS)}")
+    frames = as_float_frames(frames)
+    count = len(frames)
+    latents = np.concatenate([shifted, means]) if "residual" in methods else shifted
+    decoded = exported.decode(latents)
+    found = {}
+    if "split" in methods:
+        found["split"] = frequency_split(decoded[:count], frames, detail)
+    if "refine" in methods or "residual" in methods:
+        guides = np.concatenate([frames] * (len(latents) // count))
+        refined = exported.refine(decoded, guides, detail) if refine else decoded
+        found["refine"] = refined[:count]
+        if "residual" in methods:
+            found["residual"] = residual_transfer(refined[:count], refined[count:], frames, detail)
+    return {method: found[method] for method in methods}
 
 
 class StyleTally:
