@@ -190,9 +190,10 @@ def held_out_pass(
                     out.target_grams.append((grams, int(is_target.sum())))
             is_source = domains == source
             if is_source.any():
+                a = MEASURED_ALPHA
                 stylized = stylize_by_method(
-                    exported, originals[is_source], c_source, c_target, MEASURED_ALPHA,
-                    MEASURED_ALPHA,
+                    exported, originals[is_source], c_source, c_target, a, a,
+                    means=mean[is_source],
                 )  # fmt: skip
                 rows = np.flatnonzero(is_source)
                 for method, images in stylized.items():
@@ -200,9 +201,7 @@ def held_out_pass(
                     for image, row in zip(images, rows, strict=True):
                         if row in shown_rows:
                             out.shown[source][f"method {method}"].append(image)
-                a = MEASURED_ALPHA
-                moved = exported.stylize(originals[is_source], c_source, c_target, a, a)
-                reencoded = exported.encode(moved)[0]
+                reencoded = exported.encode(stylized["refine"])[0]  # decoded and refined z'
                 shifted = mean[is_source] + a * (c_target - c_source)
                 latents = {"input": mean[is_source], "shifted": shifted, "reencoded": reencoded}
                 for key, z in latents.items():

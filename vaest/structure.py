@@ -65,10 +65,19 @@ def stylize_latents(
 
 
 def stylize_by_method(
-    exported, frames, source, target, source_weight: float, target_weight: float, detail=1.0
+    exported,
+    frames,
+    source,
+    target,
+    source_weight: float,
+    target_weight: float,
+    detail=1.0,
+    means=None,
 ) -> dict[str, np.ndarray]:
-    """Every method's output for the same frames at z' = mu - a * source + b * target."""
-    means, _ = exported.encode(frames)
+    """Every method's output for the same frames at z' = mu - a * source + b * target; means:
+    the frames' mu, when already known."""
+    if means is None:
+        means, _ = exported.encode(frames)
     shift = target_weight * np.asarray(target) - source_weight * np.asarray(source)
     shifted = (means + shift[None]).astype(np.float32)
     return _stylize(exported, frames, shifted, means, METHODS, True, detail)
