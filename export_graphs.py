@@ -6,7 +6,6 @@ Without a trained refiner the VAE is exported alone: `stylize` then skips refine
 from absl import flags
 
 from vaest import cli
-from vaest.errors import RUN_ERRORS
 
 cli.define_run_dir_flag()
 FLAGS = flags.FLAGS
@@ -20,4 +19,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    cli.run(main, expected=RUN_ERRORS)
+    cli.run(main)

@@ -10,6 +10,7 @@ from absl import flags, logging
 from tqdm import tqdm
 
 from vaest import cli, extract, imaging
+from vaest.run_dir import RunDir
 
 FLAGS = flags.FLAGS
 cli.define_run_dir_flag()
@@ -61,7 +62,7 @@ def main(argv):
     total = sum(plan.estimated_records for plan in plans)
     with tqdm(total=total, unit="img", dynamic_ncols=True) as bar:
         manifest = extract.extract(plans, options, FLAGS.run_dir, FLAGS.overwrite, progress=bar)
-    print(extract.summary(manifest, extract.data_dir(FLAGS.run_dir)))
+    print(extract.summary(manifest, RunDir(FLAGS.run_dir).data))
 
 
 if __name__ == "__main__":

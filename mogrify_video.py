@@ -17,9 +17,6 @@ from absl import flags, logging
 from tqdm import tqdm
 
 from vaest import cli, mogrify
-from vaest.errors import RUN_ERRORS
-from vaest.imaging import ImageError
-from vaest.video import VideoError
 
 cli.define_run_dir_flag()
 flags.DEFINE_string("input", None, "A video, an image, or a folder of images.", required=True)
@@ -112,4 +109,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    cli.run(main, expected=(*RUN_ERRORS, VideoError, ImageError))
+    cli.run(main)

@@ -6,7 +6,8 @@ python preview_tiles.py --run_dir runs/demo
 from absl import flags, logging
 from tqdm import tqdm
 
-from vaest import cli, extract, preview, records
+from vaest import cli, preview, records
+from vaest.run_dir import RunDir
 
 FLAGS = flags.FLAGS
 cli.define_run_dir_flag()
@@ -14,13 +15,8 @@ flags.DEFINE_integer("max_tiles", 64, "Most records shown per sheet, spread over
 
 
 def main(argv):
-    data = extract.data_dir(FLAGS.run_dir)
-    try:
-        manifest = records.load_manifest(data)
-    except FileNotFoundError:
-        raise cli.UserError(
-            f"no extracted data in {data}: run extract_tiles.py --run_dir {FLAGS.run_dir} first"
-        ) from None
+    data = RunDir(FLAGS.run_dir).data
+    manifest = records.load_manifest(data)
     total = sum(manifest.count(split) for split in records.SPLITS)
     with tqdm(total=total, unit="img", dynamic_ncols=True) as bar:
         sheets = preview.make_sheets(data, FLAGS.max_tiles, progress=bar)

@@ -7,7 +7,6 @@ Resumes from RUN/refiner's newest checkpoint, continuing to --steps in total.
 from absl import flags
 
 from vaest import cli
-from vaest.errors import RUN_ERRORS
 
 cli.define_training_flags(steps=5000, batch_size=16)
 flags.DEFINE_integer(
@@ -66,4 +65,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    cli.run(main, expected=RUN_ERRORS)
+    cli.run(main)

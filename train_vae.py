@@ -6,7 +6,7 @@ Resumes from RUN/vae's newest checkpoint, continuing to --steps in total.
 from absl import flags
 
 from vaest import cli
-from vaest.errors import RUN_ERRORS
+from vaest.errors import UserError
 
 cli.define_training_flags(steps=10000, batch_size=50)
 flags.DEFINE_float("beta", 1.0, "Weight of the KL term.")
@@ -56,10 +56,10 @@ def main(argv):
             k: cast(FLAGS[k].value) for k, cast in CONFIG_FLAGS.items() if FLAGS[k].present
         }
     except ValueError as err:
-        raise cli.UserError(f"bad model flag: {err}") from None
+        raise UserError(f"bad model flag: {err}") from None
     figures = train_vae(FLAGS.run_dir, settings, overrides)
     print(f"vae: done at step {FLAGS.steps} in {FLAGS.run_dir}/vae; validation: {figures}")
 
 
 if __name__ == "__main__":
-    cli.run(main, expected=RUN_ERRORS)
+    cli.run(main)

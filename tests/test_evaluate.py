@@ -247,7 +247,7 @@ def test_failed_evaluation_keeps_the_previous_one(evaluated, tmp_path, monkeypat
 
 
 def test_domains_default_to_the_only_one_of_their_kind():
-    from vaest.cli import UserError
+    from vaest.errors import UserError
     from vaest.records import Domain, Manifest
 
     def manifest(*kinds):

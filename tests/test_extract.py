@@ -17,7 +17,8 @@ from conftest import FFMPEG, make_video
 from PIL import Image
 
 from vaest import extract, records, video
-from vaest.cli import UserError
+from vaest.errors import UserError
+from vaest.run_dir import RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,7 +31,7 @@ def run_extract(run_dir, videos=(), paintings=(), overwrite=False, progress=None
 
 def read_all(run_dir) -> list[dict]:
     """Every record of both splits, read with the reader training uses, with its split."""
-    data = extract.data_dir(run_dir)
+    data = RunDir(run_dir).data
     out = []
     for split in records.SPLITS:
         for record in records.read_records(data, split).as_numpy_iterator():
@@ -267,7 +268,7 @@ def test_shards_rotate_and_the_manifest_lists_them(tmp_path, clip):
         image_size=(36, 64),
     )  # fmt: skip
     assert manifest.shards["train"] == [f"train-{n:05d}.tfrecord.gz" for n in range(3)]
-    data = extract.data_dir(tmp_path / "run")
+    data = RunDir(tmp_path / "run").data
     on_disk = sorted(p.name for p in data.iterdir())
     assert on_disk == sorted(manifest.shards["train"] + ["manifest.json"])
     assert records.load_manifest(data).to_json() == manifest.to_json()
@@ -393,7 +394,7 @@ def test_decompression_bombs_are_refused(tmp_path, photos):
 def test_existing_data_is_kept_unless_overwrite_and_an_interrupt_leaves_it_whole(tmp_path, clip):
     run_dir = tmp_path / "run"
     run_extract(run_dir, [f"clip={clip}"], frame_stride=50, image_size=(36, 64))
-    manifest_path = extract.data_dir(run_dir) / "manifest.json"
+    manifest_path = RunDir(run_dir).data / "manifest.json"
     before = manifest_path.read_text()
     with pytest.raises(UserError, match="--overwrite"):
         run_extract(run_dir, [f"clip={clip}"], frame_stride=25, image_size=(36, 64))

@@ -9,7 +9,7 @@ import pytest
 from scipy.ndimage import gaussian_filter
 from skimage.transform import resize
 
-from vaest.cli import UserError
+from vaest.errors import UserError
 from vaest.features import (
     HED_MEAN_BGR,
     IMAGENET_MEAN_BGR,

@@ -14,8 +14,7 @@ from conftest import make_video
 from PIL import Image
 
 from vaest import imaging, metrics, mogrify, video
-from vaest.cli import UserError
-from vaest.errors import MissingStep
+from vaest.errors import MissingStep, UserError
 from vaest.exported import Exported
 from vaest.records import domain_images
 from vaest.video import VideoError

@@ -13,6 +13,7 @@ from conftest import make_video
 from PIL import Image
 
 from vaest import extract, preview, records
+from vaest.run_dir import RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = (36, 64)
@@ -49,7 +50,7 @@ def test_picks_spread_over_the_records():
 
 
 def test_one_sheet_per_domain_and_split_showing_the_records(run_dir, tmp_path):
-    data = extract.data_dir(run_dir)
+    data = RunDir(run_dir).data
     manifest = records.load_manifest(data)
     max_tiles = 8
     sheets = preview.make_sheets(data, max_tiles=max_tiles, out_dir=tmp_path)

@@ -11,7 +11,7 @@ import pytest
 from skimage import color
 
 from vaest import sample
-from vaest.cli import UserError
+from vaest.errors import UserError
 from vaest.imaging import load_image
 from vaest.video import count_frames, ffmpeg_exe, iter_frames, probe
 

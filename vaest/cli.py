@@ -1,4 +1,4 @@
-"""What every top-level script shares: one-line errors, the run directory layout, logging."""
+"""What every top-level script shares: one-line errors, the shared flags, logging."""
 
 from __future__ import annotations
 
@@ -8,11 +8,8 @@ from pathlib import Path
 
 from absl import app, flags, logging
 
-DEFAULT_RUN_DIR = "runs/default"
-
-
-class UserError(Exception):
-    """A mistake in the user's input: reported as one line, without a traceback."""
+from vaest import run_dir
+from vaest.errors import UserError
 
 
 def _key_flags_of_caller(names: list[str], depth: int = 2) -> None:
@@ -25,7 +22,7 @@ def _key_flags_of_caller(names: list[str], depth: int = 2) -> None:
 
 
 def _define_run_dir() -> None:
-    flags.DEFINE_string("run_dir", DEFAULT_RUN_DIR, "Run directory shared by all seven steps.")
+    flags.DEFINE_string("run_dir", run_dir.DEFAULT, "Run directory shared by all seven steps.")
 
 
 def define_run_dir_flag() -> None:
@@ -51,9 +48,9 @@ def define_training_flags(steps: int, batch_size: int) -> None:
     _key_flags_of_caller([*names, "seed", "run_dir"])
 
 
-def run(main, expected: tuple[type[Exception], ...] = ()) -> None:
-    """absl's app.run, with UserError, the `expected` exception types and Ctrl-C turned into a
-    one-line message and a non-zero exit code."""
+def run(main) -> None:
+    """absl's app.run, with a UserError (vaest.errors) and Ctrl-C turned into a one-line message
+    and a non-zero exit code; any other exception is a bug and keeps its traceback."""
 
     def guarded(argv):
         if len(argv) > 1:
@@ -62,10 +59,8 @@ def run(main, expected: tuple[type[Exception], ...] = ()) -> None:
         logging.use_absl_handler()
         try:
             return main(argv)
-        except (UserError, *expected) as err:
-            # str(KeyError) quotes its message; show the message itself.
-            message = err.args[0] if isinstance(err, KeyError) and err.args else err
-            print(f"error: {message}", file=sys.stderr)
+        except UserError as err:
+            print(f"error: {err}", file=sys.stderr)
             sys.exit(2)
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)

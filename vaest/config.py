@@ -7,9 +7,8 @@ import json
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from vaest.errors import ConfigMismatch
-
-CONFIG_FILE = "config.json"
+from vaest.errors import ConfigMismatch, UserError
+from vaest.run_dir import CONFIG
 
 
 class _Saved:
@@ -19,8 +18,8 @@ class _Saved:
         return dataclasses.asdict(self)
 
     def save(self, folder: str | Path) -> Path:
-        path = Path(folder) / CONFIG_FILE
-        tmp = path.with_name(f".{CONFIG_FILE}.tmp")
+        path = Path(folder) / CONFIG
+        tmp = path.with_name(f".{CONFIG}.tmp")
         tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
         tmp.replace(path)
         return path
@@ -36,7 +35,7 @@ class _Saved:
 
     @classmethod
     def load(cls, folder: str | Path):
-        return cls.from_dict(json.loads((Path(folder) / CONFIG_FILE).read_text()))
+        return cls.from_dict(json.loads((Path(folder) / CONFIG).read_text()))
 
     def differences(self, other) -> list[str]:
         return [
@@ -69,13 +68,13 @@ class ModelConfig(_Saved):
 
     def __post_init__(self):
         if len(self.filters) != len(self.kernels):
-            raise ValueError("filters and kernels must have the same number of layers")
+            raise UserError("filters and kernels must have the same number of layers")
         if self.normalization not in ("batch", "none"):
-            raise ValueError(f"normalization must be batch or none, not {self.normalization!r}")
+            raise UserError(f"normalization must be batch or none, not {self.normalization!r}")
         if self.upsampling not in ("resize", "transpose"):
-            raise ValueError(f"upsampling must be resize or transpose, not {self.upsampling!r}")
+            raise UserError(f"upsampling must be resize or transpose, not {self.upsampling!r}")
         if min(self.image_size) < 2 or any(s % 2 for s in self.image_size):
-            raise ValueError(f"image size sides must be even, not {self.image_size}")
+            raise UserError(f"image size sides must be even, not {self.image_size}")
 
     @property
     def layer_sizes(self) -> list[tuple[int, int]]:
@@ -119,6 +118,6 @@ class RefinerConfig(_Saved):
 
     def __post_init__(self):
         if self.guide not in ("none", "highpass"):
-            raise ValueError(f"guide must be none or highpass, not {self.guide!r}")
+            raise UserError(f"guide must be none or highpass, not {self.guide!r}")
         if self.style_weight < 0:
-            raise ValueError(f"style_weight must not be negative, not {self.style_weight}")
+            raise UserError(f"style_weight must not be negative, not {self.style_weight}")

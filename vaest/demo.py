@@ -16,9 +16,10 @@ import numpy as np
 from absl import flags
 
 from vaest import cli
+from vaest.errors import UserError
+from vaest.run_dir import MANIFEST, METRICS, RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
-GENERATED = ("data", "vae", "refiner", "export", "eval", "out")
 SIDE_BY_SIDE_FRAMES = 4
 
 
@@ -44,7 +45,7 @@ def step(name: str, script: str, *args: str) -> None:
     started = time.perf_counter()
     done = subprocess.run([sys.executable, str(ROOT / script), *args], cwd=ROOT)
     if done.returncode != 0:
-        raise cli.UserError(f"{script} failed (exit {done.returncode}); see its message above")
+        raise UserError(f"{script} failed (exit {done.returncode}); see its message above")
     print(f"== {name}: {time.perf_counter() - started:.0f} s", flush=True)
 
 
@@ -67,9 +68,10 @@ def side_by_side(original: Path, stylized: Path, out: Path, count: int = SIDE_BY
 def run_demo(settings) -> dict:
     run = Path(settings.run_dir)
     run.mkdir(parents=True, exist_ok=True)
+    folders = RunDir(run)
     video, paintings = settings.video, settings.paintings
     if bool(video) != bool(paintings):
-        raise cli.UserError("give both VIDEO and PAINTINGS, or neither for the embedded sample")
+        raise UserError("give both VIDEO and PAINTINGS, or neither for the embedded sample")
     if not video:
         from vaest.sample import make_sample
 
@@ -89,12 +91,12 @@ def run_demo(settings) -> dict:
     record = run / "demo.json"
     if not record.exists() or json.loads(record.read_text()) != asked:
         # Other inputs than last time: start the run afresh (the sample itself is kept).
-        for name in GENERATED:
-            shutil.rmtree(run / name, ignore_errors=True)
+        for folder in folders.stages():
+            shutil.rmtree(folder, ignore_errors=True)
         record.write_text(json.dumps(asked, indent=2) + "\n")
 
     rd = f"--run_dir={run}"
-    if not (run / "data" / "manifest.json").exists():
+    if not (folders.data / MANIFEST).exists():
         step(
             "1 extract", "extract_tiles.py", rd, f"--video=clip={video}",
             f"--paintings=art={paintings}", f"--image_size={settings.image_size}",
@@ -115,20 +117,20 @@ def run_demo(settings) -> dict:
     )  # fmt: skip
     step("5 export", "export_graphs.py", rd)
     step("6 evaluate", "evaluate_latents.py", rd)
-    stylized = run / "out" / "demo-stylized.mp4"
+    stylized = folders.out / "demo-stylized.mp4"
     stylized.parent.mkdir(exist_ok=True)
     step(
         "7 mogrify", "mogrify_video.py", rd, f"--input={video}", f"--output={stylized}",
         f"--strength={settings.strength}",
         *[f"--{f.lstrip('-')}" for f in settings.mogrify_flags],
     )  # fmt: skip
-    pairs = side_by_side(Path(video), stylized, run / "out" / "side_by_side.png")
-    plots = sorted((run / "eval").glob("*.png"))
+    pairs = side_by_side(Path(video), stylized, folders.out / "side_by_side.png")
+    plots = sorted(folders.eval.glob("*.png"))
     print("\nThe demo is done:")
     print(f"  stylized video (with sound): {stylized}")
     print(f"  original | stylized frames:  {pairs}")
     print(f"  evaluation plots:            {', '.join(str(p) for p in plots)}")
-    print(f"  evaluation figures:          {run / 'eval' / 'metrics.json'}")
+    print(f"  evaluation figures:          {folders.eval / METRICS}")
     return {"video": stylized, "side_by_side": pairs, "plots": plots}
 
 

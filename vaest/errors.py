@@ -1,26 +1,22 @@
-"""Exceptions that mean a user's mistake or a stopped run: reported as one line, no traceback.
+"""Errors that mean a user's mistake or a stopped run: each is reported as one line, no traceback.
 
-Kept free of TensorFlow so that scripts can name them before the heavy import.
+Every one is a UserError, so a script catches that type alone and a real bug (a bare KeyError or
+ValueError from the code) keeps its traceback. Kept free of TensorFlow so that scripts can name
+them before the heavy import.
 """
 
 
-class ConfigMismatch(Exception):
-    """A checkpoint was made with a different config than the one asked for."""
+class UserError(Exception):
+    """A mistake in the user's input or setup: reported as one line, exit code 2."""
 
 
-class TrainingDiverged(Exception):
+class ConfigMismatch(UserError):
+    """A checkpoint or export was made with a different config than the one asked for."""
+
+
+class TrainingDiverged(UserError):
     """The loss became NaN or infinite."""
 
 
-class MissingStep(Exception):
+class MissingStep(UserError):
     """An earlier step's output is missing; the message names the command that makes it."""
-
-
-RUN_ERRORS = (
-    FileNotFoundError,
-    ConfigMismatch,
-    TrainingDiverged,
-    MissingStep,
-    KeyError,
-    ValueError,
-)

@@ -31,19 +31,17 @@ from tqdm import tqdm
 
 from vaest import metrics
 from vaest.atomic import staged_folder
-from vaest.cli import UserError
-from vaest.errors import ConfigMismatch
+from vaest.errors import ConfigMismatch, UserError
 from vaest.exported import Exported
 from vaest.records import SPLITS, Manifest, load_manifest, parse_example, serialized_dataset
+from vaest.run_dir import METRICS, RunDir
 from vaest.structure import METHODS, StyleTally, stylize_by_method
 
-EVAL_DIR = "eval"
 RECONSTRUCTIONS = "reconstructions.png"
 LATENT_PCA = "latent_pca.png"
 SHIFT_STRENGTHS = "shift_strengths.png"
 INTERPOLATION = "interpolation.png"
 METHODS_SHEET = "methods.png"
-METRICS = "metrics.json"
 
 ALPHAS = (0.0, 0.25, 0.5, 1.0, 1.5)
 SEED_WEIGHTS = (0.25, 0.5)  # the original's z' = mu - 0.25 c_source + 0.5 c_target
@@ -499,7 +497,7 @@ def pca_plot(path, means, ids, exported, manifest, source, target, stride: int):
 def evaluate(run_dir: str | Path, settings: EvalSettings) -> Path:
     """Write RUN/eval from RUN/export and RUN/data; returns the folder."""
     run_dir = Path(run_dir)
-    data_dir = run_dir / "data"
+    data_dir = RunDir(run_dir).data
     manifest = load_manifest(data_dir)
     # Domains are checked before TensorFlow loads, so that a wrong name fails at once.
     source = choose_domain(manifest, "video", settings.source, "source")
@@ -533,7 +531,7 @@ def evaluate(run_dir: str | Path, settings: EvalSettings) -> Path:
     scatter = {"records": len(means), "stride": stride, "splits": list(SPLITS)}
     figures = summarize(held, exported, manifest, source, target, scatter, texture_name)
 
-    final = run_dir / EVAL_DIR
+    final = RunDir(run_dir).eval
     with staged_folder(final) as tmp:
         reconstructions_sheet(tmp / RECONSTRUCTIONS, held, manifest, exported.has_refiner)
         pca_plot(tmp / LATENT_PCA, means, ids, exported, manifest, source, target, stride)

@@ -18,19 +18,21 @@ from absl import logging
 from tqdm import tqdm
 
 from vaest.atomic import staged_folder
-from vaest.config import CONFIG_FILE
 from vaest.errors import ConfigMismatch
-from vaest.records import MANIFEST, SPLITS, Manifest, load_manifest, read_records
+from vaest.records import SPLITS, Manifest, load_manifest, read_records
 from vaest.refiner import refiner_inputs
-from vaest.refiner_training import REFINER_DIR, load_trained_refiner
+from vaest.refiner_training import load_trained_refiner
+from vaest.run_dir import (
+    CONFIG,
+    EXPORT_INFO,
+    LATENTS,
+    MANIFEST,
+    REFINER_CONFIG,
+    SAVED_MODEL,
+    RunDir,
+)
 from vaest.vae import to_float_images
-from vaest.vae_training import VAE_DIR, load_trained_vae
-
-EXPORT_DIR = "export"
-SAVED_MODEL = "saved_model"
-LATENTS = "latents.npz"
-EXPORT_INFO = "export.json"
-REFINER_CONFIG = "refiner_config.json"
+from vaest.vae_training import load_trained_vae
 
 
 class StyleModel(tf.Module):
@@ -138,26 +140,26 @@ def domain_latent_statistics(encoder, data_dir: Path, manifest: Manifest, batch_
 
 def export(run_dir: str | Path) -> Path:
     """Write RUN/export atomically from RUN/vae, RUN/refiner (if any) and RUN/data."""
-    run_dir = Path(run_dir)
-    data_dir = run_dir / "data"
+    run = RunDir(run_dir)
+    data_dir = run.data
     manifest = load_manifest(data_dir)
     vae, vae_step = load_trained_vae(run_dir)
     config = vae.config
     if tuple(manifest.image_size) != tuple(config.image_size):
         raise ConfigMismatch(
-            f"the VAE in {run_dir / VAE_DIR} works at {config.image_size} but {data_dir} holds "
+            f"the VAE in {run.vae} works at {config.image_size} but {data_dir} holds "
             f"{tuple(manifest.image_size)} images: extract again or train again"
         )
     refiner, refiner_config, refiner_step = load_trained_refiner(run_dir)
     if refiner_config is not None and tuple(refiner_config.image_size) != config.image_size:
         raise ConfigMismatch(
-            f"the refiner in {run_dir / REFINER_DIR} works at {refiner_config.image_size} but the "
+            f"the refiner in {run.refiner} works at {refiner_config.image_size} but the "
             f"VAE at {config.image_size}: train the refiner again"
         )
     if refiner is None:
-        logging.warning("no trained refiner in %s: exporting the VAE alone", run_dir / REFINER_DIR)
+        logging.warning("no trained refiner in %s: exporting the VAE alone", run.refiner)
 
-    final = run_dir / EXPORT_DIR
+    final = run.export
     with staged_folder(final) as tmp:
         guide = refiner_config.guide if refiner_config else "none"
         module = StyleModel(vae, refiner, refiner_config)
@@ -165,9 +167,9 @@ def export(run_dir: str | Path) -> Path:
         tf.saved_model.save(module, str(tmp / SAVED_MODEL), signatures=signatures)
         stats = domain_latent_statistics(vae.encoder, data_dir, manifest)
         np.savez(tmp / LATENTS, **stats)
-        shutil.copy(run_dir / VAE_DIR / CONFIG_FILE, tmp / CONFIG_FILE)
+        shutil.copy(run.vae / CONFIG, tmp / CONFIG)
         if refiner_config is not None:
-            shutil.copy(run_dir / REFINER_DIR / CONFIG_FILE, tmp / REFINER_CONFIG)
+            shutil.copy(run.refiner / CONFIG, tmp / REFINER_CONFIG)
         shutil.copy(data_dir / MANIFEST, tmp / MANIFEST)
         info = {
             "vae_step": vae_step,

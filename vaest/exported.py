@@ -11,10 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from vaest.errors import MissingStep
-from vaest.records import MANIFEST, Manifest
-
-EXPORT_DIR = "export"
+from vaest.errors import MissingStep, UserError
+from vaest.records import Manifest
+from vaest.run_dir import EXPORT_INFO, LATENTS, MANIFEST, SAVED_MODEL, RunDir
 
 
 @dataclass
@@ -31,7 +30,7 @@ class Exported:
 
     def __init__(self, folder: str | Path):
         folder = Path(folder)
-        needed = ["saved_model", "latents.npz", "export.json", MANIFEST]
+        needed = [SAVED_MODEL, LATENTS, EXPORT_INFO, MANIFEST]
         missing = [name for name in needed if not (folder / name).exists()]
         if missing:
             raise MissingStep(
@@ -41,11 +40,11 @@ class Exported:
         import tensorflow as tf  # after the checks: a missing export is reported at once
 
         self.folder = folder
-        self.info = json.loads((folder / "export.json").read_text())
+        self.info = json.loads((folder / EXPORT_INFO).read_text())
         self.manifest = Manifest.from_json((folder / MANIFEST).read_text())
-        self.model = tf.saved_model.load(str(folder / "saved_model"))
+        self.model = tf.saved_model.load(str(folder / SAVED_MODEL))
         self._tf = tf
-        with np.load(folder / "latents.npz") as raw:
+        with np.load(folder / LATENTS) as raw:
             self.domains = {
                 str(name): DomainLatents(str(name), str(kind), centroid, std, int(count))
                 for name, kind, centroid, std, count in zip(
@@ -56,7 +55,7 @@ class Exported:
 
     @classmethod
     def from_run(cls, run_dir: str | Path) -> Exported:
-        return cls(Path(run_dir) / EXPORT_DIR)
+        return cls(RunDir(run_dir).export)
 
     @property
     def image_size(self) -> tuple[int, int]:
@@ -82,7 +81,7 @@ class Exported:
 
     def domain(self, name: str) -> DomainLatents:
         if name not in self.domains:
-            raise KeyError(f"no domain named {name!r}; the domains are: {', '.join(self.domains)}")
+            raise UserError(f"no domain named {name!r}; the domains are: {', '.join(self.domains)}")
         return self.domains[name]
 
     def _images(self, images) -> object:

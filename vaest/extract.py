@@ -26,17 +26,13 @@ from absl import logging
 
 from vaest import imaging, records, video
 from vaest.atomic import replace_folder
-from vaest.cli import UserError
+from vaest.errors import UserError
+from vaest.run_dir import MANIFEST, RunDir
 
 VIDEO, PAINTING = "video", "painting"
 IMAGE_FORMATS = ("png", "jpeg")
-DATA_DIR = "data"
 # Random tiles cover 25% to 100% of the side of the largest box of the model's aspect ratio.
 MIN_TILE_SCALE = 0.25
-
-
-def data_dir(run_dir: str | Path) -> Path:
-    return Path(run_dir) / DATA_DIR
 
 
 def _hw(size) -> str:
@@ -216,7 +212,7 @@ def _glob_root(pattern: str) -> Path:
 
 def check_output(run_dir: str | Path, overwrite: bool) -> None:
     """Refuse to replace a finished extraction unless asked to."""
-    data = data_dir(run_dir)
+    data = RunDir(run_dir).data
     if data.exists() and (not data.is_dir() or any(data.iterdir())) and not overwrite:
         raise UserError(f"{data} already holds data; pass --overwrite to replace it")
 
@@ -427,7 +423,8 @@ def extract(
     check_output(run_dir, overwrite)
     created_run_dir = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
-    tmp = run_dir / f".{DATA_DIR}.tmp-{secrets.token_hex(4)}"
+    final = RunDir(run_dir).data
+    tmp = final.with_name(f".{final.name}.tmp-{secrets.token_hex(4)}")
     tmp.mkdir()  # unlike mkdtemp, keeps the user's umask for the finished folder
     try:
         shards = ShardWriter(tmp, options.shard_size)
@@ -444,8 +441,8 @@ def extract(
             shards=shards.shards,
             options=options.to_manifest(),
         )
-        (tmp / records.MANIFEST).write_text(manifest.to_json())
-        _move_into_place(tmp, data_dir(run_dir), overwrite)
+        (tmp / MANIFEST).write_text(manifest.to_json())
+        _move_into_place(tmp, final, overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         if created_run_dir and not any(run_dir.iterdir()):

@@ -21,7 +21,7 @@ import h5py
 import keras
 import numpy as np
 
-from vaest.cli import UserError
+from vaest.errors import UserError
 from vaest.metrics import gram_matrix
 
 # (filters, convolutions) of VGG16's blocks 1-3; features are taken after each block's last ReLU.

@@ -8,13 +8,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from vaest.errors import UserError
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 FIT_MODES = ("crop", "pad", "stretch")
 # Larger than any real painting scan, small enough that decoding cannot exhaust memory.
 MAX_PIXELS = 120_000_000
 
 
-class ImageError(Exception):
+class ImageError(UserError):
     """An image that cannot be used; the message names the file and the problem."""
 
 

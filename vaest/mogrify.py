@@ -43,8 +43,9 @@ from PIL import Image
 from tqdm import tqdm
 
 from vaest import imaging, video, video_out
-from vaest.cli import UserError
+from vaest.errors import UserError
 from vaest.grid import to_uint8
+from vaest.run_dir import RunDir
 from vaest.structure import DEFAULT_METHOD, METHODS, stylize_latents
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".m4v")
@@ -52,7 +53,6 @@ SOURCE_AUTO, SOURCE_NONE = "auto", "none"
 MAX_CENTROID_FRAMES = 500  # the first pass of --source auto encodes at most about this many
 PIXEL_KEEP = 0.2  # --pixel_smoothing, the original's blend: out = 0.2 * last + 0.8 * current
 DEFAULT_STRENGTH = 1.0
-OUT_DIR = "out"
 
 
 @dataclass
@@ -162,9 +162,9 @@ def output_kind(path: Path) -> str:
 def default_output(run_dir: Path, source: Path, kind: str) -> Path:
     """RUN/out/<stem>-stylized.mp4 (.png for an image, a folder for a folder)."""
     if kind == "folder":
-        return run_dir / OUT_DIR / f"{source.resolve().name}-stylized"
+        return RunDir(run_dir).out / f"{source.resolve().name}-stylized"
     suffix = ".png" if kind == "image" else ".mp4"
-    return run_dir / OUT_DIR / f"{source.stem}-stylized{suffix}"
+    return RunDir(run_dir).out / f"{source.stem}-stylized{suffix}"
 
 
 ALLOWED = {"video": ("video", "gif"), "image": ("image",), "folder": ("folder",)}

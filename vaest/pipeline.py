@@ -7,6 +7,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from vaest.errors import UserError
 from vaest.records import COMPRESSION, Manifest, parse_example
 
 # Shards hold a domain's records in order (a video's frames in time order), so the shuffle
@@ -34,10 +35,10 @@ class Mix:
 def select_domains(manifest: Manifest, names: list[str] | None) -> list:
     if not names:
         return [d for d in manifest.domains if d.counts.get("train", 0) > 0]
-    chosen = [manifest.domain(name) for name in names]  # KeyError names the known domains
+    chosen = [manifest.domain(name) for name in names]  # the error names the known domains
     empty = [d.name for d in chosen if d.counts.get("train", 0) == 0]
     if empty:
-        raise KeyError(f"domains without training records: {', '.join(empty)}")
+        raise UserError(f"domains without training records: {', '.join(empty)}")
     return chosen
 
 

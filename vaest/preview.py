@@ -9,8 +9,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from vaest import imaging, records
+from vaest.run_dir import DATA_PREVIEW
 
-PREVIEW_DIR = "preview"
 COLUMNS = 8
 GAP = 2  # pixels between thumbnails and around the grid
 TITLE_HEIGHT = 26
@@ -74,7 +74,7 @@ def make_sheets(
     """
     data_dir = Path(data_dir)
     manifest = records.load_manifest(data_dir)
-    out_dir = Path(out_dir) if out_dir is not None else data_dir / PREVIEW_DIR
+    out_dir = Path(out_dir) if out_dir is not None else data_dir / DATA_PREVIEW
     out_dir.mkdir(parents=True, exist_ok=True)
     thumb = thumb_size(manifest.image_size)
     written = []

@@ -15,8 +15,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from vaest.errors import MissingStep, UserError
+from vaest.run_dir import MANIFEST
+
 SPLITS = ("train", "val")
-MANIFEST = "manifest.json"
 COMPRESSION = "GZIP"
 
 
@@ -43,7 +45,7 @@ class Manifest:
             if domain.name == name:
                 return domain
         names = ", ".join(d.name for d in self.domains)
-        raise KeyError(f"no domain named {name!r}; the domains are: {names}")
+        raise UserError(f"no domain named {name!r}; the domains are: {names}")
 
     def count(self, split: str) -> int:
         return sum(d.counts.get(split, 0) for d in self.domains)
@@ -64,10 +66,13 @@ class Manifest:
 
 
 def load_manifest(data_dir: str | Path) -> Manifest:
-    """Read RUN/data/manifest.json; FileNotFoundError if the folder holds no finished extraction."""
+    """Read RUN/data/manifest.json; MissingStep if the folder holds no finished extraction."""
     path = Path(data_dir) / MANIFEST
     if not path.exists():
-        raise FileNotFoundError(f"no {MANIFEST} in {data_dir}: run extract_tiles.py first")
+        raise MissingStep(
+            f"no extracted data in {data_dir} (no {MANIFEST}): "
+            f"run `python extract_tiles.py --run_dir {Path(data_dir).parent}` first"
+        )
     return Manifest.from_json(path.read_text())
 
 
@@ -181,7 +186,7 @@ def domain_images(data_dir: str | Path, split: str, name: str) -> np.ndarray:
     manifest = load_manifest(data_dir)
     ids = [d.id for d in manifest.domains if d.name == name]
     if not ids:
-        raise KeyError(f"no domain named {name!r} in {data_dir}")
+        raise UserError(f"no domain named {name!r} in {data_dir}")
     records = read_records(data_dir, split, manifest, ids).as_numpy_iterator()
     images = [r["image"] for r in records]
     if not images:

@@ -11,16 +11,15 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from vaest.config import CONFIG_FILE, RefinerConfig
+from vaest.config import RefinerConfig
 from vaest.grid import rows_grid
 from vaest.pipeline import training_dataset, validation_dataset
 from vaest.records import load_manifest
 from vaest.refiner import RefinerTrainer
+from vaest.run_dir import CONFIG, RunDir, checkpoints
 from vaest.training import Schedule, TrainingRun, latest_step, make_strategy
 from vaest.vae import sum_squared_error, to_float_images
 from vaest.vae_training import load_trained_vae, preview_batch, psnr_by_domain
-
-REFINER_DIR = "refiner"
 
 
 @dataclass
@@ -38,7 +37,7 @@ class RefinerSettings:
 
 def resolve_refiner_config(folder: Path, image_size, overrides: dict) -> RefinerConfig:
     saved = None
-    if latest_step(folder) is not None and (folder / CONFIG_FILE).exists():
+    if latest_step(folder) is not None and (folder / CONFIG).exists():
         saved = RefinerConfig.load(folder)
     asked = dataclasses.replace(
         saved or RefinerConfig(image_size=tuple(image_size)), **overrides
@@ -52,10 +51,10 @@ def train_refiner(
     run_dir: str | Path, settings: RefinerSettings, overrides: dict | None = None
 ) -> dict:
     """Train (or resume) RUN/refiner to settings.steps; returns the final validation figures."""
-    run_dir = Path(run_dir)
-    data_dir = run_dir / "data"
+    run = RunDir(run_dir)
+    data_dir = run.data
     manifest = load_manifest(data_dir)
-    folder = run_dir / REFINER_DIR
+    folder = run.refiner
     strategy = make_strategy(settings.strategy)
     with strategy.scope():
         vae, vae_step = load_trained_vae(run_dir)
@@ -135,7 +134,7 @@ def train_refiner(
 
 def style_term(vae, data_dir, manifest, config: RefinerConfig, settings: RefinerSettings):
     """(StyleLoss, c_target - c_video) for config.style_weight > 0."""
-    from vaest.cli import UserError
+    from vaest.errors import UserError
     from vaest.features import load_texture_features
     from vaest.style_loss import StyleLoss, style_domain, style_targets
 
@@ -156,14 +155,14 @@ def style_term(vae, data_dir, manifest, config: RefinerConfig, settings: Refiner
 
 def load_trained_refiner(run_dir: str | Path):
     """The refiner network of RUN/refiner at its newest checkpoint, or None when there is none."""
-    folder = Path(run_dir) / REFINER_DIR
+    folder = RunDir(run_dir).refiner
     step = latest_step(folder)
-    if step is None or not (folder / CONFIG_FILE).exists():
+    if step is None or not (folder / CONFIG).exists():
         return None, None, None
     from vaest.refiner import build_refiner
 
     config = RefinerConfig.load(folder)
     refiner = build_refiner(config)
     checkpoint = tf.train.Checkpoint(refiner=refiner)
-    checkpoint.restore(tf.train.latest_checkpoint(str(folder / "checkpoints"))).expect_partial()
+    checkpoint.restore(tf.train.latest_checkpoint(str(checkpoints(folder)))).expect_partial()
     return refiner, config, step

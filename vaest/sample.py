@@ -23,7 +23,8 @@ from PIL import Image, ImageDraw
 from skimage import color, data, feature, filters, morphology, segmentation
 from tqdm import tqdm
 
-from vaest.cli import UserError, run
+from vaest.cli import run
+from vaest.errors import UserError
 from vaest.imaging import parse_size, resize, save_png
 from vaest.video import iter_frames
 

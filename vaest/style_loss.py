@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from vaest.cli import UserError
+from vaest.errors import UserError
 from vaest.features import TextureFeatures
 
 

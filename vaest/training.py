@@ -22,10 +22,7 @@ from tqdm import tqdm
 
 from vaest.errors import TrainingDiverged
 from vaest.imaging import save_png
-
-CHECKPOINTS = "checkpoints"
-PREVIEWS = "previews"
-LOGS = "logs"
+from vaest.run_dir import LOGS, PREVIEWS, checkpoints
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
@@ -44,7 +41,7 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
 
 def latest_step(folder: str | Path) -> int | None:
     """The step of the newest checkpoint in folder, or None."""
-    path = tf.train.latest_checkpoint(str(Path(folder) / CHECKPOINTS))
+    path = tf.train.latest_checkpoint(str(checkpoints(folder)))
     return None if path is None else int(path.rsplit("-", 1)[1])
 
 
@@ -129,7 +126,7 @@ class TrainingRun:
         (self.folder / PREVIEWS).mkdir(exist_ok=True)
         self.checkpoint = tf.train.Checkpoint(**checkpoint_items)
         self.manager = tf.train.CheckpointManager(
-            self.checkpoint, str(self.folder / CHECKPOINTS), max_to_keep=3
+            self.checkpoint, str(checkpoints(self.folder)), max_to_keep=3
         )
         self.writer = tf.summary.create_file_writer(str(self.folder / LOGS))
 

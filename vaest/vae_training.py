@@ -12,15 +12,15 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from vaest.config import CONFIG_FILE, ModelConfig
+from vaest.config import ModelConfig
 from vaest.errors import ConfigMismatch, MissingStep
 from vaest.grid import rows_grid
 from vaest.pipeline import training_dataset, validation_dataset
 from vaest.records import Manifest, load_manifest
+from vaest.run_dir import CONFIG, RunDir, checkpoints
 from vaest.training import Schedule, TrainingRun, latest_step, make_strategy
 from vaest.vae import VAE, kl_to_prior, sum_squared_error, to_float_images
 
-VAE_DIR = "vae"
 PREVIEW_IMAGES = 8
 
 
@@ -41,7 +41,7 @@ class VaeSettings:
 def resolve_config(folder: Path, manifest: Manifest, overrides: dict) -> ModelConfig:
     """The config to train with: the saved one when resuming, checked against what was asked."""
     has_checkpoint = latest_step(folder) is not None
-    saved = ModelConfig.load(folder) if has_checkpoint and (folder / CONFIG_FILE).exists() else None
+    saved = ModelConfig.load(folder) if has_checkpoint and (folder / CONFIG).exists() else None
     base = saved or ModelConfig(image_size=tuple(manifest.image_size))
     asked = dataclasses.replace(base, **overrides)
     if asked.image_size != tuple(manifest.image_size):
@@ -94,10 +94,10 @@ def build_vae(config: ModelConfig, settings: VaeSettings, strategy) -> VAE:
 
 def train_vae(run_dir: str | Path, settings: VaeSettings, overrides: dict | None = None) -> dict:
     """Train (or resume) RUN/vae to settings.steps; returns the final validation figures."""
-    run_dir = Path(run_dir)
-    data_dir = run_dir / "data"
+    run = RunDir(run_dir)
+    data_dir = run.data
     manifest = load_manifest(data_dir)
-    folder = run_dir / VAE_DIR
+    folder = run.vae
     config = resolve_config(folder, manifest, overrides or {})
     strategy = make_strategy(settings.strategy)
     model = build_vae(config, settings, strategy)
@@ -175,9 +175,9 @@ def train_vae(run_dir: str | Path, settings: VaeSettings, overrides: dict | None
 
 def load_trained_vae(run_dir: str | Path) -> tuple[VAE, int]:
     """The VAE of RUN/vae at its newest checkpoint, for inference; returns (model, step)."""
-    folder = Path(run_dir) / VAE_DIR
+    folder = RunDir(run_dir).vae
     step = latest_step(folder)
-    if step is None or not (folder / CONFIG_FILE).exists():
+    if step is None or not (folder / CONFIG).exists():
         raise MissingStep(
             f"no trained VAE in {folder} (no checkpoint or config.json): "
             f"run `python train_vae.py --run_dir {run_dir}` first"
@@ -186,5 +186,5 @@ def load_trained_vae(run_dir: str | Path) -> tuple[VAE, int]:
     model = VAE(config)
     model(np.zeros((1, *config.image_size, 3), np.float32))
     checkpoint = tf.train.Checkpoint(model=model)
-    checkpoint.restore(tf.train.latest_checkpoint(str(folder / "checkpoints"))).expect_partial()
+    checkpoint.restore(tf.train.latest_checkpoint(str(checkpoints(folder)))).expect_partial()
     return model, step

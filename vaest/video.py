@@ -9,8 +9,10 @@ from pathlib import Path
 import imageio_ffmpeg
 import numpy as np
 
+from vaest.errors import UserError
 
-class VideoError(Exception):
+
+class VideoError(UserError):
     """A file that is not a usable video; the message names the file and the problem."""
 
 

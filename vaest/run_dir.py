@@ -1,0 +1,77 @@
+"""The run directory RUN/: every folder and file name that the seven steps share, named once.
+
+RUN/data/      manifest.json, *.tfrecord.gz shards, preview/   (extract_tiles, preview_tiles)
+RUN/vae/       checkpoints/, logs/, previews/, config.json     (train_vae)
+RUN/refiner/   laid out like RUN/vae                           (train_refiner)
+RUN/export/    saved_model/, latents.npz, export.json, configs (export_graphs)
+RUN/eval/      plots and metrics.json                          (evaluate_latents)
+RUN/out/       stylized videos and images                      (mogrify_video)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT = "runs/default"
+
+# Inside RUN/data
+MANIFEST = "manifest.json"
+DATA_PREVIEW = "preview"
+# Inside a trained model's folder (RUN/vae, RUN/refiner)
+CONFIG = "config.json"
+CHECKPOINTS = "checkpoints"
+LOGS = "logs"
+PREVIEWS = "previews"
+# Inside RUN/export
+SAVED_MODEL = "saved_model"
+LATENTS = "latents.npz"
+EXPORT_INFO = "export.json"
+REFINER_CONFIG = "refiner_config.json"
+# Inside RUN/eval
+METRICS = "metrics.json"
+
+STAGES = ("data", "vae", "refiner", "export", "eval", "out")
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """The folders of one run directory; nothing is created by naming them."""
+
+    root: Path
+
+    def __init__(self, root: str | Path):
+        object.__setattr__(self, "root", Path(root))
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def vae(self) -> Path:
+        return self.root / "vae"
+
+    @property
+    def refiner(self) -> Path:
+        return self.root / "refiner"
+
+    @property
+    def export(self) -> Path:
+        return self.root / "export"
+
+    @property
+    def eval(self) -> Path:
+        return self.root / "eval"
+
+    @property
+    def out(self) -> Path:
+        return self.root / "out"
+
+    def stages(self) -> list[Path]:
+        """Every folder the steps write, in pipeline order."""
+        return [self.root / name for name in STAGES]
+
+
+def checkpoints(model_folder: str | Path) -> Path:
+    """RUN/vae/checkpoints or RUN/refiner/checkpoints."""
+    return Path(model_folder) / CHECKPOINTS
