@@ -189,6 +189,7 @@ def main() -> None:
 
     from vaest import imaging, mogrify, video, video_out
     from vaest.exported import Exported
+    from vaest.latent import Shift
     from vaest.structure import DEFAULT_METHOD, METHODS
 
     logging.set_verbosity(logging.WARNING)
@@ -211,7 +212,7 @@ def main() -> None:
         frames = [imaging.fit_image(f, SIZE, "crop") for f in video.iter_frames(clip)]
         fitted = np.stack(frames[:NETWORK_FRAMES])
         source, target = exported.domain("clip").centroid, exported.domain("art").centroid
-        shift = mogrify.Shift(source, target, 1.0, 1.0)
+        shift = Shift(source, target, 1.0, 1.0)
         stylizers = {m: mogrify.Stylizer(exported, shift, method=m) for m in METHODS}
         peer_model = johnson_network(SIZE)
         peer_call = tf.function(lambda x: peer_model(x, training=False))
@@ -287,6 +288,7 @@ def quality(run_dir: Path, video_path: Path | None) -> None:
     from vaest import metrics, mogrify
     from vaest.exported import Exported
     from vaest.features import TextureFeatures, default_weights_path, texture_statistics
+    from vaest.latent import Shift
     from vaest.records import domain_images
     from vaest.structure import METHODS, style_figures
 
@@ -301,7 +303,7 @@ def quality(run_dir: Path, video_path: Path | None) -> None:
             [frame for i, frame in enumerate(fitted_frames(video_path, exported)) if i % 4 == 0]
         )
     means, _ = exported.encode(fitted)
-    shift = mogrify.Shift(means.mean(axis=0), exported.domain(target).centroid, 1.0, 1.0)
+    shift = Shift(means.mean(axis=0), exported.domain(target).centroid, 1.0, 1.0)
     texture = TextureFeatures(default_weights_path())
     painting_texture = texture_statistics(texture, paintings)
     colours = metrics.colour_statistics(paintings)

@@ -57,6 +57,7 @@ TARGETS["colour_distance_ratio"] = ("<=", 0.5)
 
 
 def method_table(exported_by_name, frames, paintings, weights, texture, paintings_texture):
+    from vaest.latent import Shift
     from vaest.structure import style_figures, stylize_by_method
 
     outputs = {}
@@ -64,7 +65,7 @@ def method_table(exported_by_name, frames, paintings, weights, texture, painting
         mean, _ = exported.encode(frames)
         source = mean.mean(axis=0)  # the video's own centroid, as mogrify's --source auto
         target = exported.domain("paintings").centroid
-        found = stylize_by_method(exported, frames, source, target, *weights)
+        found = stylize_by_method(exported, frames, Shift(source, target, *weights))
         for method, images in found.items():
             if (export_name, method) in LABELS:
                 outputs[LABELS[export_name, method]] = images

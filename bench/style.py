@@ -55,6 +55,7 @@ def main(argv):
     from vaest.extract import Options, extract, plan_domains
     from vaest.grid import rows_grid
     from vaest.imaging import find_images, save_png
+    from vaest.latent import Shift
     from vaest.records import domain_images
     from vaest.refiner_training import train_refiner
     from vaest.structure import style_figures, stylize_by_method
@@ -99,7 +100,7 @@ def main(argv):
         exported = Exported.from_run(run)
         source = exported.encode(frames)[0].mean(axis=0)  # --source auto
         target = exported.domain("art").centroid
-        outputs[run.name] = stylize_by_method(exported, frames, source, target, 1.0, 1.0)
+        outputs[run.name] = stylize_by_method(exported, frames, Shift.toward(source, target, 1.0))
         for method in ("residual", "refine"):
             report[f"{run.name} {method}"] = style_figures(
                 outputs[run.name][method], frames, colours, texture, tile_texture

@@ -16,6 +16,7 @@ from PIL import Image
 from vaest import evaluation
 from vaest.errors import MissingStep
 from vaest.exported import Exported
+from vaest.latent import Shift, choose_domain
 from vaest.records import load_manifest, read_records
 from vaest.structure import METHODS, style_figures, stylize_by_method
 
@@ -173,7 +174,7 @@ def test_pictures_show_what_they_say(evaluated, held_out):
             assert (np.abs(picture.astype(int) - shade).sum(axis=-1) < tolerance).sum() > 80
     # One row per frame: the input, then each method at alpha = 1.
     picture, layout = sheet(folder / "methods.png", FRAMES, 1 + len(METHODS), True)
-    styled = stylize_by_method(exported, frame, c_clip, c_art, 1.0, 1.0)
+    styled = stylize_by_method(exported, frame, Shift.toward(c_clip, c_art, 1.0))
     for col, method in enumerate(METHODS, 1):
         assert np.abs(cell(picture, layout, 0, col) - styled[method][0] * 255).max() <= 1.01
 
@@ -198,7 +199,7 @@ def test_methods_are_scored_against_the_target_paintings(evaluated, held_out):
     art_texture = features.texture_statistics(texture, art) if texture else None
     assert found["alpha"] == 1.0 and found["heldout_frames"] == len(frames)
     assert found["texture_weights"] == (str(weights) if weights else "none")
-    styled = stylize_by_method(exported, frames, c_clip, c_art, 1.0, 1.0)
+    styled = stylize_by_method(exported, frames, Shift.toward(c_clip, c_art, 1.0))
     for method in METHODS:
         expected = style_figures(
             styled[method], frames, metrics.colour_statistics(art), texture, art_texture
@@ -255,13 +256,13 @@ def test_domains_default_to_the_only_one_of_their_kind():
         return Manifest(image_size=(36, 64), domains=domains, shards={})
 
     one = manifest("video", "painting")
-    assert evaluation.choose_domain(one, "painting", None, "target") == "d1"
-    assert evaluation.choose_domain(one, "video", None, "source") == "d0"
+    assert choose_domain(one.domains, "painting", None, "target") == "d1"
+    assert choose_domain(one.domains, "video", None, "source") == "d0"
     several = manifest("video", "painting", "painting")
-    assert evaluation.choose_domain(several, "painting", "d2", "target") == "d2"
+    assert choose_domain(several.domains, "painting", "d2", "target") == "d2"
     with pytest.raises(UserError, match=r"several painting domains \(d1, d2\).*--target"):
-        evaluation.choose_domain(several, "painting", None, "target")
+        choose_domain(several.domains, "painting", None, "target")
     with pytest.raises(UserError, match="d0 is not a painting domain.*d1, d2"):
-        evaluation.choose_domain(several, "painting", "d0", "target")
+        choose_domain(several.domains, "painting", "d0", "target")
     with pytest.raises(UserError, match="no video domain"):
-        evaluation.choose_domain(manifest("painting"), "video", None, "source")
+        choose_domain(manifest("painting").domains, "video", None, "source")

@@ -89,8 +89,7 @@ def test_signatures_load_and_run_without_vaest(tiny_run):
 def test_saved_model_matches_the_keras_models(tiny_run):
     import tensorflow as tf
 
-    from vaest.refiner_training import load_trained_refiner
-    from vaest.vae_training import load_trained_vae
+    from vaest.checkpoints import load_trained_refiner, load_trained_vae
 
     images = held_out_images(tiny_run, 6).astype(np.float32) / 255.0
     exported = Exported.from_run(tiny_run)

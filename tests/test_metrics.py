@@ -171,27 +171,3 @@ def test_pca_recovers_the_dominant_directions():
     np.testing.assert_allclose(projected.std(axis=0), spread[:2], rtol=0.1)
     # Reproducible sign: the largest coefficient of each component is positive.
     assert all(c[np.argmax(np.abs(c))] > 0 for c in components)
-
-
-def test_slerp_keeps_unit_norm_and_hits_the_endpoints():
-    rng = np.random.default_rng(0)
-    a, b = rng.normal(size=(2, 512))
-    a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)
-    steps = np.linspace(0, 1, 9)
-    path = metrics.slerp(a, b, steps)
-    assert path.shape == (9, 512)
-    np.testing.assert_allclose(np.linalg.norm(path, axis=1), 1.0, atol=1e-12)
-    np.testing.assert_allclose(path[0], a, atol=1e-12)
-    np.testing.assert_allclose(path[-1], b, atol=1e-12)
-    # Equal angular steps: the middle is equally far from both ends.
-    middle = metrics.slerp(a, b, 0.5)
-    assert middle @ a == pytest.approx(middle @ b)
-    # Straight lines cut the corner: the lerp midpoint is shorter.
-    assert np.linalg.norm(metrics.lerp(a, b, 0.5)) < 0.8
-
-
-def test_slerp_falls_back_to_lerp_for_parallel_vectors():
-    a = np.array([1.0, 2.0, 3.0])
-    np.testing.assert_allclose(metrics.slerp(a, 2 * a, 0.25), 1.25 * a)
-    np.testing.assert_allclose(metrics.slerp(a, -a, 0.5), 0.0)
-    np.testing.assert_allclose(metrics.lerp(a, 3 * a, [0.0, 0.5, 1.0]), [a, 2 * a, 3 * a])

@@ -16,6 +16,7 @@ from PIL import Image
 from vaest import imaging, metrics, mogrify, video
 from vaest.errors import MissingStep, UserError
 from vaest.exported import Exported
+from vaest.latent import Shift
 from vaest.records import domain_images
 from vaest.video import VideoError
 from vaest.video_out import stream_info
@@ -221,7 +222,7 @@ def test_residual_method_adds_back_what_the_model_could_not_rebuild(
 def test_stylizer_latents_follow_the_formula(exported, source_clip):
     frames = fitted_frames(source_clip, exported.image_size)[:5]
     c_s, c_t = exported.domain("clip").centroid, exported.domain("art").centroid
-    stylizer = mogrify.Stylizer(exported, mogrify.Shift(c_s, c_t, 0.25, 0.5))
+    stylizer = mogrify.Stylizer(exported, Shift(c_s, c_t, 0.25, 0.5))
     mean, _ = exported.encode(frames)
     np.testing.assert_allclose(stylizer.latents(frames), mean - 0.25 * c_s + 0.5 * c_t, atol=1e-5)
 
@@ -250,7 +251,7 @@ def test_auto_pass_means_are_reused_in_order(exported, run_dir, source_clip, tmp
     for fitted, means in seen:
         np.testing.assert_allclose(means, exported.encode(fitted)[0], atol=1e-5)
     fitted, means = seen[1]
-    shift = mogrify.Shift(means.mean(axis=0), exported.domain("art").centroid, 1.0, 1.0)
+    shift = Shift(means.mean(axis=0), exported.domain("art").centroid, 1.0, 1.0)
     one_graph = original(mogrify.Stylizer(exported, shift), fitted)
     np.testing.assert_allclose(
         original(mogrify.Stylizer(exported, shift), fitted, means), one_graph, atol=1e-4
@@ -284,7 +285,7 @@ def test_stylized_frames_move_toward_the_target(
 
 def test_smoothing_is_an_ema_across_batches_and_calms_the_latents(exported, source_clip):
     frames = fitted_frames(source_clip, exported.image_size)
-    shift = mogrify.Shift(
+    shift = Shift(
         exported.domain("clip").centroid, exported.domain("art").centroid, 1.0, 1.0
     )
     raw = mogrify.Stylizer(exported, shift).latents(frames)
@@ -311,7 +312,7 @@ def test_smoothing_calms_the_output_video(exported, run_dir, source_clip, tmp_pa
 
 def test_pixel_smoothing_blends_with_the_last_output(exported, source_clip):
     frames = fitted_frames(source_clip, exported.image_size)[:6]
-    shift = mogrify.Shift(
+    shift = Shift(
         exported.domain("clip").centroid, exported.domain("art").centroid, 1.0, 1.0
     )
     raw = mogrify.Stylizer(exported, shift)(frames)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from vaest import metrics
+from vaest.latent import Shift
 from vaest.records import domain_images
 from vaest.structure import (
     StyleTally,
@@ -65,8 +66,8 @@ def test_new_methods_keep_structure_and_sharpness_better_than_seed(tiny_run, gui
     paintings = metrics.colour_statistics(_held_out_frames(tiny_run, "art"))
     source = seed.domain("clip").centroid
     target = seed.domain("art").centroid
-    seed_out = stylize_by_method(seed, frames, source, target, 1.0, 1.0)["refine"]
-    new = stylize_by_method(guided, frames, source, target, 1.0, 1.0)
+    seed_out = stylize_by_method(seed, frames, Shift.toward(source, target, 1.0))["refine"]
+    new = stylize_by_method(guided, frames, Shift.toward(source, target, 1.0))
     figures = {name: style_figures(images, frames, paintings) for name, images in new.items()}
     seed_figures = style_figures(seed_out, frames, paintings)
     for method in ("residual", "refine"):  # the guided refiner, with and without the residual

@@ -16,12 +16,12 @@ import pytest
 from conftest import make_video
 
 from vaest import vae_training
+from vaest.checkpoints import latest_step, load_trained_vae
 from vaest.config import ModelConfig
 from vaest.errors import ConfigMismatch, TrainingDiverged
 from vaest.pipeline import training_dataset
-from vaest.training import latest_step
 from vaest.vae import VAE, kl_to_prior
-from vaest.vae_training import VaeSettings, load_trained_vae, train_vae
+from vaest.vae_training import VaeSettings, train_vae
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {"filters": (8, 8, 16, 16, 16, 16), "kernels": (3, 3, 3, 3, 3, 3), "latent_dim": 16}
@@ -221,7 +221,8 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
 from vaest import vae_training
-from vaest.vae_training import VaeSettings, load_trained_vae, train_vae
+from vaest.checkpoints import load_trained_vae
+from vaest.vae_training import VaeSettings, train_vae
 
 replicas, make_strategy = [], vae_training.make_strategy
 

@@ -33,6 +33,7 @@ from vaest import metrics
 from vaest.atomic import staged_folder
 from vaest.errors import ConfigMismatch, UserError
 from vaest.exported import Exported
+from vaest.latent import Shift, choose_domain, lerp, slerp
 from vaest.records import SPLITS, Manifest, load_manifest, parse_example, serialized_dataset
 from vaest.run_dir import METRICS, RunDir
 from vaest.structure import METHODS, StyleTally, stylize_by_method
@@ -70,23 +71,6 @@ class EvalSettings:
             raise UserError(
                 f"interpolation steps must be at least 2, not {self.interpolation_steps}"
             )
-
-
-def choose_domain(manifest: Manifest, kind: str, asked: str | None, flag: str) -> str:
-    """The domain named by --flag, which must be of this kind; without a name, the only one."""
-    names = [d.name for d in manifest.domains if d.kind == kind]
-    listed = ", ".join(names) or "none"
-    if asked is not None:
-        if asked not in names:
-            raise UserError(
-                f"--{flag} {asked} is not a {kind} domain; the {kind} domains: {listed}"
-            )
-        return asked
-    if not names:
-        raise UserError(f"the run has no {kind} domain: the shift goes from a video to paintings")
-    if len(names) > 1:
-        raise UserError(f"the run has several {kind} domains ({listed}): name one with --{flag}")
-    return names[0]
 
 
 def check_data(data: Manifest, exported: Exported) -> None:
@@ -146,7 +130,8 @@ def held_out_pass(
     names = {d.id: d.name for d in manifest.domains}
     chosen = {d.name: evenly_spaced(d.counts.get("val", 0), frames) for d in manifest.domains}
     seen = dict.fromkeys(chosen, 0)
-    c_source, c_target = exported.domain(source).centroid, exported.domain(target).centroid
+    c_target = exported.domain(target).centroid
+    shift = Shift.toward(exported.domain(source).centroid, c_target, MEASURED_ALPHA)
     tallies = {method: StyleTally(texture) for method in METHODS}
     out = HeldOut(
         defaultdict(list), defaultdict(list), defaultdict(list), {}, defaultdict(list), tallies,
@@ -188,11 +173,9 @@ def held_out_pass(
                     out.target_grams.append((grams, int(is_target.sum())))
             is_source = domains == source
             if is_source.any():
-                a = MEASURED_ALPHA
                 stylized = stylize_by_method(
-                    exported, originals[is_source], c_source, c_target, a, a,
-                    means=mean[is_source],
-                )  # fmt: skip
+                    exported, originals[is_source], shift, means=mean[is_source]
+                )
                 rows = np.flatnonzero(is_source)
                 for method, images in stylized.items():
                     out.methods[method].add(images, originals[is_source])
@@ -200,7 +183,7 @@ def held_out_pass(
                         if row in shown_rows:
                             out.shown[source][f"method {method}"].append(image)
                 reencoded = exported.encode(stylized["refine"])[0]  # decoded and refined z'
-                shifted = mean[is_source] + a * (c_target - c_source)
+                shifted = shift.apply(mean[is_source])
                 latents = {"input": mean[is_source], "shifted": shifted, "reencoded": reencoded}
                 for key, z in latents.items():
                     out.distances[key].extend(np.linalg.norm(z - c_target, axis=1).tolist())
@@ -446,7 +429,7 @@ def interpolation_sheet(path, exported, source, target, steps: int):
     c_source, c_target = exported.domain(source).centroid, exported.domain(target).centroid
     t = np.linspace(0.0, 1.0, steps)
     rows = []
-    for name, path_function in (("slerp", metrics.slerp), ("lerp", metrics.lerp)):
+    for name, path_function in (("slerp", slerp), ("lerp", lerp)):
         decoded = exported.decode(path_function(c_source, c_target, t))
         # No original frame exists for a centroid: the decoded image is its own structure guide.
         rows.append((name, exported.refine(decoded, decoded)))
@@ -500,8 +483,8 @@ def evaluate(run_dir: str | Path, settings: EvalSettings) -> Path:
     data_dir = RunDir(run_dir).data
     manifest = load_manifest(data_dir)
     # Domains are checked before TensorFlow loads, so that a wrong name fails at once.
-    source = choose_domain(manifest, "video", settings.source, "source")
-    target = choose_domain(manifest, "painting", settings.target, "target")
+    source = choose_domain(manifest.domains, "video", settings.source, "source")
+    target = choose_domain(manifest.domains, "painting", settings.target, "target")
     exported = Exported.from_run(run_dir)
     check_data(manifest, exported)
     logging.info(

@@ -18,10 +18,11 @@ from absl import logging
 from tqdm import tqdm
 
 from vaest.atomic import staged_folder
+from vaest.checkpoints import load_trained_refiner, load_trained_vae
 from vaest.errors import ConfigMismatch
+from vaest.latent import CentroidTally
 from vaest.records import SPLITS, Manifest, load_manifest, read_records
 from vaest.refiner import refiner_inputs
-from vaest.refiner_training import load_trained_refiner
 from vaest.run_dir import (
     CONFIG,
     EXPORT_INFO,
@@ -32,7 +33,6 @@ from vaest.run_dir import (
     RunDir,
 )
 from vaest.vae import to_float_images
-from vaest.vae_training import load_trained_vae
 
 
 class StyleModel(tf.Module):
@@ -64,6 +64,7 @@ class StyleModel(tf.Module):
     def _stylize(self, images, source, target, source_weight, target_weight, detail=1.0):
         frames = to_float_images(images)
         mean = self._encode(frames)["mean"]
+        # The TensorFlow copy of vaest.latent.Shift, so that the SavedModel loads without vaest.
         shifted = mean - source_weight * source[None] + target_weight * target[None]
         decoded = self._decode(shifted)
         if self.refiner is None:
@@ -104,9 +105,7 @@ class StyleModel(tf.Module):
 def domain_latent_statistics(encoder, data_dir: Path, manifest: Manifest, batch_size: int = 64):
     """Centroid and spread of the posterior mean over every record of every domain."""
     ids = [d.id for d in manifest.domains]
-    dim = encoder.outputs[0].shape[-1]
-    total = {i: np.zeros(dim) for i in ids}
-    squares = {i: np.zeros(dim) for i in ids}
+    tally = CentroidTally(encoder.outputs[0].shape[-1])
     counts = {(i, s): 0 for i in ids for s in SPLITS}
 
     @tf.function
@@ -117,22 +116,18 @@ def domain_latent_statistics(encoder, data_dir: Path, manifest: Manifest, batch_
         for split in SPLITS:
             ds = read_records(data_dir, split, manifest).batch(batch_size).prefetch(2)
             for batch in ds:
-                mu = means(batch["image"]).numpy().astype(np.float64)
-                for row, domain in zip(mu, batch["domain_id"].numpy(), strict=True):
-                    total[int(domain)] += row
-                    squares[int(domain)] += row * row
+                mu, domains = means(batch["image"]).numpy(), batch["domain_id"].numpy()
+                tally.add_by_key(domains, mu)
+                for domain in domains:
                     counts[int(domain), split] += 1
                 bar.update(len(mu))
-    n = np.array([counts[i, "train"] + counts[i, "val"] for i in ids], np.float64)
-    centroid = np.stack([total[i] for i in ids]) / np.maximum(n, 1)[:, None]
-    variance = np.stack([squares[i] for i in ids]) / np.maximum(n, 1)[:, None] - centroid**2
     return {
         "names": np.array([d.name for d in manifest.domains]),
         "kinds": np.array([d.kind for d in manifest.domains]),
         "ids": np.array(ids, np.int64),
-        "centroid": centroid.astype(np.float32),
-        "std": np.sqrt(np.maximum(variance, 0.0)).astype(np.float32),
-        "count": n.astype(np.int64),
+        "centroid": np.stack([tally.centroid(i) for i in ids]),
+        "std": np.stack([tally.std(i) for i in ids]),
+        "count": np.array([tally.count(i) for i in ids], np.int64),
         "count_train": np.array([counts[i, "train"] for i in ids], np.int64),
         "count_val": np.array([counts[i, "val"] for i in ids], np.int64),
     }

@@ -249,31 +249,3 @@ def pca_2d(x) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     components = components * signs[:, None]
     return centred @ components.T, components, mean
 
-
-def lerp(a, b, t) -> np.ndarray:
-    """Straight-line interpolation (1 - t) a + t b; t a scalar or an array of steps.
-
-    Returns shape [D] for a scalar t, [T, D] for T steps.
-    """
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    t = np.asarray(t, dtype=np.float64)[..., None]
-    return (1.0 - t) * a + t * b
-
-
-def slerp(a, b, t, eps: float = 1e-6) -> np.ndarray:
-    """Spherical interpolation along the great circle from a to b; t as for lerp.
-
-    With angle W between a and b: sin((1 - t) W) / sin W * a + sin(t W) / sin W * b. Unit
-    vectors stay unit length, and for Gaussian latents the path keeps a typical norm where
-    lerp would pass through the low-norm middle. When a and b are (anti)parallel or zero, the
-    great circle is undefined and this falls back to lerp.
-    """
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    norms = np.linalg.norm(a) * np.linalg.norm(b)
-    if norms == 0:
-        return lerp(a, b, t)
-    omega = np.arccos(np.clip(np.dot(a, b) / norms, -1.0, 1.0))
-    if np.sin(omega) < eps:
-        return lerp(a, b, t)
-    t = np.asarray(t, dtype=np.float64)[..., None]
-    return (np.sin((1.0 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)

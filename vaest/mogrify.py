@@ -45,6 +45,7 @@ from tqdm import tqdm
 from vaest import imaging, video, video_out
 from vaest.errors import UserError
 from vaest.grid import to_uint8
+from vaest.latent import CentroidTally, Shift, choose_domain, weighted_centroid
 from vaest.run_dir import RunDir
 from vaest.structure import DEFAULT_METHOD, METHODS, stylize_latents
 
@@ -293,29 +294,9 @@ class Geometry:
 # --- the latent shift -----------------------------------------------------------------------------
 
 
-@dataclass
-class Shift:
-    source: np.ndarray  # c_source [latent_dim]
-    target: np.ndarray  # c_target [latent_dim]
-    source_weight: float  # a
-    target_weight: float  # b
-
-    def apply(self, mean: np.ndarray) -> np.ndarray:
-        return mean - self.source_weight * self.source + self.target_weight * self.target
-
-
 def target_centroid(exported, name: str | None) -> tuple[str, np.ndarray]:
-    paintings = exported.painting_domains()
-    if name is None:
-        if len(paintings) != 1:
-            listed = ", ".join(paintings) or "none"
-            raise UserError(
-                f"choose a --target painting domain; the painting domains are: {listed}"
-            )
-        name = paintings[0]
-    if name not in exported.domains:
-        listed = ", ".join(paintings) or "none"
-        raise UserError(f"no domain named {name!r}; the painting domains are: {listed}")
+    """(name, c_target) of the painting domain named by --target, or of the only one."""
+    name = choose_domain(exported.domains.values(), "painting", name, "target")
     return name, exported.domains[name].centroid
 
 
@@ -338,22 +319,20 @@ def video_domains_centroid(exported) -> np.ndarray:
     videos = [exported.domains[n] for n in exported.video_domains()]
     if not videos:
         return np.zeros(exported.latent_dim, np.float32)
-    counts = np.array([max(d.count, 1) for d in videos], np.float64)
-    centroids = np.stack([d.centroid for d in videos]).astype(np.float64)
-    return (counts @ centroids / counts.sum()).astype(np.float32)
+    return weighted_centroid([d.centroid for d in videos], [max(d.count, 1) for d in videos])
 
 
 def measure_centroid(exported, fitted: Iterable[np.ndarray], batch_size: int, progress=None):
     """Mean of mu over fitted frames; returns (centroid, every frame's mu [N, latent_dim])."""
-    means = []
+    means, tally = [], CentroidTally(exported.latent_dim)
     for batch in _batches(fitted, batch_size):
         means.append(exported.encode(np.stack(batch))[0])
+        tally.add("source", means[-1])
         if progress is not None:
             progress.update(len(batch))
     if not means:
         raise UserError("no frames to measure the source centroid on")
-    means = np.concatenate(means)
-    return means.mean(axis=0, dtype=np.float64).astype(np.float32), means
+    return tally.centroid("source"), np.concatenate(means)
 
 
 class Stylizer:

@@ -93,11 +93,11 @@ class RefinerTrainer(keras.Model):
         config: RefinerConfig,
         identity_warmup_steps: int = 0,
         style=None,
-        style_shift=None,
+        style_offset=None,
         **kw,
     ):
-        """style: a vaest.style_loss.StyleLoss, with style_shift = c_target - c_video, when
-        config.style_weight > 0."""
+        """style: a vaest.style_loss.StyleLoss, with style_offset the latent offset of
+        vaest.latent.Shift it trains at, when config.style_weight > 0."""
         super().__init__(**kw)
         self.vae = vae
         self.vae.trainable = False
@@ -106,7 +106,7 @@ class RefinerTrainer(keras.Model):
         self.identity_warmup_steps = identity_warmup_steps
         self.style = style if config.style_weight > 0 else None
         if self.style is not None:
-            self.style_shift = tf.constant(config.style_strength * style_shift, tf.float32)
+            self.style_offset = tf.constant(style_offset, tf.float32)
 
     def vae_output(self, images):
         return tf.stop_gradient(self.vae(images, training=False))
@@ -117,10 +117,10 @@ class RefinerTrainer(keras.Model):
         return self.refiner(inputs, training=training)
 
     def stylized(self, images, training=False):
-        """The refined decode of mu + style_strength (c_target - c_video), guided by the image."""
+        """The refined decode of mu + style_offset (a latent.Shift), guided by the image."""
         x = to_float_images(images)
         mean, _ = self.vae.encode(x)
-        shifted = tf.stop_gradient(self.vae.decode(mean + self.style_shift[None]))
+        shifted = tf.stop_gradient(self.vae.decode(mean + self.style_offset[None]))
         return self.refiner(refiner_inputs(shifted, x, self.config), training=training)
 
     def train_step(self, images):

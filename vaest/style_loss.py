@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from vaest.errors import UserError
 from vaest.features import TextureFeatures
+from vaest.latent import CentroidTally
 
 
 def gram_matrices(features):
@@ -50,25 +51,8 @@ class StyleLoss:
         return tf.add_n(terms) / len(terms)
 
 
-def style_domain(manifest, asked: str) -> str:
-    """The painting domain the style term aims at: the one named, or the only one."""
-    names = [d.name for d in manifest.domains if d.kind == "painting"]
-    if asked:
-        if asked not in names:
-            raise UserError(
-                f"--style_target {asked} is not a painting domain; they are: {', '.join(names)}"
-            )
-        return asked
-    if len(names) != 1:
-        raise UserError(
-            f"the style term needs one painting domain; name one of {', '.join(names)} "
-            "with --style_target"
-        )
-    return names[0]
-
-
 def style_targets(vae, data_dir, manifest, target: str, features: TextureFeatures, batch=32):
-    """(c_target - c_video, the target's Gram matrices) over the training records.
+    """(c_video, c_target, the target's Gram matrices) over the training records.
 
     c_video is the centroid of the posterior means of every video frame, c_target that of the
     target's tiles; the Gram matrices are pooled over the target's tiles (features.
@@ -79,21 +63,17 @@ def style_targets(vae, data_dir, manifest, target: str, features: TextureFeature
 
     kinds = {d.id: d.kind for d in manifest.domains}
     target_id = next(d.id for d in manifest.domains if d.name == target)
-    sums = {"video": 0.0, "target": 0.0}
-    counts = {"video": 0, "target": 0}
+    tally = CentroidTally(vae.config.latent_dim)
     grams = []
     for records in read_records(data_dir, "train", manifest).batch(batch):
         images = records["image"].numpy().astype(np.float32) / 255.0
         ids = records["domain_id"].numpy()
-        means = vae.encode(images)[0].numpy().astype(np.float64)
-        for key, rows in (("video", np.array([kinds[i] == "video" for i in ids])),
-                          ("target", ids == target_id)):  # fmt: skip
-            sums[key] = sums[key] + means[rows].sum(axis=0)
-            counts[key] += int(rows.sum())
+        means = vae.encode(images)[0].numpy()
+        tally.add("video", means[np.array([kinds[i] == "video" for i in ids])])
+        tally.add("target", means[ids == target_id])
         if (ids == target_id).any():
             tiles = images[ids == target_id]
             grams.append((texture_statistics(features, tiles), len(tiles)))
-    if counts["video"] == 0 or counts["target"] == 0:
+    if tally.count("video") == 0 or tally.count("target") == 0:
         raise UserError(f"the style term needs video frames and {target} tiles to train on")
-    shift = sums["target"] / counts["target"] - sums["video"] / counts["video"]
-    return shift.astype(np.float32), pooled_texture_statistics(grams)
+    return tally.centroid("video"), tally.centroid("target"), pooled_texture_statistics(grams)

@@ -39,12 +39,6 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     raise ValueError(f"strategy must be default, mirrored or multi_worker, not {name!r}")
 
 
-def latest_step(folder: str | Path) -> int | None:
-    """The step of the newest checkpoint in folder, or None."""
-    path = tf.train.latest_checkpoint(str(checkpoints(folder)))
-    return None if path is None else int(path.rsplit("-", 1)[1])
-
-
 @dataclass
 class Schedule:
     steps: int  # total steps: training stops when the optimizer has made this many

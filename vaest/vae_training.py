@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,16 +11,16 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from vaest.checkpoints import latest_step
 from vaest.config import ModelConfig
-from vaest.errors import ConfigMismatch, MissingStep
+from vaest.errors import ConfigMismatch
 from vaest.grid import rows_grid
 from vaest.pipeline import training_dataset, validation_dataset
 from vaest.records import Manifest, load_manifest
-from vaest.run_dir import CONFIG, RunDir, checkpoints
-from vaest.training import Schedule, TrainingRun, latest_step, make_strategy
+from vaest.run_dir import CONFIG, RunDir
+from vaest.training import Schedule, TrainingRun, make_strategy
 from vaest.vae import VAE, kl_to_prior, sum_squared_error, to_float_images
-
-PREVIEW_IMAGES = 8
+from vaest.validation import preview_batch, psnr_by_domain
 
 
 @dataclass
@@ -52,34 +51,6 @@ def resolve_config(folder: Path, manifest: Manifest, overrides: dict) -> ModelCo
     if saved is not None:
         asked.require_same(saved, str(folder))
     return asked
-
-
-def preview_batch(data_dir: Path, manifest: Manifest, count: int = PREVIEW_IMAGES) -> np.ndarray:
-    """A fixed set of held-out images, spread over the domains, for previews."""
-    per_domain: dict[int, list] = defaultdict(list)
-    want = max(1, count // max(1, len(manifest.domains)))
-    for images, domain_ids in validation_dataset(data_dir, manifest, 64):
-        for image, domain in zip(images.numpy(), domain_ids.numpy(), strict=True):
-            if len(per_domain[int(domain)]) < want:
-                per_domain[int(domain)].append(image)
-        if all(len(per_domain[d.id]) >= want for d in manifest.domains if d.counts.get("val")):
-            break
-    picked = [image for d in sorted(per_domain) for image in per_domain[d]][:count]
-    return np.stack(picked) if picked else np.zeros((0, *manifest.image_size, 3), np.uint8)
-
-
-def psnr_from_sse(sse, pixels_per_image: int):
-    mse = np.maximum(np.asarray(sse) / pixels_per_image, 1e-10)
-    return 10.0 * np.log10(1.0 / mse)
-
-
-def psnr_by_domain(sse, domain_ids, names: dict[int, str], pixels_per_image: int):
-    """Mean PSNR per domain name, from per-image sums of squared errors and their domain ids."""
-    sse, domain_ids = np.asarray(sse), np.asarray(domain_ids)
-    return {
-        names[int(d)]: float(np.mean(psnr_from_sse(sse[domain_ids == d], pixels_per_image)))
-        for d in sorted(set(domain_ids.tolist()))
-    }
 
 
 def build_vae(config: ModelConfig, settings: VaeSettings, strategy) -> VAE:
@@ -171,20 +142,3 @@ def train_vae(run_dir: str | Path, settings: VaeSettings, overrides: dict | None
         settings.steps,
     )
     return run.train(dataset_from)
-
-
-def load_trained_vae(run_dir: str | Path) -> tuple[VAE, int]:
-    """The VAE of RUN/vae at its newest checkpoint, for inference; returns (model, step)."""
-    folder = RunDir(run_dir).vae
-    step = latest_step(folder)
-    if step is None or not (folder / CONFIG).exists():
-        raise MissingStep(
-            f"no trained VAE in {folder} (no checkpoint or config.json): "
-            f"run `python train_vae.py --run_dir {run_dir}` first"
-        )
-    config = ModelConfig.load(folder)
-    model = VAE(config)
-    model(np.zeros((1, *config.image_size, 3), np.float32))
-    checkpoint = tf.train.Checkpoint(model=model)
-    checkpoint.restore(tf.train.latest_checkpoint(str(checkpoints(folder)))).expect_partial()
-    return model, step
