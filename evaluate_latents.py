@@ -32,16 +32,10 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-    from vaest.evaluation import EvalSettings, evaluate
+    from vaest.evaluate.run import EvalSettings, evaluate
     from vaest.run_dir import METRICS
 
-    settings = EvalSettings(
-        target=FLAGS.target,
-        source=FLAGS.source,
-        max_records=FLAGS.max_records,
-        frames=FLAGS.frames,
-        texture_weights=FLAGS.texture_weights,
-    )
+    settings = cli.settings_from_flags(EvalSettings)
     folder = evaluate(FLAGS.run_dir, settings)
     for path in sorted(folder.glob("*.png")):
         print(f"eval: wrote {path}")

@@ -12,7 +12,7 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-    from vaest.export import export
+    from vaest.export.write import export
 
     folder = export(FLAGS.run_dir)
     print(f"export: wrote {folder}")

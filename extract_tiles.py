@@ -9,7 +9,9 @@ Domain ids follow the flags: every --video in the order given, then every --pain
 from absl import flags, logging
 from tqdm import tqdm
 
-from vaest import cli, extract, imaging
+from vaest import cli
+from vaest.data import extract, sources
+from vaest.io import imaging
 from vaest.run_dir import RunDir
 
 FLAGS = flags.FLAGS
@@ -31,7 +33,7 @@ flags.DEFINE_boolean("flip_tiles", True, "Mirror about half of the random tiles.
 flags.DEFINE_float("val_fraction", 0.05, "Fraction of records held out for validation.", 0, 1)
 flags.DEFINE_integer("seed", 0, "Seed of the random tiles.")
 flags.DEFINE_integer("shard_size", 2000, "Records per shard file.", 1)
-flags.DEFINE_enum("image_format", "png", extract.IMAGE_FORMATS, "png is lossless; jpeg is smaller.")
+flags.DEFINE_enum("image_format", "png", sources.IMAGE_FORMATS, "png is lossless; jpeg is smaller.")
 flags.DEFINE_integer(
     "max_pixels", imaging.MAX_PIXELS, "Refuse larger images (possible decompression bombs).", 1
 )
@@ -39,21 +41,13 @@ flags.DEFINE_boolean("overwrite", False, "Replace an existing RUN/data once the 
 
 
 def main(argv):
-    options = extract.Options(
-        image_size=extract.parse_image_size(FLAGS.image_size),
-        fit=FLAGS.fit,
-        crop=extract.parse_crop(FLAGS.crop),
-        frame_stride=FLAGS.frame_stride,
-        tiles_per_painting=FLAGS.tiles_per_painting,
-        flip_tiles=FLAGS.flip_tiles,
-        val_fraction=FLAGS.val_fraction,
-        seed=FLAGS.seed,
-        shard_size=FLAGS.shard_size,
-        image_format=FLAGS.image_format,
-        max_pixels=FLAGS.max_pixels,
+    options = cli.settings_from_flags(
+        sources.Options,
+        image_size=sources.parse_image_size(FLAGS.image_size),
+        crop=sources.parse_crop(FLAGS.crop),
     )
-    extract.check_output(FLAGS.run_dir, FLAGS.overwrite)
-    plans = extract.plan_domains(FLAGS.video, FLAGS.paintings, options)
+    sources.check_output(FLAGS.run_dir, FLAGS.overwrite)
+    plans = sources.plan_domains(FLAGS.video, FLAGS.paintings, options)
     for plan in plans:
         d = plan.domain
         logging.info("domain %d %s (%s): %d source(s)", d.id, d.name, d.kind, len(plan.sources))

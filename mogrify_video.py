@@ -16,7 +16,11 @@ import functools
 from absl import flags, logging
 from tqdm import tqdm
 
-from vaest import cli, mogrify
+from vaest import cli
+from vaest.stylize.job import plan
+from vaest.stylize.methods import DEFAULT_METHOD, METHODS
+from vaest.stylize.run import run as stylize_run
+from vaest.stylize.settings import SOURCE_AUTO, Settings
 
 cli.define_run_dir_flag()
 flags.DEFINE_string("input", None, "A video, an image, or a folder of images.", required=True)
@@ -29,7 +33,7 @@ flags.DEFINE_string(
 flags.DEFINE_string("target", None, "Painting domain to move toward (default: the only one).")
 flags.DEFINE_string(
     "source",
-    mogrify.SOURCE_AUTO,
+    SOURCE_AUTO,
     "c_source: auto (the input's own centroid, from a first pass), a trained domain's name, or "
     "none (c_source = 0).",
 )
@@ -54,8 +58,8 @@ flags.DEFINE_boolean(
 flags.DEFINE_boolean("no_refine", False, "Skip the refiner: decoder output only.")
 flags.DEFINE_enum(
     "method",
-    mogrify.DEFAULT_METHOD,
-    mogrify.METHODS,
+    DEFAULT_METHOD,
+    METHODS,
     "How the frame's structure is kept: residual adds back what the model could not rebuild of "
     "the frame (its detail and colour variation, not its mean colour); refine is the refiner "
     "alone (faster: one decode instead of two); split is the frequency-split baseline.",
@@ -68,7 +72,7 @@ flags.DEFINE_boolean("inset", False, "Show the source frame, quarter size, in a 
 flags.DEFINE_float("start", 0.0, "Start this many seconds into the video.")
 flags.DEFINE_float("duration", None, "Stylize only this many seconds.")
 flags.DEFINE_integer("max_frames", None, "Stylize at most this many frames.")
-flags.DEFINE_integer("batch_size", mogrify.Settings.batch_size, "Frames per model call.")
+flags.DEFINE_integer("batch_size", Settings.batch_size, "Frames per model call.")
 flags.DEFINE_integer("crf", 18, "H.264 quality: lower is better, 18 is visually lossless.")
 flags.DEFINE_alias("quality", "crf")
 flags.DEFINE_boolean(
@@ -78,33 +82,16 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-    settings = mogrify.Settings(
-        target=FLAGS.target,
-        source=FLAGS.source,
-        strength=FLAGS.strength,
-        source_weight=FLAGS.source_weight,
-        target_weight=FLAGS.target_weight,
-        smoothing=FLAGS.smoothing,
-        pixel_smoothing=FLAGS.pixel_smoothing,
-        refine=not FLAGS.no_refine,
-        method=FLAGS.method,
-        detail=FLAGS.detail,
-        output_size=FLAGS.output_size,
-        inset=FLAGS.inset,
-        start=FLAGS.start,
-        duration=FLAGS.duration,
-        max_frames=FLAGS.max_frames,
-        batch_size=FLAGS.batch_size,
-        crf=FLAGS.crf,
-        audio=not FLAGS.no_audio,
+    settings = cli.settings_from_flags(
+        Settings, refine=not FLAGS.no_refine, audio=not FLAGS.no_audio
     )
-    job = mogrify.plan(settings, FLAGS.input, FLAGS.output, FLAGS.run_dir)
-    from vaest.exported import Exported  # TensorFlow loads here, after the cheap checks
+    job = plan(settings, FLAGS.input, FLAGS.output, FLAGS.run_dir)
+    from vaest.export.read import Exported  # TensorFlow loads here, after the cheap checks
 
     exported = Exported.from_run(FLAGS.run_dir)
     logging.info("%s -> %s", job.input, job.output)
     progress = functools.partial(tqdm, dynamic_ncols=True)
-    result = mogrify.run(job, exported, progress)
+    result = stylize_run(job, exported, progress)
     print(f"mogrify: wrote {result.path} ({result.frames} frames at {result.fps:.1f} frames/s)")
 
 

@@ -6,7 +6,8 @@ python preview_tiles.py --run_dir runs/demo
 from absl import flags, logging
 from tqdm import tqdm
 
-from vaest import cli, preview, records
+from vaest import cli
+from vaest.data import preview, records
 from vaest.run_dir import RunDir
 
 FLAGS = flags.FLAGS

@@ -46,19 +46,9 @@ CONFIG_FLAGS = (
 
 
 def main(argv):
-    from vaest.refiner_training import RefinerSettings, train_refiner
+    from vaest.train.refiner import RefinerSettings, train_refiner
 
-    settings = RefinerSettings(
-        steps=FLAGS.steps,
-        batch_size=FLAGS.batch_size,
-        learning_rate=FLAGS.learning_rate,
-        identity_warmup_steps=FLAGS.identity_warmup_steps,
-        strategy=FLAGS.strategy,
-        save_every=FLAGS.save_every,
-        preview_every=FLAGS.preview_every,
-        seed=FLAGS.seed,
-        texture_weights=FLAGS.texture_weights,
-    )
+    settings = cli.settings_from_flags(RefinerSettings)
     overrides = {k: FLAGS[k].value for k in CONFIG_FLAGS if FLAGS[k].present}
     figures = train_refiner(FLAGS.run_dir, settings, overrides)
     print(f"refiner: done at step {FLAGS.steps} in {FLAGS.run_dir}/refiner; validation: {figures}")

@@ -36,20 +36,9 @@ CONFIG_FLAGS = {
 
 
 def main(argv):
-    from vaest.vae_training import VaeSettings, train_vae
+    from vaest.train.vae import VaeSettings, train_vae
 
-    settings = VaeSettings(
-        steps=FLAGS.steps,
-        batch_size=FLAGS.batch_size,
-        learning_rate=FLAGS.learning_rate,
-        kl_warmup_steps=FLAGS.kl_warmup_steps,
-        domains=FLAGS.domains,
-        strategy=FLAGS.strategy,
-        save_every=FLAGS.save_every,
-        preview_every=FLAGS.preview_every,
-        seed=FLAGS.seed,
-        flip=FLAGS.flip,
-    )
+    settings = cli.settings_from_flags(VaeSettings)
     try:
         # Flags given on the command line override the saved config, and must agree with it.
         overrides = {

@@ -14,8 +14,8 @@ UNSEEN_PHOTOS = ("hoovertowernight", "tubingen")  # a video they never see
 
 
 def pan(photos: list[Path], path: Path, size, frames: int, seed: int) -> Path:
-    from vaest.imaging import load_image
-    from vaest.sample import pan_video
+    from vaest.data.sample import pan_video
+    from vaest.io.imaging import load_image
 
     images = [load_image(p) for p in photos]
     rngs = np.random.default_rng([seed, 0]), np.random.default_rng([seed, 1])
@@ -23,8 +23,8 @@ def pan(photos: list[Path], path: Path, size, frames: int, seed: int) -> Path:
 
 
 def fitted_frames(video: Path, size, every: int) -> np.ndarray:
-    from vaest.imaging import fit_image
-    from vaest.video import iter_frames
+    from vaest.io.imaging import fit_image
+    from vaest.io.video import iter_frames
 
     kept = [fit_image(f, size) for i, f in enumerate(iter_frames(video)) if i % every == 0]
     return np.stack(kept).astype(np.float32) / 255.0
@@ -36,7 +36,7 @@ LEARNING_RATE = 5e-4
 def train_vae_for_two(run: Path, twin: Path, steps: int, batch_size: int) -> None:
     """Train run's VAE (or resume it), then give twin a copy of run's data and VAE, so that two
     refiners can be compared on the same VAE."""
-    from vaest.vae_training import VaeSettings, train_vae
+    from vaest.train.vae import VaeSettings, train_vae
 
     settings = VaeSettings(
         steps=steps, batch_size=batch_size, learning_rate=LEARNING_RATE,
@@ -50,7 +50,7 @@ def train_vae_for_two(run: Path, twin: Path, steps: int, batch_size: int) -> Non
 
 
 def refiner_settings(steps: int, batch_size: int):
-    from vaest.refiner_training import RefinerSettings
+    from vaest.train.refiner import RefinerSettings
 
     return RefinerSettings(
         steps=steps, batch_size=batch_size, learning_rate=LEARNING_RATE,

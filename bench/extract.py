@@ -13,7 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from vaest import extract, video
+from vaest.data import extract, sources
+from vaest.io import video
 
 FRAMES = 1000
 TARGET = 0.5
@@ -34,8 +35,8 @@ def decode_rate(clip: Path) -> float:
 
 
 def extract_rate(clip: Path, run_dir: Path, image_format: str) -> float:
-    options = extract.Options(image_size=(180, 320), frame_stride=1, image_format=image_format)
-    plans = extract.plan_domains([f"clip={clip}"], [], options)
+    options = sources.Options(image_size=(180, 320), frame_stride=1, image_format=image_format)
+    plans = sources.plan_domains([f"clip={clip}"], [], options)
     start = time.perf_counter()
     manifest = extract.extract(plans, options, run_dir)
     seconds = time.perf_counter() - start

@@ -1,12 +1,12 @@
 """Mogrify speed at the default model size (180x320), against the machine and a peer network.
 
-Builds an export of an untrained default model (ModelConfig() and RefinerConfig(): weights do
+Builds an export of an untrained default model (VaeConfig() and RefinerConfig(): weights do
 not change the speed) in a temporary run, generates a 100-frame 320x180 clip with a sine track,
 then measures in one run:
 
-- end to end: mogrify.run with default settings (decode, --source auto pass, stylize, H.264
+- end to end: stylize_run with default settings (decode, --source auto pass, stylize, H.264
   encode, audio mux), frames/s over the whole wall time; also the stylizing pass alone;
-- the stylize step alone, per method (vaest.structure: residual, the default; refine, the
+- the stylize step alone, per method (vaest.stylize.methods: residual, the default; refine, the
   exported stylize graph in one call; split), on fitted frames already in memory;
 - the machine's conv throughput: the best of several large Conv2D layers, best of several runs;
 - the model's FLOPs per frame, counted from the layer shapes of the encoder, decoder and refiner,
@@ -45,7 +45,7 @@ TARGET_PEAK = 0.70
 
 
 def make_clip(path: Path) -> None:
-    from vaest.video import ffmpeg_exe
+    from vaest.io.video import ffmpeg_exe
 
     cmd = [ffmpeg_exe(), "-y", "-loglevel", "error"]
     cmd += ["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25"]
@@ -59,13 +59,13 @@ def make_export(run_dir: Path):
     """RUN/export of an untrained default VAE and refiner, laid out as export_graphs.py makes it."""
     import tensorflow as tf
 
-    from vaest.config import ModelConfig, RefinerConfig
-    from vaest.export import StyleModel
-    from vaest.records import Domain, Manifest
-    from vaest.refiner import build_refiner
-    from vaest.vae import VAE
+    from vaest.data.records import Domain, Manifest
+    from vaest.export.write import StyleModel
+    from vaest.models.config import RefinerConfig, VaeConfig
+    from vaest.models.refiner import build_refiner
+    from vaest.models.vae import VAE
 
-    config, refiner_config = ModelConfig(), RefinerConfig()
+    config, refiner_config = VaeConfig(), RefinerConfig()
     vae = VAE(config)
     vae(np.zeros((1, *config.image_size, 3), np.float32))
     refiner = build_refiner(refiner_config)
@@ -187,10 +187,14 @@ def main() -> None:
     import tensorflow as tf
     from absl import logging
 
-    from vaest import imaging, mogrify, video, video_out
-    from vaest.exported import Exported
+    from vaest.export.read import Exported
+    from vaest.io import imaging, video, video_out
     from vaest.latent import Shift
-    from vaest.structure import DEFAULT_METHOD, METHODS
+    from vaest.stylize.job import plan
+    from vaest.stylize.methods import DEFAULT_METHOD, METHODS
+    from vaest.stylize.run import run as stylize_run
+    from vaest.stylize.settings import Settings
+    from vaest.stylize.stylizer import Stylizer
 
     logging.set_verbosity(logging.WARNING)
     load = os.getloadavg()[0]
@@ -200,20 +204,20 @@ def main() -> None:
         make_clip(clip)
         vae, refiner = make_export(tmp / "run")
         exported = Exported.from_run(tmp / "run")
-        settings = mogrify.Settings()
+        settings = Settings()
         step = settings.batch_size
         passes = []
 
         def end_to_end():
             """As mogrify_video.py runs it, default settings; keeps the stylizing pass's rate."""
-            job = mogrify.plan(settings, clip, tmp / "out.mp4", tmp / "run")
-            passes.append(mogrify.run(job, exported).fps)
+            job = plan(settings, clip, tmp / "out.mp4", tmp / "run")
+            passes.append(stylize_run(job, exported).fps)
 
         frames = [imaging.fit_image(f, SIZE, "crop") for f in video.iter_frames(clip)]
         fitted = np.stack(frames[:NETWORK_FRAMES])
         source, target = exported.domain("clip").centroid, exported.domain("art").centroid
         shift = Shift(source, target, 1.0, 1.0)
-        stylizers = {m: mogrify.Stylizer(exported, shift, method=m) for m in METHODS}
+        stylizers = {m: Stylizer(exported, shift, method=m) for m in METHODS}
         peer_model = johnson_network(SIZE)
         peer_call = tf.function(lambda x: peer_model(x, training=False))
 
@@ -285,12 +289,14 @@ def main() -> None:
 
 def quality(run_dir: Path, video_path: Path | None) -> None:
     """Per method, style figures of a trained run's output against its target paintings."""
-    from vaest import metrics, mogrify
-    from vaest.exported import Exported
-    from vaest.features import TextureFeatures, default_weights_path, texture_statistics
+    from vaest.data.records import domain_images
+    from vaest.export.read import Exported
     from vaest.latent import Shift
-    from vaest.records import domain_images
-    from vaest.structure import METHODS, style_figures
+    from vaest.measure import metrics
+    from vaest.measure.features import TextureFeatures, default_weights_path, texture_statistics
+    from vaest.measure.style import style_figures
+    from vaest.stylize.methods import METHODS
+    from vaest.stylize.stylizer import Stylizer
 
     exported = Exported.from_run(run_dir)
     target = exported.painting_domains()[0]
@@ -311,13 +317,13 @@ def quality(run_dir: Path, video_path: Path | None) -> None:
     print(f"quality at alpha = 1, {len(fitted)} frames of {video_path.name} -> {target}")
     print(f"(refiner guide: {exported.guide}; " + " | ".join(names) + ")")
     for method in METHODS:
-        styled = mogrify.Stylizer(exported, shift, method=method)(fitted)
+        styled = Stylizer(exported, shift, method=method)(fitted)
         found = style_figures(styled, fitted, colours, texture, painting_texture)
         print(f"  {method:9s} " + " ".join(f"{found[n]:6.3f}" for n in names))
 
 
 def fitted_frames(path: Path, exported):
-    from vaest import imaging, video
+    from vaest.io import imaging, video
 
     for frame in video.iter_frames(path):
         yield imaging.fit_image(frame, exported.image_size, exported.manifest.fit)

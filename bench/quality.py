@@ -58,7 +58,8 @@ TARGETS["colour_distance_ratio"] = ("<=", 0.5)
 
 def method_table(exported_by_name, frames, paintings, weights, texture, paintings_texture):
     from vaest.latent import Shift
-    from vaest.structure import style_figures, stylize_by_method
+    from vaest.measure.style import style_figures
+    from vaest.stylize.methods import stylize_by_method
 
     outputs = {}
     for export_name, exported in exported_by_name.items():
@@ -80,14 +81,15 @@ def main(argv):
     if not SHARED.exists():
         print(f"skipped: {SHARED} is absent")
         return
-    from vaest import metrics
-    from vaest.export import export
-    from vaest.exported import Exported
-    from vaest.extract import Options, extract, plan_domains
-    from vaest.features import TextureFeatures, default_weights_path, texture_statistics
-    from vaest.grid import rows_grid
-    from vaest.imaging import find_images, fit_image, load_image, parse_size, save_png
-    from vaest.refiner_training import train_refiner
+    from vaest.data.extract import extract
+    from vaest.data.sources import Options, plan_domains
+    from vaest.export.read import Exported
+    from vaest.export.write import export
+    from vaest.io.grid import rows_grid
+    from vaest.io.imaging import find_images, fit_image, load_image, parse_size, save_image
+    from vaest.measure import metrics
+    from vaest.measure.features import TextureFeatures, default_weights_path, texture_statistics
+    from vaest.train.refiner import train_refiner
 
     size = parse_size(FLAGS.image_size)
     work = Path(FLAGS.work_dir or tempfile.mkdtemp(prefix="vaest-quality-"))
@@ -169,7 +171,7 @@ def main(argv):
             for i in picks
         ]
     )
-    save_png(sheet, ROOT / "doc" / "structure_side_by_side.png")
+    save_image(sheet, ROOT / "doc" / "structure_side_by_side.png")
     print(f"\nwrote {ROOT / 'doc' / 'structure_side_by_side.png'}; runs in {work}")
 
 

@@ -49,16 +49,18 @@ def main(argv):
     if not SHARED.exists():
         print(f"skipped: {SHARED} is absent")
         return
-    from vaest import features, metrics
-    from vaest.export import export
-    from vaest.exported import Exported
-    from vaest.extract import Options, extract, plan_domains
-    from vaest.grid import rows_grid
-    from vaest.imaging import find_images, save_png
+    from vaest.data.extract import extract
+    from vaest.data.records import domain_images
+    from vaest.data.sources import Options, plan_domains
+    from vaest.export.read import Exported
+    from vaest.export.write import export
+    from vaest.io.grid import rows_grid
+    from vaest.io.imaging import find_images, save_image
     from vaest.latent import Shift
-    from vaest.records import domain_images
-    from vaest.refiner_training import train_refiner
-    from vaest.structure import style_figures, stylize_by_method
+    from vaest.measure import features, metrics
+    from vaest.measure.style import style_figures
+    from vaest.stylize.methods import stylize_by_method
+    from vaest.train.refiner import train_refiner
 
     work = Path(FLAGS.work_dir or tempfile.mkdtemp(prefix="vaest-style-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -113,7 +115,7 @@ def main(argv):
     picks = np.linspace(0, len(frames) - 1, 4).round().astype(int)
     columns = (frames, outputs["plain"]["residual"], outputs["styled"]["residual"])
     sheet = rows_grid([np.concatenate([c[i] for c in columns], 1)[None] for i in picks])
-    save_png(sheet, ROOT / "doc" / "style_side_by_side.png")
+    save_image(sheet, ROOT / "doc" / "style_side_by_side.png")
     print(f"\nwrote {ROOT / 'doc' / 'style_side_by_side.png'}; runs in {work}")
 
 

@@ -32,11 +32,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vaest import extract
-from vaest.config import ModelConfig
-from vaest.pipeline import training_dataset
-from vaest.records import load_manifest, read_records
-from vaest.vae_training import VaeSettings, build_vae
+from vaest.data import extract, sources
+from vaest.data.pipeline import training_dataset
+from vaest.data.records import load_manifest, read_records
+from vaest.models.config import VaeConfig
+from vaest.train.vae import VaeSettings, build_vae
 
 SIZE = (180, 320)
 BATCH = 8
@@ -76,8 +76,8 @@ def make_records(folder: Path) -> Path:
     photos.mkdir()
     for name in PHOTOS:
         Image.fromarray(getattr(data, name)()).save(photos / f"{name}.png")
-    options = extract.Options(image_size=SIZE, tiles_per_painting=TILES_PER_PHOTO, val_fraction=0)
-    plans = extract.plan_domains([], [f"photos={photos}"], options)
+    options = sources.Options(image_size=SIZE, tiles_per_painting=TILES_PER_PHOTO, val_fraction=0)
+    plans = sources.plan_domains([], [f"photos={photos}"], options)
     run_dir = folder / "run"
     extract.extract(plans, options, run_dir)
     return run_dir / "data"
@@ -163,7 +163,7 @@ def main() -> None:
         memory = tf.data.Dataset.from_tensor_slices(images).repeat().batch(BATCH)
         memory = memory.prefetch(tf.data.AUTOTUNE)
 
-        model = build_vae(ModelConfig(image_size=SIZE), VaeSettings(), tf.distribute.get_strategy())
+        model = build_vae(VaeConfig(image_size=SIZE), VaeSettings(), tf.distribute.get_strategy())
         per_image = forward_flops(model.encoder) + forward_flops(model.decoder)
         conv = ConvReference()
 
@@ -180,7 +180,7 @@ def main() -> None:
     n, h, w, c = CONV_SHAPE
     conv_wall, conv_cpu = max(conv.rounds.wall), max(conv.rounds.cpu)
     print(
-        f"model: default ModelConfig at {SIZE[0]}x{SIZE[1]}, batch {BATCH}, "
+        f"model: default VaeConfig at {SIZE[0]}x{SIZE[1]}, batch {BATCH}, "
         f"{model.count_params() / 1e6:.1f}M parameters; {len(images)} records"
     )
     print(

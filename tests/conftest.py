@@ -71,10 +71,11 @@ def build_tiny_run(run_dir: Path, photos: dict, guide: str = "none") -> Path:
     """A whole small run: records, a trained VAE and refiner, and the export, at 36x64."""
     from PIL import Image
 
-    from vaest.export import export
-    from vaest.extract import Options, extract, plan_domains
-    from vaest.refiner_training import RefinerSettings, train_refiner
-    from vaest.vae_training import VaeSettings, train_vae
+    from vaest.data.extract import extract
+    from vaest.data.sources import Options, plan_domains
+    from vaest.export.write import export
+    from vaest.train.refiner import RefinerSettings, train_refiner
+    from vaest.train.vae import VaeSettings, train_vae
 
     run_dir.mkdir(parents=True, exist_ok=True)
     clip = make_video(

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from vaest.video_out import stream_info
+from vaest.io.video_out import stream_info
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL_FILES = (

@@ -13,12 +13,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vaest import evaluation
+from vaest.data.records import load_manifest, read_records
 from vaest.errors import MissingStep
-from vaest.exported import Exported
+from vaest.evaluate import run as evaluate_run
+from vaest.evaluate.run import EvalSettings, evaluate
+from vaest.evaluate.sheets import SheetLayout
+from vaest.export.read import Exported
 from vaest.latent import Shift, choose_domain
-from vaest.records import load_manifest, read_records
-from vaest.structure import METHODS, style_figures, stylize_by_method
+from vaest.measure.style import style_figures
+from vaest.stylize.methods import METHODS, stylize_by_method
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAMES = 3
@@ -30,7 +33,7 @@ def evaluated(tiny_run, tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("evaluated") / "run"
     for part in ("export", "data"):
         shutil.copytree(tiny_run / part, run / part)
-    evaluation.evaluate(run, evaluation.EvalSettings(frames=FRAMES))
+    evaluate(run, EvalSettings(frames=FRAMES))
     return run
 
 
@@ -84,7 +87,7 @@ def test_metrics_hold_every_figure_and_agree_with_the_model(evaluated, held_out)
             assert figures[output]["psnr"] == pytest.approx(np.mean(-10 * np.log10(mse)), abs=1e-3)
             assert 0 < figures[output]["ssim"] < 1
         # The closed-form KL against TFP's.
-        from vaest.vae import kl_to_prior
+        from vaest.models.vae import kl_to_prior
 
         kl = np.mean(kl_to_prior(mean, log_variance).numpy())
         assert found["heldout_kl"][name] == pytest.approx(kl, rel=1e-4)
@@ -119,7 +122,7 @@ def test_metrics_hold_every_figure_and_agree_with_the_model(evaluated, held_out)
 
 def sheet(path: Path, rows: int, cols: int, titles: bool):
     """The picture as RGB, after checking its size against the sheet layout of rows x cols."""
-    layout = evaluation.SheetLayout(rows, cols, (36, 64), titles)
+    layout = SheetLayout(rows, cols, (36, 64), titles)
     picture = np.asarray(Image.open(path).convert("RGB"))
     assert picture.shape[:2] == layout.size
     assert picture.std() > 20
@@ -187,7 +190,7 @@ def test_pictures_show_what_they_say(evaluated, held_out):
 def test_methods_are_scored_against_the_target_paintings(evaluated, held_out):
     """metrics.json's per-method figures equal style_figures on the held-out frames, and the
     texture figure is there when the HED weights are."""
-    from vaest import features, metrics
+    from vaest.measure import features, metrics
 
     found = json.loads((evaluated / "eval" / "metrics.json").read_text())["methods"]
     exported = Exported.from_run(evaluated)
@@ -227,7 +230,7 @@ def test_bad_target_is_a_one_line_error(evaluated):
 def test_missing_export_names_the_step(tiny_run, tmp_path):
     shutil.copytree(tiny_run / "data", tmp_path / "run" / "data")
     with pytest.raises(MissingStep, match="export_graphs.py"):
-        evaluation.evaluate(tmp_path / "run", evaluation.EvalSettings())
+        evaluate(tmp_path / "run", EvalSettings())
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["data"]
 
 
@@ -240,16 +243,16 @@ def test_failed_evaluation_keeps_the_previous_one(evaluated, tmp_path, monkeypat
     def broken(*args, **kwargs):
         raise RuntimeError("stopped midway")
 
-    monkeypatch.setattr(evaluation, "interpolation_sheet", broken)
+    monkeypatch.setattr(evaluate_run, "interpolation_sheet", broken)
     with pytest.raises(RuntimeError, match="stopped midway"):
-        evaluation.evaluate(run, evaluation.EvalSettings(frames=1, max_records=10))
+        evaluate(run, EvalSettings(frames=1, max_records=10))
     assert {p.name: p.read_bytes() for p in (run / "eval").iterdir()} == before
     assert sorted(p.name for p in run.iterdir()) == ["data", "eval", "export"]
 
 
 def test_domains_default_to_the_only_one_of_their_kind():
+    from vaest.data.records import Domain, Manifest
     from vaest.errors import UserError
-    from vaest.records import Domain, Manifest
 
     def manifest(*kinds):
         domains = [Domain(i, f"d{i}", kind) for i, kind in enumerate(kinds)]

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vaest import export as export_module
+from vaest.data.records import SPLITS, load_manifest, read_records
 from vaest.errors import ConfigMismatch
-from vaest.exported import Exported
-from vaest.records import SPLITS, load_manifest, read_records
+from vaest.export import write as export_module
+from vaest.export.read import Exported
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -89,7 +89,7 @@ def test_signatures_load_and_run_without_vaest(tiny_run):
 def test_saved_model_matches_the_keras_models(tiny_run):
     import tensorflow as tf
 
-    from vaest.checkpoints import load_trained_refiner, load_trained_vae
+    from vaest.train.checkpoints import load_trained_refiner, load_trained_vae
 
     images = held_out_images(tiny_run, 6).astype(np.float32) / 255.0
     exported = Exported.from_run(tiny_run)

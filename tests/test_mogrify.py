@@ -13,13 +13,20 @@ import pytest
 from conftest import make_video
 from PIL import Image
 
-from vaest import imaging, metrics, mogrify, video
+from vaest.data.records import domain_images
 from vaest.errors import MissingStep, UserError
-from vaest.exported import Exported
+from vaest.export.read import Exported
+from vaest.io import imaging, video
+from vaest.io.imaging import to_uint8
+from vaest.io.video import VideoError
+from vaest.io.video_out import stream_info
 from vaest.latent import Shift
-from vaest.records import domain_images
-from vaest.video import VideoError
-from vaest.video_out import stream_info
+from vaest.measure import metrics
+from vaest.stylize.job import plan
+from vaest.stylize.run import Result, exact_rate
+from vaest.stylize.run import run as stylize_run
+from vaest.stylize.settings import Settings
+from vaest.stylize.stylizer import Stylizer, measure_centroid
 
 ROOT = Path(__file__).resolve().parents[1]
 FPS = 25
@@ -46,9 +53,9 @@ def source_clip(tmp_path_factory) -> Path:
     return make_video(folder / "in.mp4", frames=FRAMES, size="96x54", fps=FPS, audio=True)
 
 
-def stylize(exported, run_dir, input_path, output, **settings) -> mogrify.Result:
-    job = mogrify.plan(mogrify.Settings(**settings), input_path, output, run_dir)
-    return mogrify.run(job, exported)
+def stylize(exported, run_dir, input_path, output, **settings) -> Result:
+    job = plan(Settings(**settings), input_path, output, run_dir)
+    return stylize_run(job, exported)
 
 
 def fitted_frames(path: Path, size) -> np.ndarray:
@@ -77,15 +84,15 @@ def test_video_keeps_frames_rate_duration_size_and_sound(exported, run_dir, sour
 
 
 def test_default_outputs_go_to_run_out(run_dir, source_clip, photos, tmp_path):
-    job = mogrify.plan(mogrify.Settings(), source_clip, None, run_dir)
+    job = plan(Settings(), source_clip, None, run_dir)
     assert (job.output, job.output_kind) == (run_dir / "out" / "in-stylized.mp4", "video")
     folder = tmp_path / "shots"
     folder.mkdir()
     Image.fromarray(photos["rocket"]).save(folder / "rocket.png")
-    job = mogrify.plan(mogrify.Settings(), folder, None, run_dir)
+    job = plan(Settings(), folder, None, run_dir)
     assert (job.output, job.output_kind) == (run_dir / "out" / "shots-stylized", "folder")
     with pytest.raises(UserError, match="a video input gives a video or gif output"):
-        mogrify.plan(mogrify.Settings(), source_clip, tmp_path / "frame.png", run_dir)
+        plan(Settings(), source_clip, tmp_path / "frame.png", run_dir)
 
 
 @pytest.mark.parametrize(
@@ -121,11 +128,11 @@ def test_start_and_duration_cut_frames_and_sound(exported, run_dir, source_clip,
 
 
 def test_frame_rates_stay_exact():
-    assert mogrify.exact_rate(25.0) == 25
-    assert mogrify.exact_rate(29.97) == Fraction(30000, 1001)
-    assert mogrify.exact_rate(23.98) == Fraction(24000, 1001)
-    assert mogrify.exact_rate(24.0) == 24
-    assert mogrify.exact_rate(12.5) == Fraction(25, 2)
+    assert exact_rate(25.0) == 25
+    assert exact_rate(29.97) == Fraction(30000, 1001)
+    assert exact_rate(23.98) == Fraction(24000, 1001)
+    assert exact_rate(24.0) == 24
+    assert exact_rate(12.5) == Fraction(25, 2)
 
 
 def test_max_frames_and_no_audio(exported, run_dir, source_clip, tmp_path):
@@ -157,12 +164,12 @@ def test_gif_output(exported, run_dir, source_clip, tmp_path):
 
 
 def test_weights_from_flags():
-    assert mogrify.Settings().weights() == (1.0, 1.0)
-    assert mogrify.Settings(strength=0.5).weights() == (0.5, 0.5)
-    assert mogrify.Settings(source_weight=0.25, target_weight=0.5).weights() == (0.25, 0.5)
-    assert mogrify.Settings(target_weight=0.5).weights() == (0.0, 0.5)
+    assert Settings().weights() == (1.0, 1.0)
+    assert Settings(strength=0.5).weights() == (0.5, 0.5)
+    assert Settings(source_weight=0.25, target_weight=0.5).weights() == (0.25, 0.5)
+    assert Settings(target_weight=0.5).weights() == (0.0, 0.5)
     with pytest.raises(UserError, match="not both"):
-        mogrify.Settings(strength=1.0, target_weight=0.5).weights()
+        Settings(strength=1.0, target_weight=0.5).weights()
 
 
 def test_original_weights_reproduce_the_formula(exported, run_dir, photos, tmp_path):
@@ -181,11 +188,11 @@ def test_original_weights_reproduce_the_formula(exported, run_dir, photos, tmp_p
 
     mean, _ = exported.encode(picture[None])
     shifted = mean - 0.25 * exported.domain("clip").centroid + 0.5 * exported.domain("art").centroid
-    expected = mogrify.to_uint8(exported.refine(exported.decode(shifted), picture[None]))[0]
+    expected = to_uint8(exported.refine(exported.decode(shifted), picture[None]))[0]
     assert got.shape == expected.shape
     assert np.abs(got - expected.astype(int)).max() <= 1
     # And the weights matter: the plain reconstruction is a different picture.
-    plain = mogrify.to_uint8(exported.refine(exported.decode(mean), picture[None]))[0]
+    plain = to_uint8(exported.refine(exported.decode(mean), picture[None]))[0]
     assert np.abs(got - plain.astype(int)).mean() > 1.0
 
 
@@ -209,7 +216,7 @@ def test_residual_method_adds_back_what_the_model_could_not_rebuild(
     out = tmp_path / "styled.png"
     stylize(exported, run_dir, source, out, source="clip")
     got = imaging.load_image(out).astype(int)
-    assert np.abs(got - mogrify.to_uint8(expected)[0].astype(int)).max() <= 1
+    assert np.abs(got - to_uint8(expected)[0].astype(int)).max() <= 1
 
     kept = {}
     for method in ("residual", "refine"):
@@ -222,14 +229,14 @@ def test_residual_method_adds_back_what_the_model_could_not_rebuild(
 def test_stylizer_latents_follow_the_formula(exported, source_clip):
     frames = fitted_frames(source_clip, exported.image_size)[:5]
     c_s, c_t = exported.domain("clip").centroid, exported.domain("art").centroid
-    stylizer = mogrify.Stylizer(exported, Shift(c_s, c_t, 0.25, 0.5))
+    stylizer = Stylizer(exported, Shift(c_s, c_t, 0.25, 0.5))
     mean, _ = exported.encode(frames)
     np.testing.assert_allclose(stylizer.latents(frames), mean - 0.25 * c_s + 0.5 * c_t, atol=1e-5)
 
 
 def test_auto_source_is_the_clips_own_centroid(exported, source_clip):
     frames = fitted_frames(source_clip, exported.image_size)
-    centroid, means = mogrify.measure_centroid(exported, iter(frames), batch_size=7)
+    centroid, means = measure_centroid(exported, iter(frames), batch_size=7)
     mean, _ = exported.encode(frames)
     np.testing.assert_allclose(means, mean, atol=1e-5)
     np.testing.assert_allclose(centroid, mean.mean(axis=0), atol=1e-5)
@@ -239,22 +246,22 @@ def test_auto_pass_means_are_reused_in_order(exported, run_dir, source_clip, tmp
     """With --source auto over every frame, each batch gets its own frames' mu from the first
     pass, and stylizing from them equals the one-graph stylize path."""
     seen = []
-    original = mogrify.Stylizer.__call__
+    original = Stylizer.__call__
 
     def record(self, fitted, means=None):
         seen.append((fitted, means))
         return original(self, fitted, means)
 
-    monkeypatch.setattr(mogrify.Stylizer, "__call__", record)
+    monkeypatch.setattr(Stylizer, "__call__", record)
     stylize(exported, run_dir, source_clip, tmp_path / "out.mp4", batch_size=8)
     assert [len(f) for f, _ in seen] == [8, 8, 8, 6]
     for fitted, means in seen:
         np.testing.assert_allclose(means, exported.encode(fitted)[0], atol=1e-5)
     fitted, means = seen[1]
     shift = Shift(means.mean(axis=0), exported.domain("art").centroid, 1.0, 1.0)
-    one_graph = original(mogrify.Stylizer(exported, shift), fitted)
+    one_graph = original(Stylizer(exported, shift), fitted)
     np.testing.assert_allclose(
-        original(mogrify.Stylizer(exported, shift), fitted, means), one_graph, atol=1e-4
+        original(Stylizer(exported, shift), fitted, means), one_graph, atol=1e-4
     )
 
 
@@ -285,11 +292,9 @@ def test_stylized_frames_move_toward_the_target(
 
 def test_smoothing_is_an_ema_across_batches_and_calms_the_latents(exported, source_clip):
     frames = fitted_frames(source_clip, exported.image_size)
-    shift = Shift(
-        exported.domain("clip").centroid, exported.domain("art").centroid, 1.0, 1.0
-    )
-    raw = mogrify.Stylizer(exported, shift).latents(frames)
-    smooth = mogrify.Stylizer(exported, shift, smoothing=0.8)
+    shift = Shift(exported.domain("clip").centroid, exported.domain("art").centroid, 1.0, 1.0)
+    raw = Stylizer(exported, shift).latents(frames)
+    smooth = Stylizer(exported, shift, smoothing=0.8)
     smoothed = np.concatenate([smooth.latents(frames[i : i + 4]) for i in range(0, FRAMES, 4)])
     np.testing.assert_allclose(smoothed[0], raw[0], atol=1e-6)
     np.testing.assert_allclose(smoothed[7], 0.8 * smoothed[6] + 0.2 * raw[7], atol=1e-5)
@@ -312,11 +317,9 @@ def test_smoothing_calms_the_output_video(exported, run_dir, source_clip, tmp_pa
 
 def test_pixel_smoothing_blends_with_the_last_output(exported, source_clip):
     frames = fitted_frames(source_clip, exported.image_size)[:6]
-    shift = Shift(
-        exported.domain("clip").centroid, exported.domain("art").centroid, 1.0, 1.0
-    )
-    raw = mogrify.Stylizer(exported, shift)(frames)
-    blender = mogrify.Stylizer(exported, shift, pixel_smoothing=True)
+    shift = Shift(exported.domain("clip").centroid, exported.domain("art").centroid, 1.0, 1.0)
+    raw = Stylizer(exported, shift)(frames)
+    blender = Stylizer(exported, shift, pixel_smoothing=True)
     blended = np.concatenate([blender(frames[:4]), blender(frames[4:])])
     np.testing.assert_allclose(blended[0], raw[0], atol=1e-5)
     np.testing.assert_allclose(blended[4], 0.2 * blended[3] + 0.8 * raw[4], atol=1e-5)
@@ -371,12 +374,12 @@ def test_bad_inputs_leave_nothing(exported, run_dir, source_clip, tmp_path):
     fake = tmp_path / "notes.mp4"
     fake.write_text("not a video\n")
     with pytest.raises(UserError, match="not found"):
-        mogrify.plan(mogrify.Settings(), tmp_path / "missing.mp4", out, run_dir)
+        plan(Settings(), tmp_path / "missing.mp4", out, run_dir)
     with pytest.raises(VideoError, match="not a"):
-        mogrify.plan(mogrify.Settings(), fake, out, run_dir)
+        plan(Settings(), fake, out, run_dir)
     same = source_clip.parent / ".." / source_clip.parent.name / source_clip.name
     with pytest.raises(UserError, match="is the input"):
-        mogrify.plan(mogrify.Settings(), source_clip, same, run_dir)
+        plan(Settings(), source_clip, same, run_dir)
     with pytest.raises(UserError, match="painting domains are: art"):
         stylize(exported, run_dir, source_clip, out, target="nope")
     with pytest.raises(UserError, match="--source"):
@@ -393,7 +396,7 @@ def test_bad_inputs_leave_nothing(exported, run_dir, source_clip, tmp_path):
 
 def test_interrupted_run_leaves_no_video(exported, run_dir, source_clip, tmp_path, monkeypatch):
     calls = []
-    original = mogrify.Stylizer.__call__
+    original = Stylizer.__call__
 
     def interrupt_on_third_batch(self, fitted, means=None):
         calls.append(len(fitted))
@@ -401,7 +404,7 @@ def test_interrupted_run_leaves_no_video(exported, run_dir, source_clip, tmp_pat
             raise KeyboardInterrupt
         return original(self, fitted, means)
 
-    monkeypatch.setattr(mogrify.Stylizer, "__call__", interrupt_on_third_batch)
+    monkeypatch.setattr(Stylizer, "__call__", interrupt_on_third_batch)
     out = tmp_path / "out.mp4"
     with pytest.raises(KeyboardInterrupt):
         stylize(exported, run_dir, source_clip, out, source="clip", batch_size=4)

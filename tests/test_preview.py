@@ -12,7 +12,7 @@ import pytest
 from conftest import make_video
 from PIL import Image
 
-from vaest import extract, preview, records
+from vaest.data import extract, preview, records, sources
 from vaest.run_dir import RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,8 +28,8 @@ def run_dir(tmp_path_factory, photos) -> Path:
     art.mkdir()
     for name in ("coffee", "rocket"):
         Image.fromarray(photos[name]).save(art / f"{name}.png")
-    options = extract.Options(image_size=SIZE, tiles_per_painting=5, val_fraction=0.3)
-    plans = extract.plan_domains([f"clip={clip}"], [f"art={art}"], options)
+    options = sources.Options(image_size=SIZE, tiles_per_painting=5, val_fraction=0.3)
+    plans = sources.plan_domains([f"clip={clip}"], [f"art={art}"], options)
     extract.extract(plans, options, root / "run")
     return root / "run"
 
@@ -42,11 +42,11 @@ def first_records(data: Path, split: str) -> dict[str, np.ndarray]:
     return first
 
 
-def test_picks_spread_over_the_records():
-    assert preview.picks(3, 8) == {0, 1, 2}
-    spread = preview.picks(100, 8)
+def test_evenly_spaced_picks_spread_over_the_records():
+    assert preview.evenly_spaced(3, 8) == {0, 1, 2}
+    spread = preview.evenly_spaced(100, 8)
     assert len(spread) == 8 and min(spread) == 0 and max(spread) == 99
-    assert preview.picks(0, 8) == set()
+    assert preview.evenly_spaced(0, 8) == set()
 
 
 def test_one_sheet_per_domain_and_split_showing_the_records(run_dir, tmp_path):

@@ -12,15 +12,14 @@ import numpy as np
 import pytest
 from test_vae import SMALL, assert_one_line_error, make_tiny_data, run_script
 
-from vaest import refiner_training
-from vaest.checkpoints import latest_step, load_trained_refiner, load_trained_vae
-from vaest.config import RefinerConfig
+from vaest.data.pipeline import training_dataset
+from vaest.data.records import load_manifest
 from vaest.errors import MissingStep
-from vaest.pipeline import training_dataset
-from vaest.records import load_manifest
-from vaest.refiner import RefinerTrainer
-from vaest.refiner_training import RefinerSettings, train_refiner
-from vaest.vae_training import VaeSettings, train_vae
+from vaest.models.config import RefinerConfig
+from vaest.train import refiner as refiner_training
+from vaest.train.checkpoints import latest_step, load_trained_refiner, load_trained_vae
+from vaest.train.refiner import RefinerSettings, RefinerTrainer, train_refiner
+from vaest.train.vae import VaeSettings, train_vae
 
 VAE_STEPS = 40
 REFINER_STEPS = 60

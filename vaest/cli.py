@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 from absl import app, flags, logging
@@ -46,6 +47,13 @@ def define_training_flags(steps: int, batch_size: int) -> None:
     _define_run_dir()
     names = ["steps", "batch_size", "learning_rate", "strategy", "save_every", "preview_every"]
     _key_flags_of_caller([*names, "seed", "run_dir"])
+
+
+def settings_from_flags(cls, **given):
+    """A settings dataclass whose fields take the values of the flags of the same name; `given`
+    sets the fields that have no flag of their name (e.g. refine=not FLAGS.no_refine)."""
+    values = {f.name: flags.FLAGS[f.name].value for f in fields(cls) if f.name in flags.FLAGS}
+    return cls(**(values | given))
 
 
 def run(main) -> None:

@@ -51,9 +51,9 @@ def step(name: str, script: str, *args: str) -> None:
 
 def side_by_side(original: Path, stylized: Path, out: Path, count: int = SIDE_BY_SIDE_FRAMES):
     """A PNG of a few frames: the original on the left, the stylized frame on the right."""
-    from vaest.grid import rows_grid
-    from vaest.imaging import resize, save_png
-    from vaest.video import count_frames, iter_frames
+    from vaest.io.grid import rows_grid
+    from vaest.io.imaging import resize, save_image
+    from vaest.io.video import count_frames, iter_frames
 
     total = count_frames(stylized)
     wanted = {int(i) for i in np.linspace(0, total - 1, count + 2)[1:-1].round()}
@@ -61,7 +61,7 @@ def side_by_side(original: Path, stylized: Path, out: Path, count: int = SIDE_BY
     for index, (a, b) in enumerate(zip(iter_frames(original), iter_frames(stylized), strict=False)):
         if index in wanted:
             pairs.append([a, resize(b, *a.shape[:2])])
-    save_png(rows_grid([np.stack(p) for p in pairs]), out)
+    save_image(rows_grid([np.stack(p) for p in pairs]), out)
     return out
 
 
@@ -73,9 +73,9 @@ def run_demo(settings) -> dict:
     if bool(video) != bool(paintings):
         raise UserError("give both VIDEO and PAINTINGS, or neither for the embedded sample")
     if not video:
-        from vaest.sample import make_sample
+        from vaest.data.sample import make_sample
 
-        print("== sample: making the embedded sample (python -m vaest.sample)", flush=True)
+        print("== sample: making the embedded sample (python -m vaest.data.sample)", flush=True)
         sample = make_sample(run / "sample")
         video, paintings = str(sample["video"]), str(sample["paintings"])
     for path in (video, paintings):

@@ -10,7 +10,6 @@ RUN/out/       stylized videos and images                      (mogrify_video)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT = "runs/default"
@@ -31,45 +30,22 @@ REFINER_CONFIG = "refiner_config.json"
 # Inside RUN/eval
 METRICS = "metrics.json"
 
-STAGES = ("data", "vae", "refiner", "export", "eval", "out")
 
-
-@dataclass(frozen=True)
 class RunDir:
     """The folders of one run directory; nothing is created by naming them."""
 
-    root: Path
-
     def __init__(self, root: str | Path):
-        object.__setattr__(self, "root", Path(root))
-
-    @property
-    def data(self) -> Path:
-        return self.root / "data"
-
-    @property
-    def vae(self) -> Path:
-        return self.root / "vae"
-
-    @property
-    def refiner(self) -> Path:
-        return self.root / "refiner"
-
-    @property
-    def export(self) -> Path:
-        return self.root / "export"
-
-    @property
-    def eval(self) -> Path:
-        return self.root / "eval"
-
-    @property
-    def out(self) -> Path:
-        return self.root / "out"
+        self.root = Path(root)
+        self.data = self.root / "data"
+        self.vae = self.root / "vae"
+        self.refiner = self.root / "refiner"
+        self.export = self.root / "export"
+        self.eval = self.root / "eval"
+        self.out = self.root / "out"
 
     def stages(self) -> list[Path]:
         """Every folder the steps write, in pipeline order."""
-        return [self.root / name for name in STAGES]
+        return [self.data, self.vae, self.refiner, self.export, self.eval, self.out]
 
 
 def checkpoints(model_folder: str | Path) -> Path:

@@ -1,0 +1,194 @@
+"""Step 1's plan: the domains named by --video and --paintings, their sources, and the options.
+
+Domain ids follow the flags: every --video in the order given, then every --paintings. All of
+it is checked before anything is read or written.
+"""
+
+from __future__ import annotations
+
+import glob
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from absl import logging
+
+from vaest.data import records
+from vaest.errors import UserError
+from vaest.io import imaging, video
+from vaest.run_dir import RunDir
+
+VIDEO, PAINTING = "video", "painting"
+IMAGE_FORMATS = ("png", "jpeg")
+
+
+def size_text(size) -> str:
+    return f"{size[0]}x{size[1]}"
+
+
+@dataclass(frozen=True)
+class Options:
+    image_size: tuple[int, int] = (180, 320)  # (height, width)
+    fit: str = "crop"
+    crop: tuple[int, int, int, int] = (0, 0, 0, 0)  # pixels cut from top, left, bottom, right
+    frame_stride: int = 10
+    tiles_per_painting: int = 32
+    flip_tiles: bool = True
+    val_fraction: float = 0.05
+    seed: int = 0
+    shard_size: int = 2000
+    image_format: str = "png"
+    max_pixels: int = imaging.MAX_PIXELS
+
+    def __post_init__(self):
+        if self.fit not in imaging.FIT_MODES:
+            raise UserError(f"--fit must be one of {', '.join(imaging.FIT_MODES)}, not {self.fit}")
+        if self.image_format not in IMAGE_FORMATS:
+            raise UserError(f"--image_format must be png or jpeg, not {self.image_format}")
+        if self.frame_stride < 1 or self.shard_size < 1 or self.tiles_per_painting < 0:
+            raise UserError(
+                "--frame_stride and --shard_size must be >= 1, --tiles_per_painting >= 0"
+            )
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise UserError(f"--val_fraction must be in [0, 1), not {self.val_fraction}")
+        if min(self.crop) < 0:
+            raise UserError(f"--crop margins must not be negative: {self.crop}")
+
+    def to_manifest(self) -> dict:
+        options = asdict(self)
+        del options["image_size"]  # recorded at the top level of the manifest
+        options["crop"] = list(self.crop)
+        return options
+
+
+def parse_image_size(text: str) -> tuple[int, int]:
+    try:
+        return imaging.parse_size(text)
+    except ValueError:
+        raise UserError(
+            f"--image_size {text}: must be HEIGHTxWIDTH, at least 2x2, e.g. 180x320"
+        ) from None
+
+
+def parse_crop(text: str) -> tuple[int, int, int, int]:
+    """'T,L,B,R' pixel margins -> a tuple; '' means no crop."""
+    if not text.strip():
+        return (0, 0, 0, 0)
+    try:
+        margins = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        margins = ()
+    if len(margins) != 4 or min(margins) < 0:
+        raise UserError(f"--crop {text}: must be four margins TOP,LEFT,BOTTOM,RIGHT, each >= 0")
+    return margins
+
+
+@dataclass
+class Source:
+    path: Path
+    name: str  # relative to the domain's folder: the stable part of the split key
+
+
+@dataclass
+class DomainPlan:
+    domain: records.Domain
+    given: str  # the path or pattern as the user typed it
+    sources: list[Source]
+    estimated_records: int
+    problems: list[str] = field(default_factory=list)  # images skipped, and why
+
+
+def _split_flag(text: str, flag: str) -> tuple[str, str]:
+    name, sep, path = text.partition("=")
+    name, path = name.strip(), path.strip()
+    if not sep or not name or not path:
+        raise UserError(f"--{flag} {text}: must be NAME=PATH")
+    if name.startswith(".") or not all(c.isalnum() or c in "_-." for c in name):
+        raise UserError(f"--{flag} {text}: a domain name may use only letters, digits, _ - .")
+    return name, path
+
+
+def plan_domains(videos: list[str], paintings: list[str], options: Options) -> list[DomainPlan]:
+    """Check every input before anything is written. Ids: videos first, then paintings."""
+    flags = [(text, VIDEO) for text in videos] + [(text, PAINTING) for text in paintings]
+    if not flags:
+        raise UserError("nothing to extract: give --video NAME=PATH and/or --paintings NAME=DIR")
+    plans: list[DomainPlan] = []
+    for text, kind in flags:
+        name, path = _split_flag(text, "video" if kind == VIDEO else "paintings")
+        if any(plan.domain.name == name for plan in plans):
+            raise UserError(f"duplicate domain name {name}: every domain needs its own name")
+        domain = records.Domain(id=len(plans), name=name, kind=kind)
+        if kind == VIDEO:
+            plans.append(_plan_video(domain, path, options))
+        else:
+            plans.append(_plan_paintings(domain, path, options))
+    return plans
+
+
+def _plan_video(domain: records.Domain, path: str, options: Options) -> DomainPlan:
+    file = Path(path)
+    if not file.exists():
+        raise UserError(f"video not found: {file}")
+    if file.is_dir():
+        raise UserError(f"{file}: is a folder, not a video file")
+    try:
+        info = video.probe(file)
+    except video.VideoError as err:
+        raise UserError(str(err)) from None
+    top, left, bottom, right = options.crop
+    height, width = info.height - top - bottom, info.width - left - right
+    if height < 1 or width < 1:
+        raise UserError(
+            f"{file}: --crop {','.join(map(str, options.crop))} removes the whole "
+            f"{size_text(info.size)} (HxW) frame"
+        )
+    if height < options.image_size[0] or width < options.image_size[1]:
+        logging.warning(
+            "%s: frames of %s (HxW) are smaller than the %s tile size; upscaling them",
+            file, size_text((height, width)), size_text(options.image_size),
+        )  # fmt: skip
+    domain.fps = info.fps
+    domain.sources = [str(file)]
+    estimate = math.ceil(info.estimated_frames / options.frame_stride)
+    return DomainPlan(domain, path, [Source(file, file.name)], estimate)
+
+
+def _plan_paintings(domain: records.Domain, path: str, options: Options) -> DomainPlan:
+    """A folder (searched recursively), a single image, or a glob pattern."""
+    given = Path(path)
+    if given.is_dir():
+        root, files = given, imaging.find_images(given)
+    elif given.is_file():
+        root, files = given.parent, [given]
+    elif glob.has_magic(path):
+        root = _glob_root(path)
+        matches = (Path(p) for p in glob.glob(path, recursive=True))
+        files = sorted(
+            p for p in matches if p.is_file() and p.suffix.lower() in imaging.IMAGE_SUFFIXES
+        )
+    else:
+        raise UserError(f"paintings not found: {given}")
+    if not files:
+        suffixes = " ".join(imaging.IMAGE_SUFFIXES)
+        raise UserError(f"{path}: no images found (looked for {suffixes})")
+    sources = [Source(p, p.relative_to(root).as_posix()) for p in files]
+    return DomainPlan(domain, path, sources, len(files) * (1 + options.tiles_per_painting))
+
+
+def _glob_root(pattern: str) -> Path:
+    """The folder part of a glob pattern before its first wildcard."""
+    parts = Path(pattern).parts
+    fixed = []
+    for part in parts:
+        if glob.has_magic(part):
+            break
+        fixed.append(part)
+    return Path(*fixed) if fixed else Path(".")
+
+
+def check_output(run_dir: str | Path, overwrite: bool) -> None:
+    """Refuse to replace a finished extraction unless asked to."""
+    data = RunDir(run_dir).data
+    if data.exists() and (not data.is_dir() or any(data.iterdir())) and not overwrite:
+        raise UserError(f"{data} already holds data; pass --overwrite to replace it")

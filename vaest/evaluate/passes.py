@@ -1,0 +1,156 @@
+"""The two passes over RUN/data's records: the held-out records, scored and stylized, and the
+latent scatter of both splits.
+
+Held-out means the records of the validation split. Per-image figures of an output against its
+original are listed in FIGURES and computed for every output of reconstruction_outputs, so a new
+figure or a new output is one entry there.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from vaest.data.preview import evenly_spaced
+from vaest.data.records import SPLITS, parse_example, serialized_dataset
+from vaest.export.read import Exported
+from vaest.io.imaging import as_float_images
+from vaest.latent import Shift
+from vaest.measure import metrics
+from vaest.measure.style import StyleTally
+from vaest.stylize.methods import METHODS, stylize_by_method
+
+MEASURED_ALPHA = 1.0  # the strength at which the shift's effect is measured
+
+
+BATCH = 32
+
+
+# Per-image figures of an output against the original it came from: f(outputs, originals) -> [N].
+FIGURES = {"psnr": metrics.psnr, "ssim": metrics.ssim}
+
+
+def kl_divergence(mean: np.ndarray, log_variance: np.ndarray) -> np.ndarray:
+    """KL(N(mean, exp(log_variance)) || N(0, I)) per row, in closed form."""
+    return 0.5 * np.sum(np.exp(log_variance) + mean**2 - 1.0 - log_variance, axis=-1)
+
+
+def reconstruction_outputs(exported: Exported, frames: np.ndarray):
+    """(mean, log_variance, {output name: images}) for a batch of originals."""
+    mean, log_variance = exported.encode(frames)
+    vae = exported.decode(mean)
+    outputs = {"vae": vae}
+    if exported.has_refiner:
+        outputs["refined"] = exported.refine(vae, frames)
+    return mean, log_variance, outputs
+
+
+@dataclass
+class HeldOut:
+    """What one pass over the validation split gathers."""
+
+    figures: dict  # (domain, output, figure) -> per-image values
+    kl: dict  # domain -> per-image KL
+    means: dict  # domain -> [mu rows]
+    shown: dict  # domain -> {"original"/output name: [images]}, "index": [frame or tile index]
+    distances: dict  # "input"/"shifted"/"reencoded" -> per-frame distance to c_target
+    methods: dict  # method -> StyleTally of the source's held-out frames at alpha = 1
+    target_colours: list  # ColourStats of batches of the target's held-out records
+    target_grams: list  # (per-layer Gram means, count) of those batches, with texture features
+
+
+def held_out_pass(
+    exported, data_dir, manifest, source, target, frames: int, texture=None
+) -> HeldOut:
+    """Encode, reconstruct and score every held-out record; stylize the source's held-out frames
+    by every method."""
+    names = {d.id: d.name for d in manifest.domains}
+    chosen = {d.name: evenly_spaced(d.counts.get("val", 0), frames) for d in manifest.domains}
+    seen = dict.fromkeys(chosen, 0)
+    c_target = exported.domain(target).centroid
+    shift = Shift.toward(exported.domain(source).centroid, c_target, MEASURED_ALPHA)
+    tallies = {method: StyleTally(texture) for method in METHODS}
+    out = HeldOut(
+        defaultdict(list), defaultdict(list), defaultdict(list), {}, defaultdict(list), tallies,
+        [], [],
+    )  # fmt: skip
+    for name in chosen:
+        out.shown[name] = defaultdict(list)
+    ds = _records(data_dir, manifest, ["val"]).batch(BATCH)
+    with tqdm(total=manifest.count("val"), desc="held-out", unit="img") as bar:
+        for batch in ds.as_numpy_iterator():
+            originals = as_float_images(batch["image"])
+            domains = np.array([names[int(i)] for i in batch["domain_id"]])
+            mean, log_variance, outputs = reconstruction_outputs(exported, originals)
+            kl = kl_divergence(mean, log_variance)
+            for output, images in outputs.items():
+                for figure, function in FIGURES.items():
+                    values = function(images, originals)
+                    for domain, value in zip(domains, values, strict=True):
+                        out.figures[domain, output, figure].append(float(value))
+            shown_rows = set()
+            for row, domain in enumerate(domains):
+                out.kl[domain].append(float(kl[row]))
+                out.means[domain].append(mean[row])
+                if seen[domain] in chosen[domain]:
+                    shown_rows.add(row)
+                    shown = out.shown[domain]
+                    shown["original"].append(originals[row])
+                    shown["index"].append(int(batch["index"][row]))
+                    for output, images in outputs.items():
+                        shown[output].append(images[row])
+                seen[domain] += 1
+            is_target = domains == target
+            if is_target.any():
+                out.target_colours.append(metrics.colour_statistics(originals[is_target]))
+                if texture is not None:
+                    from vaest.measure.features import texture_statistics
+
+                    grams = texture_statistics(texture, originals[is_target])
+                    out.target_grams.append((grams, int(is_target.sum())))
+            is_source = domains == source
+            if is_source.any():
+                stylized = stylize_by_method(
+                    exported, originals[is_source], shift, means=mean[is_source]
+                )
+                rows = np.flatnonzero(is_source)
+                for method, images in stylized.items():
+                    out.methods[method].add(images, originals[is_source])
+                    for image, row in zip(images, rows, strict=True):
+                        if row in shown_rows:
+                            out.shown[source][f"method {method}"].append(image)
+                reencoded = exported.encode(stylized["refine"])[0]  # decoded and refined z'
+                shifted = shift.apply(mean[is_source])
+                latents = {"input": mean[is_source], "shifted": shifted, "reencoded": reencoded}
+                for key, z in latents.items():
+                    out.distances[key].extend(np.linalg.norm(z - c_target, axis=1).tolist())
+            bar.update(len(originals))
+    return out
+
+
+def scatter_pass(exported, data_dir, manifest, max_records: int):
+    """mu of every stride-th record of both splits, at most max_records: (means, ids, stride)."""
+    total = sum(manifest.count(s) for s in SPLITS)
+    stride = max(1, math.ceil(total / max_records))
+    ds = _records(data_dir, manifest, SPLITS, stride).batch(BATCH)
+    means, ids = [], []
+    with tqdm(total=len(range(0, total, stride)), desc="latents", unit="img") as bar:
+        for batch in ds.as_numpy_iterator():
+            means.append(exported.encode(batch["image"])[0])
+            ids.append(batch["domain_id"])
+            bar.update(len(batch["image"]))
+    return np.concatenate(means), np.concatenate(ids), stride
+
+
+def _records(data_dir, manifest, splits, stride: int = 1):
+    """Records of the splits in their fixed order, every stride-th one, decoded after picking."""
+    serialized = serialized_dataset(data_dir, splits[0], manifest)
+    for split in splits[1:]:
+        serialized = serialized.concatenate(serialized_dataset(data_dir, split, manifest))
+    if stride > 1:
+        serialized = serialized.shard(stride, 0)
+    return serialized.map(lambda s: parse_example(s, manifest.image_size))

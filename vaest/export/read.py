@@ -1,0 +1,132 @@
+"""Reading RUN/export: the SavedModel, the latent statistics and what the export recorded.
+
+Used by mogrify and evaluation, which need nothing but this folder.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vaest.data.records import Manifest
+from vaest.errors import MissingStep, UserError
+from vaest.io.imaging import as_float_images
+from vaest.run_dir import EXPORT_INFO, LATENTS, MANIFEST, SAVED_MODEL, RunDir
+
+
+@dataclass
+class DomainLatents:
+    name: str
+    kind: str
+    centroid: np.ndarray  # [latent_dim]
+    std: np.ndarray  # [latent_dim]
+    count: int
+
+
+class Exported:
+    """A loaded RUN/export. Images go in as uint8 or float [0,1] arrays [N,H,W,3] at image_size."""
+
+    def __init__(self, folder: str | Path):
+        folder = Path(folder)
+        needed = [SAVED_MODEL, LATENTS, EXPORT_INFO, MANIFEST]
+        missing = [name for name in needed if not (folder / name).exists()]
+        if missing:
+            raise MissingStep(
+                f"no complete export in {folder} (missing {', '.join(missing)}): "
+                f"run `python export_graphs.py --run_dir {folder.parent}` first"
+            )
+        import tensorflow as tf  # after the checks: a missing export is reported at once
+
+        self.folder = folder
+        self.info = json.loads((folder / EXPORT_INFO).read_text())
+        self.manifest = Manifest.from_json((folder / MANIFEST).read_text())
+        self.model = tf.saved_model.load(str(folder / SAVED_MODEL))
+        self._tf = tf
+        with np.load(folder / LATENTS) as raw:
+            self.domains = {
+                str(name): DomainLatents(str(name), str(kind), centroid, std, int(count))
+                for name, kind, centroid, std, count in zip(
+                    raw["names"], raw["kinds"], raw["centroid"], raw["std"], raw["count"],
+                    strict=True,
+                )
+            }  # fmt: skip
+
+    @classmethod
+    def from_run(cls, run_dir: str | Path) -> Exported:
+        return cls(RunDir(run_dir).export)
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return tuple(self.info["image_size"])
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.info["latent_dim"])
+
+    @property
+    def has_refiner(self) -> bool:
+        return bool(self.info["has_refiner"])
+
+    @property
+    def guide(self) -> str:
+        return self.info.get("guide", "none")
+
+    def painting_domains(self) -> list[str]:
+        return [d.name for d in self.domains.values() if d.kind == "painting"]
+
+    def video_domains(self) -> list[str]:
+        return [d.name for d in self.domains.values() if d.kind == "video"]
+
+    def domain(self, name: str) -> DomainLatents:
+        if name not in self.domains:
+            raise UserError(f"no domain named {name!r}; the domains are: {', '.join(self.domains)}")
+        return self.domains[name]
+
+    def _images(self, images) -> object:
+        return self._tf.constant(as_float_images(images), self._tf.float32)
+
+    def encode(self, images) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, log_variance), each [N, latent_dim]."""
+        out = self.model.signatures["encode"](images=self._images(images))
+        return out["mean"].numpy(), out["log_variance"].numpy()
+
+    def decode(self, latents) -> np.ndarray:
+        latents = self._tf.constant(np.asarray(latents, np.float32))
+        return self.model.signatures["decode"](latents=latents)["images"].numpy()
+
+    @property
+    def guided(self) -> bool:
+        return self.has_refiner and self.guide != "none"
+
+    def refine(self, images, frames=None, detail: float = 1.0) -> np.ndarray:
+        """The refiner on decoded images. A guided refiner also takes the frames whose structure
+        it keeps, `detail` of it (0 to 1); the VAE alone returns the images unchanged."""
+        if not self.has_refiner:
+            return np.asarray(images, np.float32)
+        signature = self.model.signatures["refine"]
+        if not self.guided:
+            return signature(images=self._images(images))["images"].numpy()
+        return signature(
+            images=self._images(images),
+            frames=self._images(frames),
+            detail=self._tf.constant(float(detail)),
+        )["images"].numpy()
+
+    def stylize(
+        self, images, source, target, source_weight: float, target_weight: float, detail=1.0
+    ) -> np.ndarray:
+        """decode(mean - source_weight * source + target_weight * target), refined."""
+        tf = self._tf
+        inputs = {
+            "images": self._images(images),
+            "source": tf.constant(np.asarray(source, np.float32)),
+            "target": tf.constant(np.asarray(target, np.float32)),
+            "source_weight": tf.constant(float(source_weight)),
+            "target_weight": tf.constant(float(target_weight)),
+        }
+        if self.guided:
+            inputs["detail"] = tf.constant(float(detail))
+        return self.model.signatures["stylize"](**inputs)["images"].numpy()

@@ -1,0 +1,1 @@
+"""Figures that judge pictures: image metrics, VGG texture statistics, style figures."""

@@ -1,0 +1,1 @@
+"""The networks and their configs: VAE, refiner, discriminator, texture loss. No file I/O."""

@@ -1,0 +1,109 @@
+"""Everything a model's shape depends on; saved as config.json (vaest.train.checkpoints)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+
+from vaest.errors import ConfigMismatch, UserError
+
+
+class _Saved:
+    """Dict round trip and comparison shared by the configs."""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict):
+        known = {f.name: f for f in fields(cls)}
+        unknown = set(raw) - set(known)
+        if unknown:
+            raise ConfigMismatch(f"unknown config fields: {', '.join(sorted(unknown))}")
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+        return cls(**values)
+
+    def differences(self, other) -> list[str]:
+        return [
+            f"{f.name}: {getattr(other, f.name)} (saved) vs {getattr(self, f.name)} (asked)"
+            for f in fields(self)
+            if getattr(self, f.name) != getattr(other, f.name)
+        ]
+
+    def require_same(self, saved, where: str) -> None:
+        diffs = self.differences(saved)
+        if diffs:
+            raise ConfigMismatch(
+                f"{where} was trained with a different config ({'; '.join(diffs)}): "
+                "use the saved settings or another --run_dir"
+            )
+
+
+@dataclass(frozen=True)
+class VaeConfig(_Saved):
+    """The VAE. Defaults follow the 2017 original, with 6 stride-2 layers as it describes."""
+
+    image_size: tuple[int, int] = (180, 320)  # (height, width)
+    filters: tuple[int, ...] = (64, 64, 128, 128, 192, 256)
+    kernels: tuple[int, ...] = (7, 5, 5, 3, 3, 3)
+    latent_dim: int = 512
+    activation: str = "elu"
+    normalization: str = "batch"  # "batch" or "none"
+    upsampling: str = "resize"  # "resize" (nearest + conv, no checkerboard) or "transpose"
+    beta: float = 1.0  # weight of the KL term
+
+    def __post_init__(self):
+        if len(self.filters) != len(self.kernels):
+            raise UserError("filters and kernels must have the same number of layers")
+        if self.normalization not in ("batch", "none"):
+            raise UserError(f"normalization must be batch or none, not {self.normalization!r}")
+        if self.upsampling not in ("resize", "transpose"):
+            raise UserError(f"upsampling must be resize or transpose, not {self.upsampling!r}")
+        if min(self.image_size) < 2 or any(s % 2 for s in self.image_size):
+            raise UserError(f"image size sides must be even, not {self.image_size}")
+
+    @property
+    def layer_sizes(self) -> list[tuple[int, int]]:
+        """Spatial size after each stride-2 layer ('same' padding rounds up)."""
+        sizes, (h, w) = [], self.image_size
+        for _ in self.filters:
+            h, w = (h + 1) // 2, (w + 1) // 2
+            sizes.append((h, w))
+        return sizes
+
+
+@dataclass(frozen=True)
+class RefinerConfig(_Saved):
+    """The residual refiner. Defaults follow the original's layout and loss balance."""
+
+    image_size: tuple[int, int] = (180, 320)
+    skip_filters: int = 32
+    down_filters: int = 32
+    body_filters: tuple[int, ...] = (32, 64, 32)
+    kernel: int = 5
+    body_kernel: int = 3
+    activation: str = "elu"
+    # Structure guide fed beside the VAE output: "highpass", the frame's luminance detail finer
+    # than guide_sigma pixels, which lets stylized frames keep their structure; or "none", the
+    # original design, which sees the VAE output alone.
+    guide: str = "highpass"
+    guide_sigma: float = 3.0
+    reconstruction_weight: float = 0.6
+    # Bounded form of the original's 1e4/SSE "move away from the VAE output" term: a hinge that
+    # is active only while the refined image is within `push_margin` (mean squared error per
+    # value) of the VAE output.
+    push_weight: float = 0.4
+    push_margin: float = 0.001
+    # Optional texture term (vaest.style_loss): the refined decode of a latent shifted by
+    # style_strength * (c_target - c_video) toward the style_target painting domain ("": the
+    # only one) is pulled toward the paintings' VGG Gram matrices. Weighted per value, like
+    # the mean squared error; 0 turns it off.
+    style_weight: float = 0.0
+    style_strength: float = 1.0
+    style_target: str = ""
+
+    def __post_init__(self):
+        if self.guide not in ("none", "highpass"):
+            raise UserError(f"guide must be none or highpass, not {self.guide!r}")
+        if self.style_weight < 0:
+            raise UserError(f"style_weight must not be negative, not {self.style_weight}")

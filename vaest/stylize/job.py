@@ -1,0 +1,117 @@
+"""What to read and write: the input's kind, the output's kind and path, the video's header.
+
+Checked before any model is loaded, so that a mistake costs nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from vaest.errors import UserError
+from vaest.io import imaging, video
+from vaest.run_dir import RunDir
+from vaest.stylize.settings import Settings
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".m4v")
+
+
+@dataclass
+class Job:
+    """What to read and write, checked before any model is loaded."""
+
+    settings: Settings
+    input: Path
+    output: Path
+    kind: str  # video, image or folder (the input)
+    output_kind: str  # video, gif, image or folder
+    info: video.VideoInfo | None = None  # videos only
+    images: list[Path] | None = None  # folders only
+
+    @property
+    def total_frames(self) -> int:
+        """Frames the stylizing pass will write (an estimate for videos, from the header)."""
+        if self.kind == "video":
+            return video_total(self.info, self.settings)
+        return 1 if self.kind == "image" else len(self.images)
+
+
+def input_kind(path: Path) -> str:
+    if not path.exists():
+        raise UserError(f"input not found: {path}")
+    if path.is_dir():
+        return "folder"
+    return "image" if path.suffix.lower() in imaging.IMAGE_SUFFIXES else "video"
+
+
+def output_kind(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in VIDEO_SUFFIXES:
+        return "video"
+    if suffix == ".gif":
+        return "gif"
+    if suffix in imaging.IMAGE_SUFFIXES:
+        return "image"
+    if suffix:
+        raise UserError(
+            f"--output {path}: unknown kind {suffix!r}; use .mp4, .gif, .png, .jpg or a folder"
+        )
+    return "folder"
+
+
+def default_output(run_dir: Path, source: Path, kind: str) -> Path:
+    """RUN/out/<stem>-stylized.mp4 (.png for an image, a folder for a folder)."""
+    if kind == "folder":
+        return RunDir(run_dir).out / f"{source.resolve().name}-stylized"
+    suffix = ".png" if kind == "image" else ".mp4"
+    return RunDir(run_dir).out / f"{source.stem}-stylized{suffix}"
+
+
+ALLOWED = {"video": ("video", "gif"), "image": ("image",), "folder": ("folder",)}
+
+
+def plan(
+    settings: Settings, input_path: str | Path, output_path: str | Path | None, run_dir: str | Path
+) -> Job:
+    """Check the settings, the input and the output; read the video's header. No model needed."""
+    settings.check()
+    source = Path(input_path)
+    kind = input_kind(source)
+    if output_path:
+        output = Path(output_path)
+    else:
+        output = default_output(Path(run_dir), source, kind)  # RUN/out/ is made by run()
+    out_kind = output_kind(output)
+    if out_kind not in ALLOWED[kind]:
+        wanted = " or ".join(ALLOWED[kind])
+        raise UserError(f"--output {output}: a {kind} input gives a {wanted} output")
+    if output.resolve() == source.resolve():
+        raise UserError(f"--output {output} is the input: the input is never overwritten")
+    if output_path and not output.parent.is_dir():
+        raise UserError(f"--output {output}: the folder {output.parent} does not exist")
+    if out_kind == "folder" and output.exists() and any(output.iterdir()):
+        raise UserError(f"--output {output} already exists: remove it or choose another")
+    job = Job(settings, source, output, kind, out_kind)
+    if kind == "video":
+        job.info = video.probe(source)
+        if settings.start and job.info.duration and settings.start >= job.info.duration:
+            raise UserError(
+                f"--start {settings.start} s is past the end of {source} "
+                f"({job.info.duration:.2f} s)"
+            )
+    elif kind == "image":
+        imaging.load_image(source)  # fail now, not after the model has loaded
+    else:
+        job.images = imaging.find_images(source)
+        if not job.images:
+            raise UserError(f"no images in {source}")
+    return job
+
+
+def video_total(info: video.VideoInfo, settings: Settings) -> int:
+    """Frames expected from the requested range, from the header's duration and rate."""
+    length = max(0.0, info.duration - settings.start)
+    if settings.duration is not None:
+        length = min(length, settings.duration) if info.duration else settings.duration
+    total = round(length * info.fps)
+    return min(total, settings.max_frames) if settings.max_frames else total

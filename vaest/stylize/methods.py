@@ -1,0 +1,90 @@
+"""How a stylized frame keeps its structure while it takes a painting's look.
+
+Every method starts from the shifted latent z' (vaest.latent.Shift) of a frame x:
+- `refine`: decode(z') through the refiner, as the original design did (the seed design when the
+  refiner is unguided; a guided refiner also sees the frame's luminance detail, `detail` of it);
+- `split`: a non-learned baseline, the low frequencies of decode(z') plus the frame's own high
+  frequencies, `detail` of them;
+- `residual` (the default): the `refine` output plus `detail` of what the model could not rebuild
+  of the frame, x - refine(decode(mu)), less that residual's mean colour. The residual holds the
+  frame's fine structure and the colour variation the VAE smooths away; its mean is the model's
+  colour bias on this frame, not structure, so it is dropped and the mean colour comes from z'.
+  It costs a second decode and refine, of mu.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.ndimage import gaussian_filter
+
+from vaest.io.imaging import as_float_images
+from vaest.latent import Shift
+
+METHODS = ("residual", "refine", "split")
+
+
+DEFAULT_METHOD = "residual"
+
+
+SPLIT_SIGMA = 3.0  # pixels: the split baseline takes the frame's detail finer than this
+
+
+def low_pass(images: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of [N,H,W,3] images over height and width only."""
+    return gaussian_filter(
+        np.asarray(images, np.float32), sigma=(0, sigma, sigma, 0), mode="reflect"
+    )
+
+
+def frequency_split(decoded, frames, detail: float = 1.0, sigma: float = SPLIT_SIGMA):
+    """Low frequencies from decode(z'), high frequencies from the frame: the baseline."""
+    frames = np.asarray(frames, np.float32)
+    detail_of_frame = frames - low_pass(frames, sigma)
+    return np.clip(low_pass(decoded, sigma) + detail * detail_of_frame, 0.0, 1.0)
+
+
+def residual_transfer(styled, rebuilt, frames, detail: float = 1.0) -> np.ndarray:
+    """styled + detail * (frames - rebuilt), the residual's mean colour removed per frame."""
+    residual = np.asarray(frames, np.float32) - np.asarray(rebuilt, np.float32)
+    residual -= residual.mean(axis=(1, 2), keepdims=True)
+    return np.clip(np.asarray(styled, np.float32) + detail * residual, 0.0, 1.0)
+
+
+def stylize_latents(
+    exported, frames, shifted, means, method=DEFAULT_METHOD, refine=True, detail=1.0
+) -> np.ndarray:
+    """Stylized frames from their shifted latents z' (and their means mu, for `residual`).
+
+    `exported` is a vaest.export.read.Exported; refine=False leaves the refiner out of `refine` and
+    `residual`. Frames are uint8 or float [0,1] at the model size; the result is float [0,1].
+    """
+    return _stylize(exported, frames, shifted, means, (method,), refine, detail)[method]
+
+
+def stylize_by_method(exported, frames, shift: Shift, detail=1.0, means=None):
+    """{method: output} for the same frames at z' = shift.apply(mu); means: the frames' mu,
+    when already known."""
+    if means is None:
+        means, _ = exported.encode(frames)
+    return _stylize(exported, frames, shift.apply(means), means, METHODS, True, detail)
+
+
+def _stylize(exported, frames, shifted, means, methods, refine, detail) -> dict[str, np.ndarray]:
+    """{method: output} for the methods asked, sharing one decode (and refine) of z' (and mu)."""
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        raise ValueError(f"unknown method {unknown.pop()!r}; the methods are {', '.join(METHODS)}")
+    frames = as_float_images(frames)
+    count = len(frames)
+    latents = np.concatenate([shifted, means]) if "residual" in methods else shifted
+    decoded = exported.decode(latents)
+    found = {}
+    if "split" in methods:
+        found["split"] = frequency_split(decoded[:count], frames, detail)
+    if "refine" in methods or "residual" in methods:
+        guides = np.concatenate([frames] * (len(latents) // count))
+        refined = exported.refine(decoded, guides, detail) if refine else decoded
+        found["refine"] = refined[:count]
+        if "residual" in methods:
+            found["residual"] = residual_transfer(refined[:count], refined[count:], frames, detail)
+    return {method: found[method] for method in methods}

@@ -1,0 +1,138 @@
+"""Fitted frames in, stylized frames out: the latent shift, its centroids and the smoothing state.
+
+- c_target is the painting domain's centroid. c_source is the input's own centroid (measured in a
+  first pass), a trained domain's centroid, or zero.
+- For `refine` without smoothing, the exported `stylize` graph does it all in one call per batch;
+  otherwise encode, decode and refine run apart, which latent smoothing (an exponential moving
+  average of z' across frames) and reusing the mu of the --source auto pass need too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from vaest.errors import UserError
+from vaest.latent import CentroidTally, Shift, choose_domain, weighted_centroid
+from vaest.stylize.methods import DEFAULT_METHOD, stylize_latents
+from vaest.stylize.settings import SOURCE_AUTO, SOURCE_NONE
+from vaest.stylize.streaming import batches
+
+MAX_CENTROID_FRAMES = 500  # the first pass of --source auto encodes at most about this many
+
+
+PIXEL_KEEP = 0.2  # --pixel_smoothing, the original's blend: out = 0.2 * last + 0.8 * current
+
+
+def target_centroid(exported, name: str | None) -> tuple[str, np.ndarray]:
+    """(name, c_target) of the painting domain named by --target, or of the only one."""
+    name = choose_domain(exported.domains.values(), "painting", name, "target")
+    return name, exported.domains[name].centroid
+
+
+def named_source(exported, name: str) -> np.ndarray | None:
+    """A named domain's centroid, zero for none, or None for auto (measured later)."""
+    if name == SOURCE_AUTO:
+        return None
+    if name == SOURCE_NONE:
+        return np.zeros(exported.latent_dim, np.float32)
+    if name not in exported.domains:
+        raise UserError(
+            f"no domain named {name!r} for --source; use auto, none or one of: "
+            f"{', '.join(exported.domains)}"
+        )
+    return exported.domains[name].centroid
+
+
+def video_domains_centroid(exported) -> np.ndarray:
+    """The centroid of all trained video frames together: the reference for a lone image."""
+    videos = [exported.domains[n] for n in exported.video_domains()]
+    if not videos:
+        return np.zeros(exported.latent_dim, np.float32)
+    return weighted_centroid([d.centroid for d in videos], [max(d.count, 1) for d in videos])
+
+
+def measure_centroid(exported, fitted: Iterable[np.ndarray], batch_size: int, progress=None):
+    """Mean of mu over fitted frames; returns (centroid, every frame's mu [N, latent_dim])."""
+    means, tally = [], CentroidTally(exported.latent_dim)
+    for batch in batches(fitted, batch_size):
+        means.append(exported.encode(np.stack(batch))[0])
+        tally.add("source", means[-1])
+        if progress is not None:
+            progress.update(len(batch))
+    if not means:
+        raise UserError("no frames to measure the source centroid on")
+    return tally.centroid("source"), np.concatenate(means)
+
+
+class Stylizer:
+    """Fitted frames in, stylized frames out (float [0, 1] at model size); keeps the smoothing
+    state between calls, so one Stylizer serves one stream of frames in order."""
+
+    def __init__(
+        self,
+        exported,
+        shift: Shift,
+        smoothing=0.0,
+        pixel_smoothing=False,
+        refine=True,
+        detail=1.0,
+        method=DEFAULT_METHOD,
+    ):
+        self.exported = exported
+        self.shift = shift
+        self.smoothing = float(smoothing)
+        self.pixel_smoothing = pixel_smoothing
+        self.refine = refine
+        self.detail = float(detail)
+        self.method = method
+        self._latent = None  # last smoothed latent
+        self._picture = None  # last output, for the pixel blend
+
+    @property
+    def one_graph(self) -> bool:
+        """Whether the exported stylize graph does the whole job."""
+        return (
+            self.method == "refine"
+            and self.smoothing == 0
+            and (self.refine or not self.exported.has_refiner)
+        )
+
+    def latents(self, fitted: np.ndarray, means: np.ndarray | None = None) -> np.ndarray:
+        """The shifted latents z', smoothed over time when asked: z_t = s z_{t-1} + (1-s) z'_t.
+        means: the frames' mu when already known (from the --source auto pass)."""
+        mean = self.exported.encode(fitted)[0] if means is None else means
+        shifted = self.shift.apply(mean).astype(np.float32)
+        if self.smoothing == 0:
+            return shifted
+        s = self.smoothing
+        for i, row in enumerate(shifted):
+            previous = row if self._latent is None else self._latent
+            self._latent = shifted[i] = s * previous + (1.0 - s) * row
+        return shifted
+
+    def __call__(self, fitted: np.ndarray, means: np.ndarray | None = None) -> np.ndarray:
+        shift = self.shift
+        if self.one_graph and means is None:
+            out = self.exported.stylize(
+                fitted,
+                shift.source,
+                shift.target,
+                shift.source_weight,
+                shift.target_weight,
+                self.detail,
+            )
+        else:
+            if means is None:
+                means = self.exported.encode(fitted)[0]
+            shifted = self.latents(fitted, means)
+            out = stylize_latents(
+                self.exported, fitted, shifted, means, self.method, self.refine, self.detail
+            )
+        if self.pixel_smoothing:
+            for i, picture in enumerate(out):
+                if self._picture is not None:
+                    out[i] = PIXEL_KEEP * self._picture + (1.0 - PIXEL_KEEP) * picture
+                self._picture = out[i]
+        return out
