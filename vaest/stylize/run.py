@@ -28,6 +28,7 @@ from vaest.latent import Shift
 from vaest.stylize.geometry import Geometry
 from vaest.stylize.job import Job
 from vaest.stylize.settings import parse_output_size
+from vaest.stylize.stabilize import FlowStabilizer
 from vaest.stylize.streaming import batches, prefetch
 from vaest.stylize.stylizer import (
     MAX_CENTROID_FRAMES,
@@ -37,6 +38,7 @@ from vaest.stylize.stylizer import (
     target_centroid,
     video_domains_centroid,
 )
+from vaest.temporal import TemporalMeter
 
 
 @dataclass
@@ -44,6 +46,7 @@ class Result:
     path: Path
     frames: int
     seconds: float  # the stylizing pass, without the first pass of --source auto
+    temporal: dict | None = None  # vaest.temporal figures at the model size, when measured
 
     @property
     def fps(self) -> float:
@@ -66,8 +69,8 @@ def run(job: Job, exported, progress: Callable | None = None) -> Result:
         b,
         target_name,
     )
-    if settings.smoothing and job.kind != "video":
-        logging.info("--smoothing applies to videos only: images are stylized one by one")
+    if job.kind != "video" and (settings.smoothing or settings.measure_temporal):
+        logging.info("--smoothing and --measure_temporal apply to videos only")
     job.output.parent.mkdir(parents=True, exist_ok=True)
     if job.kind == "video":
         return _run_video(job, exported, shift, progress, means)
@@ -152,15 +155,20 @@ def _run_video(job: Job, exported, shift: Shift, progress, known_means=None) -> 
             info.height,
         )
     logging.info("%s: %s at %.3f frames/s", job.input.name, geometry.describe(), info.fps)
+    # Stabilised at the model size: the flicker is made there, and the flow is cheapest there.
+    kinds = settings.temporal_kinds()
+    stabilizer = FlowStabilizer(settings.temporal_weight) if "flow" in kinds else None
     stylizer = Stylizer(
         exported,
         shift,
-        settings.smoothing,
+        settings.latent_smoothing(),
         settings.pixel_smoothing,
         settings.refine,
         settings.detail,
         settings.method,
+        stabilizer,
     )
+    meter = TemporalMeter() if settings.measure_temporal else None
 
     def fitted_batches():
         prepared = ((geometry.fit(f), geometry.thumbnail(f)) for f in _video_frames(job))
@@ -175,7 +183,10 @@ def _run_video(job: Job, exported, shift: Shift, progress, known_means=None) -> 
 
     def styled_batches():
         for thumbnails, fitted, means in prefetch(fitted_batches()):
-            yield thumbnails, to_uint8(stylizer(fitted, means))
+            styled = to_uint8(stylizer(fitted, means))
+            for frame, picture in zip(fitted, styled, strict=True) if meter else ():
+                meter.add(frame, picture)
+            yield thumbnails, styled
 
     def output_frames(bar):
         for thumbnails, styled in prefetch(styled_batches()):
@@ -201,7 +212,8 @@ def _run_video(job: Job, exported, shift: Shift, progress, known_means=None) -> 
                 for frame in output_frames(bar):
                     writer.write(frame)
             count = writer.frames
-    return Result(job.output, count, time.perf_counter() - start)
+    figures = meter.figures() if meter else None
+    return Result(job.output, count, time.perf_counter() - start, figures)
 
 
 def exact_rate(fps: float) -> Fraction:

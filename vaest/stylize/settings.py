@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from vaest.errors import UserError
@@ -9,6 +10,8 @@ from vaest.stylize.methods import DEFAULT_METHOD, METHODS
 
 SOURCE_AUTO, SOURCE_NONE = "auto", "none"
 DEFAULT_STRENGTH = 1.0
+TEMPORAL_KINDS = ("flow", "latent")  # --temporal: any of these, comma-separated, or none
+LATENT_SMOOTHING = 0.5  # the latent moving average of --temporal latent without --smoothing
 
 
 @dataclass
@@ -20,7 +23,10 @@ class Settings:
     strength: float | None = None  # a = b = strength; 1.0 when no weight is given
     source_weight: float | None = None
     target_weight: float | None = None
-    smoothing: float = 0.0  # latent EMA factor s in [0, 1)
+    smoothing: float = 0.0  # latent EMA factor s in [0, 1); 0 = off unless --temporal latent
+    temporal: str = "flow"  # videos: flow (vaest.stylize.stabilize), latent, both, or none
+    temporal_weight: float = 0.7  # w of the flow blend, in [0, 1)
+    measure_temporal: bool = False  # report the flow-warped error of the output (a flow pass)
     pixel_smoothing: bool = False
     refine: bool = True
     method: str = DEFAULT_METHOD  # residual, refine or split (vaest.stylize.methods)
@@ -35,6 +41,13 @@ class Settings:
     audio: bool = True
 
     def check(self) -> None:
+        for name in ("strength", "source_weight", "target_weight", "detail", "smoothing"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise UserError(f"--{name} must be a finite number, not {value}")
+        self.temporal_kinds()
+        if not 0.0 <= self.temporal_weight < 1.0:  # also refuses nan
+            raise UserError(f"--temporal_weight must be in [0, 1), not {self.temporal_weight}")
         if not 0.0 <= self.smoothing < 1.0:
             raise UserError(f"--smoothing must be in [0, 1), not {self.smoothing}")
         if self.batch_size < 1:
@@ -53,6 +66,24 @@ class Settings:
             raise UserError(f"--crf must be in 0..51, not {self.crf}")
         parse_output_size(self.output_size, (2, 2), (2, 2))  # the syntax, before any work
         self.weights()
+
+    def temporal_kinds(self) -> set[str]:
+        """The stabilisations asked for by --temporal: a subset of TEMPORAL_KINDS."""
+        asked = {part.strip() for part in self.temporal.split(",") if part.strip()}
+        if asked == {"none"}:
+            return set()
+        unknown = asked - set(TEMPORAL_KINDS)
+        if unknown or not asked:
+            raise UserError(
+                f"--temporal must be flow, latent, flow,latent or none, not {self.temporal!r}"
+            )
+        return asked
+
+    def latent_smoothing(self) -> float:
+        """s of the latent moving average: --smoothing, or the default of --temporal latent."""
+        if self.smoothing == 0 and "latent" in self.temporal_kinds():
+            return LATENT_SMOOTHING
+        return self.smoothing
 
     def weights(self) -> tuple[float, float]:
         """(a, b) of z' = mu - a * c_source + b * c_target.

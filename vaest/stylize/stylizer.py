@@ -17,6 +17,7 @@ from vaest.errors import UserError
 from vaest.latent import CentroidTally, Shift, choose_domain, weighted_centroid
 from vaest.stylize.methods import DEFAULT_METHOD, stylize_latents
 from vaest.stylize.settings import SOURCE_AUTO, SOURCE_NONE
+from vaest.stylize.stabilize import FlowStabilizer
 from vaest.stylize.streaming import batches
 
 MAX_CENTROID_FRAMES = 500  # the first pass of --source auto encodes at most about this many
@@ -79,7 +80,9 @@ class Stylizer:
         refine=True,
         detail=1.0,
         method=DEFAULT_METHOD,
+        stabilizer: FlowStabilizer | None = None,
     ):
+        """stabilizer: blends each output with the previous one along the input's motion."""
         self.exported = exported
         self.shift = shift
         self.smoothing = float(smoothing)
@@ -87,6 +90,7 @@ class Stylizer:
         self.refine = refine
         self.detail = float(detail)
         self.method = method
+        self.stabilizer = stabilizer
         self._latent = None  # last smoothed latent
         self._picture = None  # last output, for the pixel blend
 
@@ -135,4 +139,7 @@ class Stylizer:
                 if self._picture is not None:
                     out[i] = PIXEL_KEEP * self._picture + (1.0 - PIXEL_KEEP) * picture
                 self._picture = out[i]
+        if self.stabilizer is not None:
+            for i, (frame, picture) in enumerate(zip(fitted, out, strict=True)):
+                out[i] = self.stabilizer(frame, picture)
         return out
