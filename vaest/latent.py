@@ -39,7 +39,13 @@ class Shift:
 
     def apply(self, mean) -> np.ndarray:
         """Shifted latents, float32, the shape of mean ([latent_dim] or [N, latent_dim])."""
-        return (np.asarray(mean, np.float32) + self.offset).astype(np.float32)
+        source = np.asarray(self.source, np.float32)
+        target = np.asarray(self.target, np.float32)
+        return (
+            np.asarray(mean, np.float32)
+            - self.source_weight * source
+            + (self.target_weight * target)
+        )
 
 
 def choose_domain(domains: Iterable, kind: str, asked: str | None, flag: str) -> str:
@@ -72,10 +78,13 @@ class CentroidTally:
         self.counts: dict = {}
 
     def add(self, key, rows) -> None:
+        # Row by row, in float64: the same sums in the same order however the rows are batched.
         rows = np.asarray(rows, np.float64).reshape(-1, self.latent_dim)
-        zeros = np.zeros(self.latent_dim)
-        self.sums[key] = self.sums.get(key, zeros) + rows.sum(axis=0)
-        self.squares[key] = self.squares.get(key, zeros) + np.square(rows).sum(axis=0)
+        sums = self.sums.setdefault(key, np.zeros(self.latent_dim))
+        squares = self.squares.setdefault(key, np.zeros(self.latent_dim))
+        for row in rows:
+            sums += row
+            squares += row * row
         self.counts[key] = self.counts.get(key, 0) + len(rows)
 
     def add_by_key(self, keys, rows) -> None:
