@@ -11,6 +11,7 @@ VAE_STEPS ?= 1500
 REFINER_STEPS ?= 400
 BATCH ?= 16
 STRENGTH ?= 2
+DEMO_MINUTES ?= 15
 VIDEO ?=
 PAINTINGS ?=
 
@@ -41,6 +42,7 @@ bench: setup
 demo: setup
 	$(PY) -m vaest.demo --run_dir=$(RUN) --image_size=$(SIZE) --vae_steps=$(VAE_STEPS) \
 		--refiner_steps=$(REFINER_STEPS) --batch_size=$(BATCH) --strength=$(STRENGTH) \
+		--minutes=$(DEMO_MINUTES) \
 		$(if $(VIDEO),--video=$(VIDEO)) $(if $(PAINTINGS),--paintings=$(PAINTINGS))
 
 clean:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from vaest.io.video_out import stream_info
@@ -57,3 +58,39 @@ def test_scaled_down_demo_runs_every_step(tmp_path):
     # Each step left its output where the next one looks for it.
     for part in ("data/manifest.json", "vae/config.json", "refiner/config.json", "export"):
         assert (run / part).exists(), part
+
+
+def test_demo_budget_shortens_training_on_a_slow_machine_and_never_lengthens_it():
+    from vaest.demo import TRAINING_SHARE, budget_steps
+
+    # The development machine: about 3.6 steps/s, so 15 minutes hold the asked 1,500 + 400.
+    assert budget_steps(1500, 400, 3.6, 15) == (1500, 400)
+    # A 2-core AVX2 laptop at 0.5 steps/s: the trainings fit their share of the budget.
+    vae, refiner = budget_steps(1500, 400, 0.5, 15)
+    assert (vae + refiner) / 0.5 <= TRAINING_SHARE * 15 * 60 + 1
+    assert 200 < vae < 1500 and vae / refiner == pytest.approx(1500 / 400, rel=0.02)
+    assert budget_steps(1500, 400, 0.001, 15) == (1, 1)  # always at least one step
+
+
+def test_demo_times_two_chunks_then_keeps_its_choice(tmp_path, monkeypatch):
+    """The rate comes from two chunks of training whose start-up costs cancel; a rerun reuses
+    the choice instead of timing again (training resumes to the same step counts)."""
+    from types import SimpleNamespace
+
+    from vaest import demo
+
+    calls = []
+
+    def timed_step(name, script, *args):
+        calls.append(next(a for a in args if a.startswith("--steps=")))
+        return {1: 70.0, 2: 190.0}[len(calls)]  # 60 more steps took 120 s: 0.5 steps/s
+
+    monkeypatch.setattr(demo, "step", timed_step)
+    settings = SimpleNamespace(vae_steps=1500, refiner_steps=400, minutes=15.0)
+    chosen = demo.train_vae_steps(settings, tmp_path, ["--run_dir=x"])
+    assert calls == [f"--steps={demo.PROBE_STEPS}", f"--steps={3 * demo.PROBE_STEPS}"]
+    assert chosen == demo.budget_steps(1500, 400, 0.5, 15.0) and chosen[0] < 1500
+    assert demo.train_vae_steps(settings, tmp_path, ["--run_dir=x"]) == chosen
+    assert len(calls) == 2  # not timed again
+    no_budget = SimpleNamespace(vae_steps=1500, refiner_steps=400, minutes=0.0)
+    assert demo.train_vae_steps(no_budget, tmp_path / "other", []) == (1500, 400)

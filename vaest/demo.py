@@ -21,6 +21,11 @@ from vaest.run_dir import MANIFEST, METRICS, RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
 SIDE_BY_SIDE_FRAMES = 4
+# The demo times two short chunks of VAE training (training resumes exactly, so nothing is
+# lost) and sizes the rest of both trainings to --minutes; the other steps take the remainder.
+PROBE_STEPS = 30
+TRAINING_SHARE = 0.85
+BUDGET = "demo_budget.json"
 
 
 def define_flags() -> None:
@@ -37,16 +42,55 @@ def define_flags() -> None:
     # clearly from about alpha = 2 (see RUN/eval/shift_strengths.png).
     flags.DEFINE_float("strength", 2.0, "Style strength alpha for mogrify_video.py.")
     flags.DEFINE_list("mogrify_flags", [], "Extra flags for mogrify_video.py, comma-separated.")
+    flags.DEFINE_float(
+        "minutes", 15.0,
+        "Time budget of the whole demo: on a slow CPU the trainings take fewer steps than asked "
+        "(never more), and the demo prints what it chose; 0 = always the asked steps.",
+    )  # fmt: skip
 
 
-def step(name: str, script: str, *args: str) -> None:
-    """Run one pipeline script; stop the demo with its message if it fails."""
+def step(name: str, script: str, *args: str) -> float:
+    """Run one pipeline script; stop the demo with its message if it fails. Returns seconds."""
     print(f"\n== {name}: python {script} {' '.join(args)}", flush=True)
     started = time.perf_counter()
     done = subprocess.run([sys.executable, str(ROOT / script), *args], cwd=ROOT)
     if done.returncode != 0:
         raise UserError(f"{script} failed (exit {done.returncode}); see its message above")
-    print(f"== {name}: {time.perf_counter() - started:.0f} s", flush=True)
+    seconds = time.perf_counter() - started
+    print(f"== {name}: {seconds:.0f} s", flush=True)
+    return seconds
+
+
+def budget_steps(vae_steps: int, refiner_steps: int, steps_per_second: float, minutes: float):
+    """(VAE steps, refiner steps) that fit the trainings' share of `minutes` at the measured
+    rate, in the asked proportion and never more than asked (a refiner step costs about a VAE
+    step at the demo's sizes)."""
+    seconds = TRAINING_SHARE * minutes * 60.0
+    factor = min(1.0, seconds * steps_per_second / (vae_steps + refiner_steps))
+    return max(1, round(vae_steps * factor)), max(1, round(refiner_steps * factor))
+
+
+def train_vae_steps(settings, run: Path, vae_args: list[str]) -> tuple[int, int]:
+    """Start the VAE's training; on a new run with a budget, time two chunks and choose the step
+    counts that fit it (kept in RUN/demo_budget.json, so that a rerun resumes to the same)."""
+    asked = settings.vae_steps, settings.refiner_steps
+    record = run / BUDGET
+    if record.exists():
+        chosen = json.loads(record.read_text())
+        return chosen["vae_steps"], chosen["refiner_steps"]
+    if settings.minutes <= 0 or settings.vae_steps < 4 * PROBE_STEPS:
+        return asked
+    first = step("3 train VAE, timing", "train_vae.py", f"--steps={PROBE_STEPS}", *vae_args)
+    second = step("3 train VAE, timing", "train_vae.py", f"--steps={3 * PROBE_STEPS}", *vae_args)
+    rate = 2 * PROBE_STEPS / max(second - first, 1e-3)  # the start-up cost cancels
+    vae_steps, refiner_steps = budget_steps(*asked, rate, settings.minutes)
+    print(
+        f"== budget: {rate:.2f} training steps/s here; {settings.minutes:g} minutes allow "
+        f"{vae_steps} VAE and {refiner_steps} refiner steps (asked {asked[0]} and {asked[1]})",
+        flush=True,
+    )
+    record.write_text(json.dumps({"vae_steps": vae_steps, "refiner_steps": refiner_steps}) + "\n")
+    return vae_steps, refiner_steps
 
 
 def side_by_side(original: Path, stylized: Path, out: Path, count: int = SIDE_BY_SIDE_FRAMES):
@@ -93,6 +137,7 @@ def run_demo(settings) -> dict:
         # Other inputs than last time: start the run afresh (the sample itself is kept).
         for folder in folders.stages():
             shutil.rmtree(folder, ignore_errors=True)
+        (run / BUDGET).unlink(missing_ok=True)
         record.write_text(json.dumps(asked, indent=2) + "\n")
 
     rd = f"--run_dir={run}"
@@ -105,13 +150,15 @@ def run_demo(settings) -> dict:
         )  # fmt: skip
     step("2 preview", "preview_tiles.py", rd)
     batch = f"--batch_size={settings.batch_size}"
-    step(
-        "3 train VAE", "train_vae.py", rd, f"--steps={settings.vae_steps}", batch,
-        "--learning_rate=5e-4", f"--save_every={max(1, settings.vae_steps // 3)}",
+    # Saves and previews follow the asked steps, so that a budget changes nothing but the length.
+    vae_args = [
+        rd, batch, "--learning_rate=5e-4", f"--save_every={max(1, settings.vae_steps // 3)}",
         f"--preview_every={max(1, settings.vae_steps // 6)}",
-    )  # fmt: skip
+    ]  # fmt: skip
+    vae_steps, refiner_steps = train_vae_steps(settings, run, vae_args)
+    step("3 train VAE", "train_vae.py", f"--steps={vae_steps}", *vae_args)
     step(
-        "4 train refiner", "train_refiner.py", rd, f"--steps={settings.refiner_steps}", batch,
+        "4 train refiner", "train_refiner.py", rd, f"--steps={refiner_steps}", batch,
         "--learning_rate=5e-4", f"--save_every={max(1, settings.refiner_steps // 2)}",
         f"--preview_every={max(1, settings.refiner_steps // 2)}",
     )  # fmt: skip
