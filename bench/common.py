@@ -56,3 +56,39 @@ def refiner_settings(steps: int, batch_size: int):
         steps=steps, batch_size=batch_size, learning_rate=LEARNING_RATE,
         save_every=steps, preview_every=steps,
     )  # fmt: skip
+
+
+def cpu_summary() -> str:
+    """The CPU's model, core count and vector extensions: speed figures depend on them."""
+    import os
+
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines()
+                  if line.startswith("model name")), "unknown CPU")  # fmt: skip
+    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines()
+                      if line.startswith("flags")), []))  # fmt: skip
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile")
+    present = [f for f in wanted if f in flags] or ["none of avx2/avx512/amx"]
+    return f"{model}, {os.cpu_count()} cores, {' '.join(present)}"
+
+
+def train_run(run: Path, videos: list[str], size, vae_steps: int, refiner_steps: int, batch: int):
+    """Extract the shared paintings and the given videos, train a VAE and a guided refiner and
+    export, resuming whatever a kept work folder already holds."""
+    from vaest.data.extract import extract
+    from vaest.data.sources import Options, plan_domains
+    from vaest.export.write import export
+    from vaest.train.refiner import train_refiner
+    from vaest.train.vae import VaeSettings, train_vae
+
+    if not (run / "data").exists():
+        options = Options(image_size=size, frame_stride=2, tiles_per_painting=32)
+        extract(plan_domains(videos, [f"paintings={SHARED / 'paintings'}"], options), options, run)
+    vae = VaeSettings(
+        steps=vae_steps, batch_size=batch, learning_rate=LEARNING_RATE,
+        save_every=vae_steps, preview_every=vae_steps,
+    )  # fmt: skip
+    train_vae(run, vae)
+    train_refiner(run, refiner_settings(refiner_steps, batch))
+    if not (run / "export").exists():
+        export(run)

@@ -35,6 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).parent))
+from common import cpu_summary  # noqa: E402
+
 FRAMES = 100
 NETWORK_FRAMES = 32  # frames per timed pass of the network-only measures
 ROUNDS = 5
@@ -258,6 +261,7 @@ def main() -> None:
     cores = os.cpu_count()
     parts = ", ".join(f"{k} {v / 1e9:.2f}" for k, v in flops.items())
     print(f"machine: {cores} CPU cores, load average {load:.1f} at start, tf {tf.__version__}")
+    print(f"cpu: {cpu_summary()}")
     print(f"best of {ROUNDS} interleaved rounds each")
     print(f"model: 180x320, GFLOP/frame: {parts}; batch {step}")
     print(f"end to end:      {end_to_end_rate:6.2f} frames/s  ({FRAMES} frames, 320x180, sound,")

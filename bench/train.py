@@ -32,6 +32,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+sys.path.insert(0, str(Path(__file__).parent))
+from common import cpu_summary  # noqa: E402
+
 from vaest.data import extract, sources
 from vaest.data.pipeline import training_dataset
 from vaest.data.records import load_manifest, read_records
@@ -179,6 +182,7 @@ def main() -> None:
     train_flops = 3 * per_image
     n, h, w, c = CONV_SHAPE
     conv_wall, conv_cpu = max(conv.rounds.wall), max(conv.rounds.cpu)
+    print(f"cpu: {cpu_summary()}")
     print(
         f"model: default VaeConfig at {SIZE[0]}x{SIZE[1]}, batch {BATCH}, "
         f"{model.count_params() / 1e6:.1f}M parameters; {len(images)} records"
