@@ -24,6 +24,7 @@ from vaest.data.sources import VIDEO, DomainPlan, Options, check_output, size_te
 from vaest.errors import UserError
 from vaest.io import imaging, video
 from vaest.io.atomic import staged_folder
+from vaest.io.lock import folder_lock
 from vaest.run_dir import MANIFEST, RunDir
 
 # Random tiles cover 25% to 100% of the side of the largest box of the model's aspect ratio.
@@ -241,7 +242,8 @@ def extract(
     created_run_dir = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
-        with staged_folder(RunDir(run_dir).data) as tmp:
+        data = RunDir(run_dir).data
+        with folder_lock(data, "extracting into"), staged_folder(data) as tmp:
             shards = ShardWriter(tmp, options.shard_size)
             try:
                 for plan in plans:

@@ -17,6 +17,7 @@ import imageio_ffmpeg
 import numpy as np
 from absl import logging
 
+from vaest.io.atomic import temp_file
 from vaest.io.imaging import to_uint8
 from vaest.io.video import VideoError, probe
 
@@ -35,17 +36,9 @@ def _kill(gen) -> None:
         pass
 
 
-def _temp_path(path: Path, kind: str = "tmp") -> Path:
-    """A new hidden file beside path, like .out.k3j2x.tmp.mp4.
-
-    Beside it, so the final rename stays on one disk and is atomic; uniquely named, so two
-    writers aiming at the same target cannot clobber each other's work.
-    """
-    handle, name = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.stem}.", suffix=f".{kind}{path.suffix}"
-    )
-    os.close(handle)
-    return Path(name)
+def _temp_path(path: Path, kind: str = "") -> Path:
+    """A new hidden file beside path, like .out.video.tmp-PID-k3j2x.mp4 (vaest.io.atomic)."""
+    return temp_file(path, f"{kind}." if kind else "")
 
 
 def _ffmpeg(*args: str) -> subprocess.CompletedProcess:
