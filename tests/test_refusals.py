@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -244,3 +245,83 @@ def test_variable_rate_is_resampled_to_its_base_rate(tmp_path):
     assert frames == round(info.duration * info.fps) == 180
     constant = make_video(tmp_path / "cfr.mp4", frames=20, size="64x36")
     assert not video.probe(constant).variable_rate
+
+
+# --- a full disk ----------------------------------------------------------------------------------
+
+
+def test_full_disk_in_extraction_names_the_shard_and_leaves_nothing(tmp_path, photos, monkeypatch):
+    import tensorflow as tf
+    from PIL import Image
+
+    from vaest.data.extract import extract
+    from vaest.data.sources import Options, plan_domains
+
+    (tmp_path / "art").mkdir()
+    Image.fromarray(photos["coffee"]).save(tmp_path / "art" / "coffee.png")
+    options = Options(image_size=(36, 64), tiles_per_painting=4)
+
+    def full(self, record):
+        raise tf.errors.ResourceExhaustedError(None, None, "write: No space left on device")
+
+    monkeypatch.setattr(tf.io.TFRecordWriter, "write", full)
+    run = tmp_path / "run"
+    with pytest.raises(OSError) as err:
+        extract(plan_domains([], [f"art={tmp_path / 'art'}"], options), options, run)
+    assert err.value.errno == errno.ENOSPC and ".tfrecord.gz" in err.value.filename
+    assert not run.exists()  # no RUN/data, no temporary folder, no lock
+
+
+def test_full_disk_in_a_video_names_the_folder_and_leaves_nothing(tmp_path, monkeypatch):
+    import numpy as np
+
+    from vaest.io import video_out
+
+    real = video_out.imageio_ffmpeg.write_frames
+
+    def failing(*args, **kwargs):
+        inner = real(*args, **kwargs)
+        yield next(inner)
+        inner.send(np.zeros((36, 64, 3), np.uint8))
+        yield
+        inner.close()
+        raise OSError("[Errno 32] Broken pipe\n\nFFMPEG STDERR OUTPUT:\nNo space left on device")
+
+    monkeypatch.setattr(video_out.imageio_ffmpeg, "write_frames", failing)
+    with pytest.raises(OSError) as err:
+        with video_out.VideoWriter(tmp_path / "out.mp4", fps=25, size=(36, 64)) as writer:
+            for _ in range(3):
+                writer.write(np.zeros((36, 64, 3), np.uint8))
+    assert err.value.errno == errno.ENOSPC and err.value.filename == str(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ffmpeg_dies_with_a_killed_parent(tmp_path):
+    """A run killed while ffmpeg works (here: an endless encode) leaves no ffmpeg behind."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", "from vaest.io import video_out\n"
+         "video_out._ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=64x36', '-f', 'null', '-')"],
+        cwd=ROOT,
+    )  # fmt: skip
+    children = Path(f"/proc/{parent.pid}/task/{parent.pid}/children")
+    for _ in range(200):
+        if children.exists() and children.read_text().split():
+            break
+        time.sleep(0.05)
+    ffmpeg = int(children.read_text().split()[0])
+    parent.kill()
+    parent.wait()
+    for _ in range(40):
+        if not Path(f"/proc/{ffmpeg}").exists():
+            break
+        time.sleep(0.05)
+    assert not Path(f"/proc/{ffmpeg}").exists(), "ffmpeg outlived its parent"
+
+
+def test_imageio_ffmpeg_children_are_tied_too():
+    import imageio_ffmpeg._io as imageio_io
+
+    from vaest.io import video_out  # noqa: F401  (ties them on import)
+
+    assert getattr(imageio_io._popen_kwargs, "tied", False)
+    assert imageio_io._popen_kwargs(prevent_sigint=True)["preexec_fn"] not in (None, os.setpgrp)

@@ -7,6 +7,7 @@ leftovers of a killed run (whose process is gone) from the work of a live one, a
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import secrets
@@ -44,6 +45,14 @@ def remove_stale_temporaries(final: str | Path) -> list[Path]:
         shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
         removed.append(path)
     return removed
+
+
+def disk_full(err: BaseException, where: str | Path) -> OSError | None:
+    """The error to raise for a full disk (an OSError naming `where`, which the scripts report in
+    one line), or None when `err` is something else; TensorFlow and ffmpeg say it in words."""
+    if getattr(err, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(err):
+        return OSError(errno.ENOSPC, "No space left on device", str(where))
+    return None
 
 
 def temp_file(path: str | Path, kind: str = "") -> Path:

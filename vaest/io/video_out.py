@@ -17,9 +17,12 @@ import imageio_ffmpeg
 import numpy as np
 from absl import logging
 
-from vaest.io.atomic import temp_file
+from vaest.io import children
+from vaest.io.atomic import disk_full, temp_file
 from vaest.io.imaging import to_uint8
 from vaest.io.video import VideoError, probe
+
+children.tie_imageio_ffmpeg()  # a killed run leaves no ffmpeg behind
 
 AUDIO_RATE = 16000  # sample rate used when decoding audio for measurement
 
@@ -43,7 +46,9 @@ def _temp_path(path: Path, kind: str = "") -> Path:
 
 def _ffmpeg(*args: str) -> subprocess.CompletedProcess:
     cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, errors="replace")
+    return subprocess.run(
+        cmd, capture_output=True, text=True, errors="replace", preexec_fn=children.preexec()
+    )
 
 
 def has_audio_stream(path: str | Path) -> bool:
@@ -140,7 +145,13 @@ class VideoWriter:
             raise ValueError(f"frame shape {frame.shape} != {(*self.size, 3)} set for the writer")
         if any(self._pad):
             frame = np.pad(frame, ((0, self._pad[0]), (0, self._pad[1]), (0, 0)), mode="edge")
-        self._gen.send(np.ascontiguousarray(frame))
+        try:
+            self._gen.send(np.ascontiguousarray(frame))
+        except OSError as err:  # ffmpeg stopped: its words say why
+            full = disk_full(err, self.path.parent)
+            if full is not None:
+                raise full from None
+            raise
         self.frames += 1
 
     def close(self) -> None:
@@ -257,6 +268,9 @@ def _write_lossless(frames, path: Path, fps: float) -> int:
 
 def _run_checked(target: Path, *args: str) -> None:
     result = _ffmpeg("-v", "error", *args)
+    full = disk_full(OSError(result.stderr), target.parent) if result.returncode else None
+    if full is not None:
+        raise full
     if result.returncode != 0:
         last = result.stderr.strip().splitlines()[-1:] or ["unknown error"]
         raise VideoError(f"{target}: ffmpeg failed ({last[0]})")
