@@ -169,3 +169,13 @@ def test_refiner_after_extracting_at_another_size_is_one_line(trained, run_copy)
     with pytest.raises(ConfigMismatch, match="trained at 36x64 but .* holds 48x64"):
         train_refiner(run_copy, RefinerSettings(steps=2, batch_size=4))
     assert not RunDir(run_copy).refiner.exists()
+
+
+def test_a_second_training_on_the_folder_is_refused(run_copy):
+    from vaest.io.lock import FolderInUse, folder_lock
+
+    before = ckpt_files(run_copy)
+    with folder_lock(RunDir(run_copy).vae, "training"):
+        with pytest.raises(FolderInUse, match=f"process {os.getpid()} on .* is training it"):
+            train_vae(run_copy, settings(6))
+    assert ckpt_files(run_copy) == before

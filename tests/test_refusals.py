@@ -296,26 +296,43 @@ def test_full_disk_in_a_video_names_the_folder_and_leaves_nothing(tmp_path, monk
     assert list(tmp_path.iterdir()) == []
 
 
+def children_running(pid: int, word: str) -> list[int]:
+    """The child processes of `pid` whose command line holds `word`."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            pids = (task / "children").read_text().split()
+            found += [int(c) for c in pids if word in Path(f"/proc/{c}/cmdline").read_text()]
+        except OSError:  # the task or the child ended meanwhile
+            pass
+    return found
+
+
 def test_ffmpeg_dies_with_a_killed_parent(tmp_path):
     """A run killed while ffmpeg works (here: an endless encode) leaves no ffmpeg behind."""
     parent = subprocess.Popen(
         [sys.executable, "-c", "from vaest.io import video_out\n"
-         "video_out._ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=64x36', '-f', 'null', '-')"],
+         "video_out._ffmpeg('-v', 'quiet', '-nostats', '-f', 'lavfi', '-i', 'testsrc2=size=64x36', "
+         "'-f', 'null', '-')"],
         cwd=ROOT,
     )  # fmt: skip
-    children = Path(f"/proc/{parent.pid}/task/{parent.pid}/children")
-    for _ in range(200):
-        if children.exists() and children.read_text().split():
+    ffmpeg = None
+    for _ in range(400):  # the encoder, not the `ffmpeg -version` check that precedes it
+        ffmpeg = next(iter(children_running(parent.pid, "testsrc2")), None)
+        if ffmpeg is not None:
             break
         time.sleep(0.05)
-    ffmpeg = int(children.read_text().split()[0])
+    assert ffmpeg is not None
     parent.kill()
     parent.wait()
     for _ in range(40):
         if not Path(f"/proc/{ffmpeg}").exists():
             break
         time.sleep(0.05)
-    assert not Path(f"/proc/{ffmpeg}").exists(), "ffmpeg outlived its parent"
+    outlived = Path(f"/proc/{ffmpeg}").exists()
+    if outlived:
+        os.kill(ffmpeg, signal.SIGKILL)
+    assert not outlived, "ffmpeg outlived its parent"
 
 
 def test_imageio_ffmpeg_children_are_tied_too():
