@@ -10,6 +10,8 @@ import os
 import re
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 
@@ -145,19 +147,26 @@ class VideoWriter:
             raise ValueError(f"frame shape {frame.shape} != {(*self.size, 3)} set for the writer")
         if any(self._pad):
             frame = np.pad(frame, ((0, self._pad[0]), (0, self._pad[1]), (0, 0)), mode="edge")
-        try:
+        with self._disk_full_named():
             self._gen.send(np.ascontiguousarray(frame))
-        except OSError as err:  # ffmpeg stopped: its words say why
+        self.frames += 1
+
+    @contextmanager
+    def _disk_full_named(self) -> Iterator[None]:
+        """ffmpeg stopped: when its words say the disk is full, say so, naming the folder."""
+        try:
+            yield
+        except OSError as err:
             full = disk_full(err, self.path.parent)
             if full is not None:
                 raise full from None
             raise
-        self.frames += 1
 
     def close(self) -> None:
         """Finish the file and move it into place; raises VideoError if ffmpeg failed."""
         try:
-            self._gen.close()
+            with self._disk_full_named():
+                self._gen.close()
             if self.frames == 0:
                 raise VideoError(f"{self.path}: no frames were written")
             try:
