@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -106,9 +107,12 @@ def damage_reported(data_dir: str | Path) -> Iterator[None]:
     except tf.errors.DataLossError as err:
         damaged = damaged_shards(data_dir)
         names = ", ".join(str(p) for p in damaged) or f"a shard in {data_dir}"
+        # TensorFlow's words without its graph names: "truncated record at 35951 ... EOF reached"
+        lines = err.message.splitlines() or [""]
+        line = next((x for x in lines if re.search(r"truncated|corrupt|EOF|checksum", x)), lines[0])
+        words = re.sub(r"\{\{.*?\}\}|\s*\[Op:.*|'|\s*\[\[.*", "", line).strip()
         raise UserError(
-            f"{names}: damaged record file ({err.message.splitlines()[0]}): run extract_tiles.py "
-            "again"
+            f"{names}: damaged record file ({words}): run extract_tiles.py again"
         ) from None
 
 
