@@ -7,6 +7,7 @@ Resumes from RUN/refiner's newest checkpoint, continuing to --steps in total.
 from absl import flags
 
 from vaest import cli
+from vaest.run_dir import RunDir
 
 cli.define_training_flags(steps=5000, batch_size=16)
 flags.DEFINE_integer(
@@ -46,12 +47,14 @@ CONFIG_FLAGS = (
 
 
 def main(argv):
+    from vaest.train.checkpoints import latest_step
     from vaest.train.refiner import RefinerSettings, train_refiner
 
     settings = cli.settings_from_flags(RefinerSettings)
     overrides = {k: FLAGS[k].value for k in CONFIG_FLAGS if FLAGS[k].present}
     figures = train_refiner(FLAGS.run_dir, settings, overrides)
-    print(f"refiner: done at step {FLAGS.steps} in {FLAGS.run_dir}/refiner; validation: {figures}")
+    step = latest_step(RunDir(FLAGS.run_dir).refiner)
+    print(f"refiner: at step {step} in {FLAGS.run_dir}/refiner; validation: {figures}")
 
 
 if __name__ == "__main__":

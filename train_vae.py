@@ -7,6 +7,7 @@ from absl import flags
 
 from vaest import cli
 from vaest.errors import UserError
+from vaest.run_dir import RunDir
 
 cli.define_training_flags(steps=10000, batch_size=50)
 flags.DEFINE_float("beta", 1.0, "Weight of the KL term.")
@@ -36,6 +37,7 @@ CONFIG_FLAGS = {
 
 
 def main(argv):
+    from vaest.train.checkpoints import latest_step
     from vaest.train.vae import VaeSettings, train_vae
 
     settings = cli.settings_from_flags(VaeSettings)
@@ -47,7 +49,8 @@ def main(argv):
     except ValueError as err:
         raise UserError(f"bad model flag: {err}") from None
     figures = train_vae(FLAGS.run_dir, settings, overrides)
-    print(f"vae: done at step {FLAGS.steps} in {FLAGS.run_dir}/vae; validation: {figures}")
+    step = latest_step(RunDir(FLAGS.run_dir).vae)
+    print(f"vae: at step {step} in {FLAGS.run_dir}/vae; validation: {figures}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from dataclasses import fields
@@ -44,9 +45,14 @@ def define_training_flags(steps: int, batch_size: int) -> None:
     flags.DEFINE_integer("save_every", 500, "Checkpoint and validate every this many steps.")
     flags.DEFINE_integer("preview_every", 250, "Write a preview grid every this many steps.")
     flags.DEFINE_integer("seed", 0, "Seed for initial weights, data order and sampling.")
+    flags.DEFINE_bool(
+        "overwrite", False,
+        "Start afresh when the folder holds checkpoints that cannot be resumed (none is "
+        "complete): without it, trained weights are never written over.",
+    )  # fmt: skip
     _define_run_dir()
     names = ["steps", "batch_size", "learning_rate", "strategy", "save_every", "preview_every"]
-    _key_flags_of_caller([*names, "seed", "run_dir"])
+    _key_flags_of_caller([*names, "seed", "overwrite", "run_dir"])
 
 
 def settings_from_flags(cls, **given):
@@ -56,25 +62,49 @@ def settings_from_flags(cls, **given):
     return cls(**(values | given))
 
 
+def fail(message: str) -> None:
+    """The one-line form of every user-facing error: `error: ...` on stderr, exit code 2."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+    """absl's flag parsing, with a bad flag or a stray argument reported like any other error."""
+    try:
+        rest = flags.FLAGS(argv)
+    except flags.Error as err:
+        fail(str(err).splitlines()[0])
+    if len(rest) > 1:
+        fail(f"unexpected arguments: {' '.join(rest[1:])} (every option is a --flag)")
+    return rest
+
+
+def _no_space(err: OSError) -> str:
+    where = f" writing {err.filename}" if err.filename else ""
+    return f"no space left on device{where}: free some space and run again"
+
+
 def run(main) -> None:
-    """absl's app.run, with a UserError (vaest.errors) and Ctrl-C turned into a one-line message
-    and a non-zero exit code; any other exception is a bug and keeps its traceback."""
+    """absl's app.run, with a UserError (vaest.errors), a full disk and Ctrl-C turned into a
+    one-line message and a non-zero exit code; any other exception is a bug and keeps its
+    traceback."""
 
     def guarded(argv):
-        if len(argv) > 1:
-            raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
         logging.set_verbosity(logging.INFO)
         logging.use_absl_handler()
         try:
             return main(argv)
         except UserError as err:
-            print(f"error: {err}", file=sys.stderr)
-            sys.exit(2)
+            fail(str(err))
+        except OSError as err:
+            if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            fail(_no_space(err))
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             sys.exit(130)
 
-    app.run(guarded)
+    app.run(guarded, flags_parser=parse_flags)
 
 
 def require_file(path: str | os.PathLike, what: str, hint: str = "") -> Path:

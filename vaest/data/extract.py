@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +23,8 @@ from vaest.data import records
 from vaest.data.sources import VIDEO, DomainPlan, Options, check_output, size_text
 from vaest.errors import UserError
 from vaest.io import imaging, video
-from vaest.io.atomic import staged_folder
+from vaest.io.atomic import disk_full, staged_folder
+from vaest.io.lock import folder_lock
 from vaest.run_dir import MANIFEST, RunDir
 
 # Random tiles cover 25% to 100% of the side of the largest box of the model's aspect ratio.
@@ -169,13 +170,25 @@ class ShardWriter:
             self._writers[split] = self._tf.io.TFRecordWriter(str(self.folder / name), options)
             self.shards[split].append(name)
             self._counts[split] = 0
-        self._writers[split].write(record)
+        with self._disk_full_named(split):
+            self._writers[split].write(record)
         self._counts[split] += 1
+
+    @contextmanager
+    def _disk_full_named(self, split: str) -> Iterator[None]:
+        try:
+            yield
+        except (self._tf.errors.OpError, OSError) as err:
+            full = disk_full(err, self.folder / self.shards[split][-1])
+            if full is not None:
+                raise full from None
+            raise
 
     def _close(self, split: str) -> None:
         writer = self._writers.pop(split, None)
         if writer is not None:
-            writer.close()
+            with self._disk_full_named(split):
+                writer.close()
 
     def close(self) -> None:
         for split in list(self._writers):
@@ -241,7 +254,8 @@ def extract(
     created_run_dir = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
-        with staged_folder(RunDir(run_dir).data) as tmp:
+        data = RunDir(run_dir).data
+        with folder_lock(data, "extracting into"), staged_folder(data) as tmp:
             shards = ShardWriter(tmp, options.shard_size)
             try:
                 for plan in plans:

@@ -75,7 +75,18 @@ def make_sheets(
     data_dir = Path(data_dir)
     manifest = records.load_manifest(data_dir)
     out_dir = Path(out_dir) if out_dir is not None else data_dir / DATA_PREVIEW
+    created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with records.damage_reported(data_dir):
+            return _write_sheets(data_dir, manifest, max_tiles, out_dir, progress)
+    except BaseException:
+        if created and not any(out_dir.iterdir()):
+            out_dir.rmdir()
+        raise
+
+
+def _write_sheets(data_dir, manifest, max_tiles, out_dir, progress) -> list[Path]:
     thumb = thumb_size(manifest.image_size)
     written = []
     for split in records.SPLITS:

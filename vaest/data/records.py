@@ -9,6 +9,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -65,6 +68,23 @@ class Manifest:
         raw["domains"] = [Domain(**d) for d in raw["domains"]]
         return cls(**raw)
 
+    @classmethod
+    def read(cls, path: str | Path) -> Manifest:
+        """The manifest in a file; an empty, cut or edited one is a one-line error naming it."""
+        try:
+            manifest = cls.from_json(Path(path).read_text())
+            sizes_ok = len(manifest.image_size) == 2 and all(
+                isinstance(s, int) and s > 0 for s in manifest.image_size
+            )
+            if not sizes_ok or not isinstance(manifest.shards, dict):
+                raise ValueError("bad image_size or shards")
+        except (ValueError, TypeError, KeyError, AttributeError) as err:
+            raise UserError(
+                f"{path} is not a valid manifest ({type(err).__name__}: {err}): "
+                "run extract_tiles.py again"
+            ) from None
+        return manifest
+
 
 def load_manifest(data_dir: str | Path) -> Manifest:
     """Read RUN/data/manifest.json; MissingStep if the folder holds no finished extraction."""
@@ -74,7 +94,42 @@ def load_manifest(data_dir: str | Path) -> Manifest:
             f"no extracted data in {data_dir} (no {MANIFEST}): "
             f"run `python extract_tiles.py --run_dir {Path(data_dir).parent}` first"
         )
-    return Manifest.from_json(path.read_text())
+    return Manifest.read(path)
+
+
+@contextmanager
+def damage_reported(data_dir: str | Path) -> Iterator[None]:
+    """Turn TensorFlow's error for a cut or corrupt shard into a one-line error naming it."""
+    import tensorflow as tf
+
+    try:
+        yield
+    except tf.errors.DataLossError as err:
+        damaged = damaged_shards(data_dir)
+        names = ", ".join(str(p) for p in damaged) or f"a shard in {data_dir}"
+        # TensorFlow's words without its graph names: "truncated record at 35951 ... EOF reached"
+        lines = err.message.splitlines() or [""]
+        line = next((x for x in lines if re.search(r"truncated|corrupt|EOF|checksum", x)), lines[0])
+        words = re.sub(r"\{\{.*?\}\}|\s*\[Op:.*|'|\s*\[\[.*", "", line).strip()
+        raise UserError(
+            f"{names}: damaged record file ({words}): run extract_tiles.py again"
+        ) from None
+
+
+def damaged_shards(data_dir: str | Path) -> list[Path]:
+    """The shards of RUN/data that cannot be read to the end (reads every record)."""
+    import tensorflow as tf
+
+    manifest = load_manifest(data_dir)
+    damaged = []
+    for name in (n for split in SPLITS for n in manifest.shards.get(split, [])):
+        path = Path(data_dir) / name
+        try:
+            for _ in tf.data.TFRecordDataset(str(path), compression_type=COMPRESSION):
+                pass
+        except (tf.errors.DataLossError, tf.errors.NotFoundError):
+            damaged.append(path)
+    return damaged
 
 
 def split_of(key: str, val_fraction: float) -> str:

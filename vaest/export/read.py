@@ -26,6 +26,32 @@ class DomainLatents:
     count: int
 
 
+def _first_line(err: Exception) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+
+
+def _read_latents(path: Path, rerun: str) -> dict[str, DomainLatents]:
+    """latents.npz as DomainLatents; a cut file or a non-finite centroid is a one-line error, so
+    that no frame is ever decoded from NaN."""
+    try:
+        with np.load(path) as raw:
+            domains = {
+                str(name): DomainLatents(str(name), str(kind), centroid, std, int(count))
+                for name, kind, centroid, std, count in zip(
+                    raw["names"], raw["kinds"], raw["centroid"], raw["std"], raw["count"],
+                    strict=True,
+                )
+            }  # fmt: skip
+    except Exception as err:  # zip, pickle and key errors all mean a damaged file
+        raise UserError(
+            f"{path}: damaged latent statistics ({_first_line(err)}): {rerun}"
+        ) from None
+    for domain in domains.values():
+        if not (np.all(np.isfinite(domain.centroid)) and np.all(np.isfinite(domain.std))):
+            raise UserError(f"{path}: the centroid of {domain.name!r} is not finite: {rerun}")
+    return domains
+
+
 class Exported:
     """A loaded RUN/export. Images go in as uint8 or float [0,1] arrays [N,H,W,3] at image_size."""
 
@@ -41,18 +67,15 @@ class Exported:
         import tensorflow as tf  # after the checks: a missing export is reported at once
 
         self.folder = folder
-        self.info = json.loads((folder / EXPORT_INFO).read_text())
-        self.manifest = Manifest.from_json((folder / MANIFEST).read_text())
-        self.model = tf.saved_model.load(str(folder / SAVED_MODEL))
+        self.manifest = Manifest.read(folder / MANIFEST)
         self._tf = tf
-        with np.load(folder / LATENTS) as raw:
-            self.domains = {
-                str(name): DomainLatents(str(name), str(kind), centroid, std, int(count))
-                for name, kind, centroid, std, count in zip(
-                    raw["names"], raw["kinds"], raw["centroid"], raw["std"], raw["count"],
-                    strict=True,
-                )
-            }  # fmt: skip
+        rerun = f"run `python export_graphs.py --run_dir {folder.parent}` again"
+        try:
+            self.info = json.loads((folder / EXPORT_INFO).read_text())
+            self.model = tf.saved_model.load(str(folder / SAVED_MODEL))
+        except Exception as err:  # protobuf, OS and TensorFlow errors all mean a damaged file
+            raise UserError(f"{folder}: damaged export ({_first_line(err)}): {rerun}") from None
+        self.domains = _read_latents(folder / LATENTS, rerun)
 
     @classmethod
     def from_run(cls, run_dir: str | Path) -> Exported:

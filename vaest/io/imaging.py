@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from vaest.errors import UserError
+from vaest.io.atomic import temp_file
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 FIT_MODES = ("crop", "pad", "stretch")
@@ -142,24 +142,13 @@ def write_image(image: np.ndarray, path: Path) -> None:
 def save_image(image: np.ndarray, path: str | Path) -> None:
     """Write an image atomically: a uniquely named temporary file beside it, then a rename."""
     path = Path(path)
-    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(handle)
-    os.chmod(name, 0o666 & ~_UMASK)  # mkstemp makes 0600; a finished file follows the umask
+    name = temp_file(path)
     try:
         write_image(image, Path(name))
         os.replace(name, path)
     except BaseException:
         Path(name).unlink(missing_ok=True)
         raise
-
-
-def _read_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()  # read once, at import: setting it is not thread-safe
 
 
 def as_float_images(images, dtype=np.float32) -> np.ndarray:

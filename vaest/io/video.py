@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -24,6 +27,15 @@ class VideoInfo:
     fps: float
     duration: float  # seconds, as the container states it
     has_audio: bool
+    # A variable-rate stream (its average rate is not its base rate) is decoded resampled to
+    # `fps`, its base rate, so that frame count / fps is its duration and the sound stays in sync.
+    variable_rate: bool = False
+    average_fps: float | None = None
+
+    @property
+    def resample_rate(self) -> float | None:
+        """The constant rate to decode at, or None to take the stream's frames as they are."""
+        return self.fps if self.variable_rate else None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -43,7 +55,10 @@ def _open(path: Path, **kwargs):
         meta = next(reader)
     except (OSError, RuntimeError, StopIteration) as err:
         reader.close()
-        first = str(err).strip().splitlines()[-1] if str(err).strip() else "unreadable"
+        text = str(err)
+        if "Input #0" in text and not re.search(r"Stream #\S+.*: Video:", text):
+            raise VideoError(f"{path}: no video stream (sound only?)") from err
+        first = text.strip().splitlines()[-1] if text.strip() else "unreadable"
         raise VideoError(f"{path}: not a readable video ({first})") from err
     if not meta.get("fps") or not meta.get("size") or meta.get("codec") in (None, ""):
         reader.close()
@@ -57,7 +72,7 @@ def probe(path: str | Path) -> VideoInfo:
     reader, meta = _open(path)
     reader.close()
     width, height = meta["size"]
-    return VideoInfo(
+    info = VideoInfo(
         path=path,
         width=int(width),
         height=int(height),
@@ -65,15 +80,40 @@ def probe(path: str | Path) -> VideoInfo:
         duration=float(meta.get("duration") or 0.0),
         has_audio=bool(meta.get("audio_codec")),
     )
+    average, base = _stream_rates(path)
+    # A base rate far above the average is a timebase, not a frame rate: keep the average then.
+    if average and base and abs(base - average) > 0.01 * base and base <= 4 * average <= 480:
+        info.variable_rate, info.average_fps, info.fps = True, average, base
+    return info
+
+
+def _stream_rates(path: Path) -> tuple[float | None, float | None]:
+    """(average fps, base rate `tbr`) of the first video stream, from ffmpeg's header dump."""
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)]
+    dump = subprocess.run(cmd, capture_output=True, text=True, errors="replace").stderr
+    line = re.search(r"Stream #\S+.*: Video:.*", dump)
+    if line is None:
+        return None, None
+    average = re.search(r"([\d.]+) fps", line.group(0))
+    base = re.search(r"([\d.]+)(k?) tbr", line.group(0))
+    base_rate = float(base.group(1)) * (1000 if base.group(2) else 1) if base else None
+    return (float(average.group(1)) if average else None), base_rate
 
 
 def iter_frames(
-    path: str | Path, start: float | None = None, duration: float | None = None
+    path: str | Path,
+    start: float | None = None,
+    duration: float | None = None,
+    fps: float | None = None,
 ) -> Iterator[np.ndarray]:
-    """Yield uint8 RGB frames [H, W, 3] one at a time, optionally from `start` for `duration` s."""
+    """Yield uint8 RGB frames [H, W, 3] one at a time, optionally from `start` for `duration` s;
+    with `fps`, resampled to that constant rate (a variable-rate stream: VideoInfo.resample_rate).
+    """
     path = Path(path)
     input_params = ["-ss", f"{start:.6f}"] if start else []
     output_params = ["-t", f"{duration:.6f}"] if duration else []
+    if fps:
+        output_params += ["-vf", f"fps={Fraction(fps).limit_denominator(1001)}"]
     reader, meta = _open(path, input_params=input_params, output_params=output_params)
     width, height = meta["size"]
     try:

@@ -10,6 +10,8 @@ import os
 import re
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 
@@ -17,8 +19,12 @@ import imageio_ffmpeg
 import numpy as np
 from absl import logging
 
+from vaest.io import children
+from vaest.io.atomic import disk_full, temp_file
 from vaest.io.imaging import to_uint8
 from vaest.io.video import VideoError, probe
+
+children.tie_imageio_ffmpeg()  # a killed run leaves no ffmpeg behind
 
 AUDIO_RATE = 16000  # sample rate used when decoding audio for measurement
 
@@ -35,22 +41,16 @@ def _kill(gen) -> None:
         pass
 
 
-def _temp_path(path: Path, kind: str = "tmp") -> Path:
-    """A new hidden file beside path, like .out.k3j2x.tmp.mp4.
-
-    Beside it, so the final rename stays on one disk and is atomic; uniquely named, so two
-    writers aiming at the same target cannot clobber each other's work.
-    """
-    handle, name = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.stem}.", suffix=f".{kind}{path.suffix}"
-    )
-    os.close(handle)
-    return Path(name)
+def _temp_path(path: Path, kind: str = "") -> Path:
+    """A new hidden file beside path, like .out.video.tmp-PID-k3j2x.mp4 (vaest.io.atomic)."""
+    return temp_file(path, f"{kind}." if kind else "")
 
 
 def _ffmpeg(*args: str) -> subprocess.CompletedProcess:
     cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, errors="replace")
+    return subprocess.run(
+        cmd, capture_output=True, text=True, errors="replace", preexec_fn=children.preexec()
+    )
 
 
 def has_audio_stream(path: str | Path) -> bool:
@@ -147,13 +147,26 @@ class VideoWriter:
             raise ValueError(f"frame shape {frame.shape} != {(*self.size, 3)} set for the writer")
         if any(self._pad):
             frame = np.pad(frame, ((0, self._pad[0]), (0, self._pad[1]), (0, 0)), mode="edge")
-        self._gen.send(np.ascontiguousarray(frame))
+        with self._disk_full_named():
+            self._gen.send(np.ascontiguousarray(frame))
         self.frames += 1
+
+    @contextmanager
+    def _disk_full_named(self) -> Iterator[None]:
+        """ffmpeg stopped: when its words say the disk is full, say so, naming the folder."""
+        try:
+            yield
+        except OSError as err:
+            full = disk_full(err, self.path.parent)
+            if full is not None:
+                raise full from None
+            raise
 
     def close(self) -> None:
         """Finish the file and move it into place; raises VideoError if ffmpeg failed."""
         try:
-            self._gen.close()
+            with self._disk_full_named():
+                self._gen.close()
             if self.frames == 0:
                 raise VideoError(f"{self.path}: no frames were written")
             try:
@@ -264,6 +277,9 @@ def _write_lossless(frames, path: Path, fps: float) -> int:
 
 def _run_checked(target: Path, *args: str) -> None:
     result = _ffmpeg("-v", "error", *args)
+    full = disk_full(OSError(result.stderr), target.parent) if result.returncode else None
+    if full is not None:
+        raise full
     if result.returncode != 0:
         last = result.stderr.strip().splitlines()[-1:] or ["unknown error"]
         raise VideoError(f"{target}: ffmpeg failed ({last[0]})")

@@ -3,9 +3,29 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, fields
 
 from vaest.errors import ConfigMismatch, UserError
+
+
+def _is(value, like) -> bool:
+    """Whether a JSON value has the type of a default (an int does for a float)."""
+    if isinstance(like, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(like, bool)
+    if isinstance(like, float):
+        return isinstance(value, int | float)
+    return isinstance(value, type(like))
+
+
+def _check_type(name: str, value, default) -> None:
+    if isinstance(default, tuple):
+        ok = isinstance(value, list | tuple) and all(_is(v, default[0]) for v in value)
+        kind = f"a list of {type(default[0]).__name__}"
+    else:
+        ok, kind = _is(value, default), type(default).__name__
+    if not ok:
+        raise ConfigMismatch(f"config field {name} must be {kind}, not {value!r}")
 
 
 class _Saved:
@@ -20,6 +40,9 @@ class _Saved:
         unknown = set(raw) - set(known)
         if unknown:
             raise ConfigMismatch(f"unknown config fields: {', '.join(sorted(unknown))}")
+        defaults = cls()
+        for name, value in raw.items():
+            _check_type(name, value, getattr(defaults, name))
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
         return cls(**values)
 
@@ -59,8 +82,18 @@ class VaeConfig(_Saved):
             raise UserError(f"normalization must be batch or none, not {self.normalization!r}")
         if self.upsampling not in ("resize", "transpose"):
             raise UserError(f"upsampling must be resize or transpose, not {self.upsampling!r}")
-        if min(self.image_size) < 2 or any(s % 2 for s in self.image_size):
-            raise UserError(f"image size sides must be even, not {self.image_size}")
+        if (
+            len(self.image_size) != 2
+            or min(self.image_size) < 2
+            or any(s % 2 for s in self.image_size)
+        ):
+            raise UserError(f"image size must be two even sides, not {self.image_size}")
+        if min(self.filters, default=0) < 1 or min(self.kernels, default=0) < 1:
+            raise UserError("filters and kernels must be positive, one per layer")
+        if self.latent_dim < 1:
+            raise UserError(f"latent_dim must be at least 1, not {self.latent_dim}")
+        if not (math.isfinite(self.beta) and self.beta >= 0):
+            raise UserError(f"beta must be a finite number, 0 or more, not {self.beta}")
 
     @property
     def layer_sizes(self) -> list[tuple[int, int]]:
@@ -105,5 +138,8 @@ class RefinerConfig(_Saved):
     def __post_init__(self):
         if self.guide not in ("none", "highpass"):
             raise UserError(f"guide must be none or highpass, not {self.guide!r}")
-        if self.style_weight < 0:
-            raise UserError(f"style_weight must not be negative, not {self.style_weight}")
+        weights = ("reconstruction_weight", "push_weight", "push_margin", "style_weight")
+        for name in (*weights, "guide_sigma", "style_strength"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or (name in weights and value < 0):
+                raise UserError(f"{name} must be a finite number, 0 or more, not {value}")

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from absl import logging
+
 from vaest.errors import UserError
 from vaest.io import imaging, video
 from vaest.run_dir import RunDir
@@ -89,11 +91,23 @@ def plan(
         raise UserError(f"--output {output} is the input: the input is never overwritten")
     if output_path and not output.parent.is_dir():
         raise UserError(f"--output {output}: the folder {output.parent} does not exist")
+    if out_kind != "folder" and output.is_dir():
+        raise UserError(f"--output {output} is a folder: name a {out_kind} file")
+    if out_kind == "folder" and output.exists() and not output.is_dir():
+        raise UserError(f"--output {output} is a file: name a folder for a folder of images")
     if out_kind == "folder" and output.exists() and any(output.iterdir()):
         raise UserError(f"--output {output} already exists: remove it or choose another")
     job = Job(settings, source, output, kind, out_kind)
     if kind == "video":
         job.info = video.probe(source)
+        if job.info.variable_rate:
+            logging.warning(
+                "%s has a variable frame rate (%.2f frames/s on average): resampled to a "
+                "constant %.3f frames/s, its base rate, so that the sound stays in sync",
+                source,
+                job.info.average_fps,
+                job.info.fps,
+            )
         if settings.start and job.info.duration and settings.start >= job.info.duration:
             raise UserError(
                 f"--start {settings.start} s is past the end of {source} "

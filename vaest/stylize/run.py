@@ -95,7 +95,9 @@ def video_geometry(job: Job, exported) -> Geometry:
 def _video_frames(job: Job) -> Iterator[np.ndarray]:
     """The requested range of the input video, frame by frame."""
     settings = job.settings
-    frames = video.iter_frames(job.input, settings.start or None, settings.duration)
+    frames = video.iter_frames(
+        job.input, settings.start or None, settings.duration, job.info.resample_rate
+    )
     try:
         for i, frame in enumerate(frames):
             if settings.max_frames is not None and i >= settings.max_frames:

@@ -26,6 +26,16 @@ MAX_CENTROID_FRAMES = 500  # the first pass of --source auto encodes at most abo
 PIXEL_KEEP = 0.2  # --pixel_smoothing, the original's blend: out = 0.2 * last + 0.8 * current
 
 
+def require_finite(values: np.ndarray, what: str) -> np.ndarray:
+    """Refuse NaN or infinite values, which would decode to black frames, before any output."""
+    if not np.all(np.isfinite(values)):
+        raise UserError(
+            f"{what} is not finite (NaN or infinite): the export is damaged or the weights "
+            "diverged; nothing was written"
+        )
+    return values
+
+
 def target_centroid(exported, name: str | None) -> tuple[str, np.ndarray]:
     """(name, c_target) of the painting domain named by --target, or of the only one."""
     name = choose_domain(exported.domains.values(), "painting", name, "target")
@@ -107,7 +117,7 @@ class Stylizer:
         """The shifted latents z', smoothed over time when asked: z_t = s z_{t-1} + (1-s) z'_t.
         means: the frames' mu when already known (from the --source auto pass)."""
         mean = self.exported.encode(fitted)[0] if means is None else means
-        shifted = self.shift.apply(mean).astype(np.float32)
+        shifted = require_finite(self.shift.apply(mean).astype(np.float32), "the shifted latent z'")
         if self.smoothing == 0:
             return shifted
         s = self.smoothing
@@ -119,6 +129,8 @@ class Stylizer:
     def __call__(self, fitted: np.ndarray, means: np.ndarray | None = None) -> np.ndarray:
         shift = self.shift
         if self.one_graph and means is None:
+            # z' is made inside the graph: its inputs are checked here, its output below.
+            require_finite(np.concatenate([shift.source, shift.target]), "a centroid")
             out = self.exported.stylize(
                 fitted,
                 shift.source,
@@ -134,6 +146,7 @@ class Stylizer:
             out = stylize_latents(
                 self.exported, fitted, shifted, means, self.method, self.refine, self.detail
             )
+        require_finite(out, "the stylized frame")
         if self.pixel_smoothing:
             for i, picture in enumerate(out):
                 if self._picture is not None:

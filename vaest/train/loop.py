@@ -9,8 +9,13 @@ progress bar with the time left.
 from __future__ import annotations
 
 import math
+import shutil
+import signal
+import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,9 +25,15 @@ import tensorflow as tf
 from absl import logging
 from tqdm import tqdm
 
-from vaest.errors import TrainingDiverged
+from vaest.errors import ConfigMismatch, TrainingDiverged, UserError
+from vaest.io.atomic import disk_full
 from vaest.io.imaging import save_image
-from vaest.run_dir import LOGS, PREVIEWS, checkpoints
+from vaest.run_dir import CONFIG, LOGS, PREVIEWS, checkpoints
+from vaest.train.checkpoints import (
+    checkpoints_on_disk,
+    newest_good_checkpoint,
+    require_untouched_config,
+)
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
@@ -50,6 +61,17 @@ class TrainSettings:
     save_every: int = 500
     preview_every: int = 250
     seed: int = 0
+    overwrite: bool = False  # start afresh over checkpoints that cannot be resumed
+
+    def __post_init__(self):
+        """Checked before any work, so that a bad flag costs nothing."""
+        if self.steps < 0:
+            raise UserError(f"--steps must not be negative, not {self.steps}")
+        for name in ("batch_size", "save_every", "preview_every"):
+            if getattr(self, name) < 1:
+                raise UserError(f"--{name} must be at least 1, not {getattr(self, name)}")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise UserError(f"--learning_rate must be positive, not {self.learning_rate}")
 
 
 @dataclass
@@ -59,11 +81,40 @@ class Schedule:
     save_every: int = 500
     preview_every: int = 250
     log_every: int = 10
+    overwrite: bool = False  # start afresh over checkpoints of which none is complete
 
     @classmethod
     def of(cls, settings) -> Schedule:
         """The schedule a trainer's settings ask for."""
-        return cls(settings.steps, settings.batch_size, settings.save_every, settings.preview_every)
+        return cls(
+            settings.steps,
+            settings.batch_size,
+            settings.save_every,
+            settings.preview_every,
+            overwrite=settings.overwrite,
+        )
+
+
+@contextmanager
+def interrupts_deferred(act_after: bool = True) -> Iterator[None]:
+    """Hold Ctrl-C while a checkpoint is written, so that a second press cannot cut the save
+    short; a press during it takes effect afterwards (act_after) or is dropped."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pressed = []
+
+    def note(signum, frame):
+        pressed.append(signum)
+        print("\nCtrl-C: finishing the checkpoint first", file=sys.stderr, flush=True)
+
+    previous = signal.signal(signal.SIGINT, note)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pressed and act_after:
+        raise KeyboardInterrupt
 
 
 class _Monitor(keras.callbacks.Callback):
@@ -137,10 +188,51 @@ class TrainingRun:
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / PREVIEWS).mkdir(exist_ok=True)
         self.checkpoint = tf.train.Checkpoint(**checkpoint_items)
+        self._recover_checkpoints()
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, str(checkpoints(self.folder)), max_to_keep=3
         )
         self.writer = tf.summary.create_file_writer(str(self.folder / LOGS))
+
+    def _recover_checkpoints(self) -> None:
+        """Point the index at the newest complete checkpoint (warning about damaged ones, a
+        missing index, left-over partial saves); refuse to start afresh over trained weights."""
+        directory = checkpoints(self.folder)
+        for partial in directory.glob("ckpt-*_temp*"):
+            logging.warning("removing %s, a save that did not finish", partial)
+            shutil.rmtree(partial, ignore_errors=True)
+        if newest_good_checkpoint(self.folder, repair=True) is not None:
+            return
+        found = checkpoints_on_disk(self.folder)
+        if found and not self.schedule.overwrite:
+            raise UserError(
+                f"{directory} holds checkpoints ({', '.join(p.name for p in found)}) but none is "
+                "complete: run again with --overwrite to start afresh over them"
+            )
+        for prefix in found:
+            for path in directory.glob(f"{prefix.name}.*"):
+                path.unlink()
+        (directory / "checkpoint").unlink(missing_ok=True)
+
+    def save(self, step: int, act_on_interrupt: bool = True) -> str:
+        """Write checkpoint `step` whole, whatever Ctrl-C does meanwhile; a full disk is an
+        OSError naming the checkpoint, with the partial save removed."""
+        with interrupts_deferred(act_on_interrupt):
+            try:
+                path = self.manager.save(checkpoint_number=step)
+            except (tf.errors.OpError, OSError) as err:
+                for partial in checkpoints(self.folder).glob(f"ckpt-{step}_temp*"):
+                    shutil.rmtree(partial, ignore_errors=True)
+                full = disk_full(err, checkpoints(self.folder) / f"ckpt-{step}")
+                if full is not None:
+                    raise full from None
+                raise
+            # The config the checkpoints belong to, kept beside them (checkpoints.py checks it).
+            if (self.folder / CONFIG).exists():
+                copy = checkpoints(self.folder) / f".{CONFIG}.tmp"
+                shutil.copyfile(self.folder / CONFIG, copy)
+                copy.replace(checkpoints(self.folder) / CONFIG)
+        return path
 
     @property
     def step(self) -> int:
@@ -151,9 +243,16 @@ class TrainingRun:
 
         The checkpoint holds the old learning rate: the one asked for now wins."""
         if self.manager.latest_checkpoint:
-            self.checkpoint.restore(
-                self.manager.latest_checkpoint
-            ).assert_existing_objects_matched()
+            require_untouched_config(self.folder)
+            try:
+                self.checkpoint.restore(
+                    self.manager.latest_checkpoint
+                ).assert_existing_objects_matched()
+            except (ValueError, AssertionError) as err:
+                raise ConfigMismatch(
+                    f"{self.manager.latest_checkpoint} does not fit the model config.json "
+                    f"describes ({str(err).strip().splitlines()[0][:200]})"
+                ) from None
             logging.info(
                 "%s: resumed from %s at step %d",
                 self.name,
@@ -169,7 +268,7 @@ class TrainingRun:
                 tf.summary.scalar(f"{prefix}/{key}", value)
 
     def save_and_validate(self, step: int) -> dict[str, float]:
-        path = self.manager.save(checkpoint_number=step)
+        path = self.save(step)
         figures = self._validate()
         self.log_scalars(step, figures, "validation")
         self.writer.flush()
@@ -209,7 +308,7 @@ class TrainingRun:
         except KeyboardInterrupt:
             monitor.close()
             if monitor.bad_step is None:
-                path = self.manager.save(checkpoint_number=self.step)
+                path = self.save(self.step, act_on_interrupt=False)
                 print(f"\ninterrupted: saved {path} at step {self.step}; run again to resume")
             raise
         monitor.close()

@@ -12,17 +12,24 @@ import tensorflow as tf
 from absl import logging
 
 from vaest.data.pipeline import training_dataset
-from vaest.data.records import load_manifest, read_records
+from vaest.data.records import damage_reported, load_manifest, read_records
 from vaest.errors import UserError
 from vaest.io.grid import rows_grid
 from vaest.io.imaging import as_float_images
+from vaest.io.lock import folder_lock
 from vaest.latent import CentroidTally, Shift, choose_domain
 from vaest.measure.features import TextureFeatures, pooled_texture_statistics, texture_statistics
 from vaest.models.config import RefinerConfig
 from vaest.models.refiner import build_refiner, refiner_inputs
 from vaest.models.vae import VAE, sum_squared_error, to_float_images
 from vaest.run_dir import CONFIG, RunDir
-from vaest.train.checkpoints import latest_step, load_config, load_trained_vae, save_config
+from vaest.train.checkpoints import (
+    latest_step,
+    load_config,
+    load_trained_vae,
+    require_image_size,
+    save_config,
+)
 from vaest.train.loop import Schedule, TrainingRun, TrainSettings, make_strategy
 from vaest.train.validation import HeldOut, preview_batch
 
@@ -50,7 +57,16 @@ def resolve_refiner_config(folder: Path, image_size, overrides: dict) -> Refiner
 def train_refiner(
     run_dir: str | Path, settings: RefinerSettings, overrides: dict | None = None
 ) -> dict:
-    """Train (or resume) RUN/refiner to settings.steps; returns the final validation figures."""
+    """Train (or resume) RUN/refiner to settings.steps; returns the final validation figures.
+
+    One training at a time per folder (a lock); a damaged shard is a one-line error."""
+    with folder_lock(RunDir(run_dir).refiner, "training"), damage_reported(RunDir(run_dir).data):
+        return _train_refiner(run_dir, settings, overrides)
+
+
+def _train_refiner(
+    run_dir: str | Path, settings: RefinerSettings, overrides: dict | None = None
+) -> dict:
     run = RunDir(run_dir)
     data_dir = run.data
     manifest = load_manifest(data_dir)
@@ -58,6 +74,7 @@ def train_refiner(
     strategy = make_strategy(settings.strategy)
     with strategy.scope():
         vae, vae_step = load_trained_vae(run_dir)
+        require_image_size(vae.config, manifest.image_size, run.vae, data_dir)
         config = resolve_refiner_config(folder, vae.config.image_size, overrides or {})
         keras.utils.set_random_seed(settings.seed)
         style, style_offset = None, None

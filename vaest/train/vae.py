@@ -12,13 +12,19 @@ import tensorflow as tf
 from absl import logging
 
 from vaest.data.pipeline import training_dataset
-from vaest.data.records import Manifest, load_manifest
-from vaest.errors import ConfigMismatch
+from vaest.data.records import Manifest, damage_reported, load_manifest
 from vaest.io.grid import rows_grid
+from vaest.io.lock import folder_lock
 from vaest.models.config import VaeConfig
 from vaest.models.vae import VAE, kl_to_prior, sum_squared_error, to_float_images
 from vaest.run_dir import CONFIG, RunDir
-from vaest.train.checkpoints import latest_step, load_config, save_config
+from vaest.train.checkpoints import (
+    latest_step,
+    load_config,
+    require_image_size,
+    require_untouched_config,
+    save_config,
+)
 from vaest.train.loop import Schedule, TrainingRun, TrainSettings, make_strategy
 from vaest.train.validation import HeldOut, preview_batch
 
@@ -33,16 +39,14 @@ class VaeSettings(TrainSettings):
 def resolve_config(folder: Path, manifest: Manifest, overrides: dict) -> VaeConfig:
     """The config to train with: the saved one when resuming, checked against what was asked."""
     has_checkpoint = latest_step(folder) is not None
+    if has_checkpoint:
+        require_untouched_config(folder)
     saved = (
         load_config(VaeConfig, folder) if has_checkpoint and (folder / CONFIG).exists() else None
     )
     base = saved or VaeConfig(image_size=tuple(manifest.image_size))
     asked = dataclasses.replace(base, **overrides)
-    if asked.image_size != tuple(manifest.image_size):
-        raise ConfigMismatch(
-            f"{folder} was trained at {asked.image_size[0]}x{asked.image_size[1]} but the data is "
-            f"{manifest.image_size[0]}x{manifest.image_size[1]}: use another --run_dir"
-        )
+    require_image_size(asked, manifest.image_size, folder, folder.parent / "data")
     if saved is not None:
         asked.require_same(saved, str(folder))
     return asked
@@ -59,7 +63,14 @@ def build_vae(config: VaeConfig, settings: VaeSettings, strategy) -> VAE:
 
 
 def train_vae(run_dir: str | Path, settings: VaeSettings, overrides: dict | None = None) -> dict:
-    """Train (or resume) RUN/vae to settings.steps; returns the final validation figures."""
+    """Train (or resume) RUN/vae to settings.steps; returns the final validation figures.
+
+    One training at a time per folder (a lock); a damaged shard is a one-line error."""
+    with folder_lock(RunDir(run_dir).vae, "training"), damage_reported(RunDir(run_dir).data):
+        return _train_vae(run_dir, settings, overrides or {})
+
+
+def _train_vae(run_dir: str | Path, settings: VaeSettings, overrides: dict) -> dict:
     run = RunDir(run_dir)
     data_dir = run.data
     manifest = load_manifest(data_dir)
