@@ -6,8 +6,9 @@
 - with the source's colours, when asked (vaest.colour.keep_colours, in YCbCr: fast at 4K);
 - beside the source, when asked: side by side, or above each other for clips wider than 16:9.
 
-The source frame at the output size is made in the decoding thread, one frame at a time, so a 4K
-video costs a few frames of memory, never a clip.
+The source frame is handed over at its own size, one frame at a time (a video is decoded a second
+time, in step with the output, rather than carried through the model's queues): a 4K video costs
+a few frames of memory, never a clip, whatever its length, batch size or queue depth.
 """
 
 from __future__ import annotations
@@ -55,16 +56,12 @@ class Composer:
     def needs_source(self) -> bool:
         return self.guided or self.keep_colours or self.side_by_side
 
-    def prepare(self, frame: np.ndarray) -> tuple:
-        """What the output frame needs of the source frame: (thumbnail, picture at the output
-        size); made early, so that only these wait in the pipeline."""
-        picture = self.geometry.to_placement(frame) if self.needs_source else None
-        return self.geometry.thumbnail(frame), picture
-
-    def __call__(self, styled: np.ndarray, fitted: np.ndarray, prepared: tuple) -> np.ndarray:
-        """styled: the model's output (float [0, 1] or uint8), fitted: the model's input."""
-        thumbnail, source = prepared
+    def __call__(self, styled, fitted, thumbnail=None, frame=None) -> np.ndarray:
+        """styled: the model's output (float [0, 1] or uint8); fitted: the model's input;
+        thumbnail: the inset (Geometry.thumbnail); frame: the source frame, needed when
+        needs_source."""
         geometry = self.geometry
+        source = geometry.to_placement(frame) if self.needs_source else None
         if self.guided:
             picture = detail_upsample(
                 geometry.content_of(styled), geometry.content_of(fitted), source, self.detail

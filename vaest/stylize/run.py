@@ -197,28 +197,35 @@ def _run_video(
     meter = TemporalMeter() if settings.measure_temporal else None
 
     def fitted_batches():
-        prepared = ((geometry.fit(f), compose.prepare(f)) for f in _video_frames(job))
+        prepared = ((geometry.fit(f), geometry.thumbnail(f)) for f in _video_frames(job))
         done = 0
         for batch in batches(prepared, settings.batch_size):
-            fitted, carried = zip(*batch, strict=True)
+            fitted, thumbnails = zip(*batch, strict=True)
             means = None
             if known_means is not None and done + len(batch) <= len(known_means):
                 means = known_means[done : done + len(batch)]
             done += len(batch)
-            yield carried, np.stack(fitted), means
+            yield thumbnails, np.stack(fitted), means
 
     def styled_batches():
-        for carried, fitted, means in prefetch(fitted_batches()):
+        for thumbnails, fitted, means in prefetch(fitted_batches()):
             styled = stylizer(fitted, means)
             for frame, picture in zip(fitted, styled, strict=True) if meter else ():
                 meter.add(frame, to_uint8(picture))
-            yield carried, fitted, styled
+            yield thumbnails, fitted, styled
 
     def output_frames(bar):
-        for carried, fitted, styled in prefetch(styled_batches()):
-            for prepared, frame, picture in zip(carried, fitted, styled, strict=True):
-                yield compose(picture, frame, prepared)
-            bar.update(len(styled))
+        # The source frames at full size, decoded again in step with the output (see compose).
+        sources = _video_frames(job) if compose.needs_source else None
+        try:
+            for thumbnails, fitted, styled in prefetch(styled_batches()):
+                for thumbnail, small, picture in zip(thumbnails, fitted, styled, strict=True):
+                    frame = next(sources) if sources else None
+                    yield compose(picture, small, thumbnail, frame)
+                bar.update(len(styled))
+        finally:
+            if sources:
+                sources.close()
 
     start = time.perf_counter()
     with _bar(progress, total=job.total_frames or None, desc="stylize", unit="frame") as bar:
@@ -265,14 +272,15 @@ def _stylize_images(job: Job, exported, shift: Shift, paths: list[Path], progres
             size = parse_output_size(settings.output_size, image.shape[:2], exported.image_size)
             geometry = Geometry(image.shape[:2], exported.image_size, size, fit, settings.inset)
             compose = composer(geometry, settings)
-            yield path, compose, geometry.fit(image), compose.prepare(image)
+            yield path, compose, image, geometry.fit(image), geometry.thumbnail(image)
 
     with _bar(progress, total=len(paths), desc="stylize", unit="image") as bar:
         for batch in batches(prefetch(loaded()), settings.batch_size):
-            fitted = np.stack([item[2] for item in batch])
-            styled = stylizer(fitted)
-            for (path, compose, frame, prepared), picture in zip(batch, styled, strict=True):
-                yield path, compose(picture, frame, prepared)
+            styled = stylizer(np.stack([item[3] for item in batch]))
+            for (path, compose, image, fitted, thumbnail), picture in zip(
+                batch, styled, strict=True
+            ):
+                yield path, compose(picture, fitted, thumbnail, image)
             bar.update(len(batch))
 
 

@@ -53,20 +53,23 @@ def guided_upsample(change, guide_low, guide_high, radius=RADIUS, epsilon=EPSILO
     a = covariance / (variance + epsilon)
     b = mean_p - a * mean_i
     height, width = guide_high.shape
-    a = cv2.resize(_box(a, radius), (width, height), interpolation=cv2.INTER_LINEAR)
-    b = cv2.resize(_box(b, radius), (width, height), interpolation=cv2.INTER_LINEAR)
-    return a * guide_high[..., None] + b
+    # In place at the output size: a 4K frame's float planes are 100 MB each.
+    out = cv2.resize(_box(a, radius), (width, height), interpolation=cv2.INTER_LINEAR)
+    out *= guide_high[..., None]
+    out += cv2.resize(_box(b, radius), (width, height), interpolation=cv2.INTER_LINEAR)
+    return out
 
 
 def detail_upsample(styled, fitted, source, detail: float = 1.0) -> np.ndarray:
     """out = detail * source + G(styled - detail * fitted), uint8 at source's size.
 
     styled, fitted: the model output and the model input (the picture's part only), at the model
-    size; source: the input frame at the output size, uint8 or float.
+    size; source: the input frame (uint8) at the output size.
     """
     styled, fitted = as_float_images(styled), as_float_images(fitted)
-    source = as_float_images(source)
     change = styled - detail * fitted
-    out = guided_upsample(change, grey(fitted), grey(source))
-    out += detail * source
-    return np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    out = guided_upsample(change, grey(fitted), grey(as_float_images(source)))
+    out += np.multiply(source, np.float32(detail / 255.0), dtype=np.float32)
+    out *= 255.0
+    out += 0.5
+    return np.clip(out, 0, 255, out=out).astype(np.uint8)
