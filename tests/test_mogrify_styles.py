@@ -111,6 +111,29 @@ def test_a_timeline_switches_the_target_at_the_given_time(exported, frames):
     assert np.abs(before[switch:] - after[switch:]).mean() > 0.01
 
 
+def test_a_video_timeline_counts_seconds_of_the_input(exported, run_dir, clip, tmp_path):
+    """With --start 0.2, a cut at 0.4 s of the input falls on the 6th output frame."""
+
+    def frames_of(target):
+        out = tmp_path / f"{target.replace('@', '-').replace(',', '_')}.mp4"
+        settings = dict(
+            target=target, start=0.2, transition=0, temporal="none", crf=0, source="clip"
+        )
+        stylize(exported, run_dir, clip, out, **settings)
+        return np.stack(list(video.iter_frames(out))).astype(int)
+
+    timeline, art, other = frames_of("art@0,other@0.4"), frames_of("art"), frames_of("other")
+    assert len(timeline) == len(art) == len(clip_frames_after(clip, 0.2))
+    switch = 5  # (0.4 - 0.2) s at 25 frames/s
+    assert np.abs(timeline[:switch] - art[:switch]).max() <= 1  # crf 0: lossless but for yuv
+    assert np.abs(timeline[switch:] - other[switch:]).max() <= 1
+    assert np.abs(art[switch:] - other[switch:]).mean() > 1
+
+
+def clip_frames_after(path: Path, start: float) -> list:
+    return list(video.iter_frames(path, start=start))
+
+
 def test_a_transition_moves_the_target_monotonically_between_the_centroids(exported, frames):
     """Over the second before 0.6 s the target slides from art to other, along the straight
     line between them; before it, art; from 0.6 s on, other."""
