@@ -31,7 +31,7 @@ FPS = 25
 
 
 @pytest.fixture(scope="module")
-def run_dir(tiny_run, tmp_path_factory) -> Path:
+def exported(tiny_run, tmp_path_factory) -> Exported:
     """The shared export with a second painting domain, "other", at the clip's centroid."""
     folder = tmp_path_factory.mktemp("styles-run")
     shutil.copytree(tiny_run / "export", folder / "export")
@@ -44,24 +44,28 @@ def run_dir(tiny_run, tmp_path_factory) -> Path:
         extra = np.array([added[key]]) if key in added else values[clip : clip + 1]
         found[key] = np.concatenate([values, extra])
     np.savez(latents, **found)
-    return folder
+    return Exported.from_run(folder)
 
 
 @pytest.fixture(scope="module")
-def exported(run_dir) -> Exported:
-    return Exported.from_run(run_dir)
+def run_dir(exported) -> Path:
+    return exported.folder.parent
 
 
 @pytest.fixture(scope="module")
-def clip(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("styles-input")
-    return make_video(folder / "in.mp4", frames=20, size="96x54", fps=FPS, audio=True)
+def source_clip(tmp_path_factory) -> Path:
+    """20 frames of testsrc2 at 96x54, 25 frames/s, with a sine track."""
+    path = tmp_path_factory.mktemp("styles-input") / "in.mp4"
+    return make_video(path, frames=20, size="96x54", fps=FPS, audio=True)
 
 
 @pytest.fixture(scope="module")
-def frames(clip, exported) -> np.ndarray:
+def frames(source_clip, exported) -> np.ndarray:
     return np.stack(
-        [imaging.fit_image(f, exported.image_size, "stretch") for f in video.iter_frames(clip)]
+        [
+            imaging.fit_image(f, exported.image_size, "stretch")
+            for f in video.iter_frames(source_clip)
+        ]
     )
 
 
@@ -111,7 +115,7 @@ def test_a_timeline_switches_the_target_at_the_given_time(exported, frames):
     assert np.abs(before[switch:] - after[switch:]).mean() > 0.01
 
 
-def test_a_video_timeline_counts_seconds_of_the_input(exported, run_dir, clip, tmp_path):
+def test_a_video_timeline_counts_seconds_of_the_input(exported, run_dir, source_clip, tmp_path):
     """With --start 0.2, a cut at 0.4 s of the input falls on the 6th output frame."""
 
     def frames_of(target):
@@ -119,11 +123,11 @@ def test_a_video_timeline_counts_seconds_of_the_input(exported, run_dir, clip, t
         settings = dict(
             target=target, start=0.2, transition=0, temporal="none", crf=0, source="clip"
         )
-        stylize(exported, run_dir, clip, out, **settings)
+        stylize(exported, run_dir, source_clip, out, **settings)
         return np.stack(list(video.iter_frames(out))).astype(int)
 
     timeline, art, other = frames_of("art@0,other@0.4"), frames_of("art"), frames_of("other")
-    assert len(timeline) == len(art) == len(clip_frames_after(clip, 0.2))
+    assert len(timeline) == len(art) == len(clip_frames_after(source_clip, 0.2))
     switch = 5  # (0.4 - 0.2) s at 25 frames/s
     assert np.abs(timeline[:switch] - art[:switch]).max() <= 1  # crf 0: lossless but for yuv
     assert np.abs(timeline[switch:] - other[switch:]).max() <= 1
@@ -185,9 +189,14 @@ def test_unknown_domains_and_negative_transitions_are_refused(exported):
             Settings(transition=bad).check()
 
 
-def test_script_refuses_a_bad_weight_in_one_line(run_dir, clip, tmp_path):
+def test_script_refuses_a_bad_weight_in_one_line(run_dir, source_clip, tmp_path):
     out = tmp_path / "out.mp4"
-    args = [f"--run_dir={run_dir}", f"--input={clip}", f"--output={out}", "--target=art:-0.5"]
+    args = [
+        f"--run_dir={run_dir}",
+        f"--input={source_clip}",
+        f"--output={out}",
+        "--target=art:-0.5",
+    ]
     run = subprocess.run(
         [sys.executable, str(ROOT / "mogrify_video.py"), *args], capture_output=True, text=True
     )
@@ -281,10 +290,10 @@ def test_side_by_side_doubles_the_frame_and_keeps_the_sound(
     assert np.abs(styled - first_in).mean() > 2 * np.abs(original - first_in).mean()
 
 
-def test_the_settings_round_trip_through_the_comment_tag(exported, run_dir, clip, tmp_path):
+def test_the_settings_round_trip_through_the_comment_tag(exported, run_dir, source_clip, tmp_path):
     out = tmp_path / "tagged.mp4"
     settings = dict(target="art:0.7,other:0.3", strength=0.8, method="split", max_frames=4)
-    stylize(exported, run_dir, clip, out, **settings)
+    stylize(exported, run_dir, source_clip, out, **settings)
     record = parse_record(read_comment(out))
     assert record["settings"] == asdict(Settings(**settings))
     assert record["shift"] == {"source_weight": 0.8, "target_weight": 0.8}
@@ -292,6 +301,6 @@ def test_the_settings_round_trip_through_the_comment_tag(exported, run_dir, clip
     assert record["export"]["refiner_step"] == exported.info["refiner_step"]
     # Remade from the record alone, the output is the same video.
     again = tmp_path / "again.mp4"
-    stylize(exported, run_dir, clip, again, **record["settings"])
+    stylize(exported, run_dir, source_clip, again, **record["settings"])
     first, second = (np.stack(list(video.iter_frames(p))) for p in (out, again))
     assert np.array_equal(first, second)
