@@ -33,8 +33,8 @@ EPSILON = 1e-2
 
 
 def grey(image: np.ndarray) -> np.ndarray:
-    """Rec. 601 luma of a float RGB [H, W, 3] image, [H, W] float32."""
-    return cv2.cvtColor(np.ascontiguousarray(image, np.float32), cv2.COLOR_RGB2GRAY)
+    """Rec. 601 luma of an RGB [H, W, 3] image, [H, W] float32 in the image's units."""
+    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
 
 
 def _box(image: np.ndarray, radius: int) -> np.ndarray:
@@ -44,11 +44,13 @@ def _box(image: np.ndarray, radius: int) -> np.ndarray:
 
 def guided_upsample(change, guide_low, guide_high, radius=RADIUS, epsilon=EPSILON) -> np.ndarray:
     """The fast guided filter: change [h, w, 3] at the size of guide_low [h, w] (luminance),
-    upsampled to guide_high's size [H, W] along guide_high's edges. float32 [H, W, 3]."""
+    upsampled to guide_high's size [H, W] along guide_high's edges. float32 [H, W, 3].
+
+    The guides are in the same units, and epsilon in those units squared (the default: [0, 1]).
+    """
     p = np.ascontiguousarray(change, np.float32)
-    i = guide_low[..., None]
     mean_i, mean_p = _box(guide_low, radius)[..., None], _box(p, radius)
-    covariance = _box(p * i, radius) - mean_i * mean_p
+    covariance = _box(p * guide_low[..., None], radius) - mean_i * mean_p
     variance = _box(guide_low * guide_low, radius)[..., None] - mean_i**2
     a = covariance / (variance + epsilon)
     b = mean_p - a * mean_i
@@ -64,12 +66,12 @@ def detail_upsample(styled, fitted, source, detail: float = 1.0) -> np.ndarray:
     """out = detail * source + G(styled - detail * fitted), uint8 at source's size.
 
     styled, fitted: the model output and the model input (the picture's part only), at the model
-    size; source: the input frame (uint8) at the output size.
+    size; source: the input frame (uint8) at the output size. Worked in 8-bit units, so that the
+    full-size steps are OpenCV's threaded ones.
     """
-    styled, fitted = as_float_images(styled), as_float_images(fitted)
+    styled, fitted = as_float_images(styled) * 255.0, as_float_images(fitted) * 255.0
     change = styled - detail * fitted
-    out = guided_upsample(change, grey(fitted), grey(as_float_images(source)))
-    out += np.multiply(source, np.float32(detail / 255.0), dtype=np.float32)
-    out *= 255.0
-    out += 0.5
-    return np.clip(out, 0, 255, out=out).astype(np.uint8)
+    out = guided_upsample(change, grey(fitted), grey(source), epsilon=EPSILON * 255.0**2)
+    out = cv2.addWeighted(out, 1.0, source, float(detail), 0.0, dtype=cv2.CV_32F)
+    np.maximum(out, 0.0, out=out)  # convertScaleAbs takes absolute values, then saturates
+    return cv2.convertScaleAbs(out)
