@@ -5,6 +5,8 @@
     python mogrify_video.py --run_dir runs/demo --input photo.jpg --strength 0.5
     python mogrify_video.py --run_dir runs/demo --input clip.mp4 \
         --source_weight 0.25 --target_weight 0.5          # the original's setting
+    python mogrify_video.py --run_dir runs/demo --input clip.mp4 \
+        --target wave@0,scream@4.5 --transition 2 --keep_colours --side_by_side
 
 Each frame's latent mean moves to z' = mu - a * c_source + b * c_target. --strength sets a = b
 (default 1.0); --source_weight and --target_weight set them apart (a weight not given is 0).
@@ -30,7 +32,11 @@ flags.DEFINE_string(
     "A .mp4 or .gif for a video, a .png or .jpg for an image, a folder for a folder. Default: "
     "RUN/out/<input name>-stylized.mp4 (.png for an image; a folder for a folder).",
 )
-flags.DEFINE_string("target", None, "Painting domain to move toward (default: the only one).")
+flags.DEFINE_string(
+    "target", None,
+    "Painting domain to move toward (default: the only one); a mix, wave:0.7,scream:0.3; or a "
+    "timeline from each time in seconds of the input, wave@0,scream@4.5 (entries may be mixes).",
+)  # fmt: skip
 flags.DEFINE_string(
     "source",
     SOURCE_AUTO,
@@ -93,6 +99,23 @@ flags.DEFINE_alias("quality", "crf")
 flags.DEFINE_boolean(
     "no_audio", False, "Write a silent video instead of muxing the source's sound."
 )
+# Beyond one style (vaest.stylize.targets, upsample, compose, record).
+flags.DEFINE_float(
+    "transition", 1.0, "Seconds a --target timeline takes to move smoothly to each next target."
+)
+flags.DEFINE_enum(
+    "upsample", "guided", ["guided", "resize"],
+    "Output larger than the model: guided keeps the frame's own detail at the output size and "
+    "upsamples the model's change along its edges (residual and split); resize enlarges the "
+    "model's output.",
+)  # fmt: skip
+flags.DEFINE_boolean(
+    "keep_colours", False, "Keep the source's colours: the output's luma, the source's chroma."
+)
+flags.DEFINE_boolean(
+    "side_by_side", False,
+    "Write the input and the output side by side (above each other for clips wider than 16:9).",
+)  # fmt: skip
 FLAGS = flags.FLAGS
 
 

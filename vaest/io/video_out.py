@@ -59,6 +59,17 @@ def has_audio_stream(path: str | Path) -> bool:
     return re.search(r"Stream #\S+.*: Audio:", stderr) is not None
 
 
+def read_comment(path: str | Path) -> str | None:
+    """The container's `comment` metadata tag (what ffprobe shows under format_tags), or None."""
+    result = _ffmpeg("-v", "error", "-i", str(path), "-f", "ffmetadata", "-")
+    if result.returncode != 0:
+        raise VideoError(f"{path}: metadata could not be read")
+    for line in result.stdout.splitlines():
+        if line.startswith("comment="):
+            return re.sub(r"\\(.)", r"\1", line[len("comment=") :])  # ffmetadata escapes
+    return None
+
+
 def _same_file(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
@@ -76,6 +87,7 @@ class VideoWriter:
       start + duration) to match a trimmed video, padded with silence if it runs out and cut
       at the video's end. A source without audio gives a silent video.
     - crf and preset are libx264's quality (lower is better, 18 is visually lossless) and speed.
+    - comment: text for the container's `comment` tag (read_comment reads it back).
     - The file appears under `path` only when the writer closes without an error.
 
     With audio, the frames go to a silent temporary video first and the sound is added when
@@ -93,8 +105,10 @@ class VideoWriter:
         duration: float | None = None,
         crf: int = 18,
         preset: str = "medium",
+        comment: str | None = None,
     ):
         self.path = Path(path)
+        self._metadata = ["-metadata", f"comment={comment}"] if comment else []
         if not self.path.parent.is_dir():
             raise VideoError(f"{self.path}: the folder {self.path.parent} does not exist")
         if audio_source is not None:
@@ -134,7 +148,10 @@ class VideoWriter:
                 codec="libx264",
                 macro_block_size=1,  # sizes are made even here, by padding, never by scaling
                 ffmpeg_log_level="error",
-                output_params=["-crf", str(crf), "-preset", preset, "-movflags", "+faststart"],
+                output_params=[
+                    *("-crf", str(crf), "-preset", preset, "-movflags", "+faststart"),
+                    *self._metadata,
+                ],
             )
             self._gen.send(None)
         except BaseException:
@@ -189,6 +206,7 @@ class VideoWriter:
             *("-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac"),
             # Pad a short soundtrack with silence, then cut it where the last frame ends.
             *("-af", "apad", "-t", f"{self.frames / float(self.fps):.6f}"),
+            *self._metadata,
             *("-movflags", "+faststart", "-y", str(self._tmp)),
         )
 

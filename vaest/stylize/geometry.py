@@ -41,12 +41,23 @@ class Geometry:
         this small copy of a large frame waits in the pipeline."""
         return imaging.resize(np.asarray(frame), *self.inset_size) if self.inset else None
 
+    def content_of(self, model_image: np.ndarray) -> np.ndarray:
+        """The picture's part of a model-size image (no letterbox bars)."""
+        top, left, height, width = self.content
+        return model_image[top : top + height, left : left + width]
+
+    def to_placement(self, picture: np.ndarray) -> np.ndarray:
+        """A uint8 picture (the source frame, or the content of a model output) resized to the
+        place the picture takes in the output."""
+        return imaging.resize(np.asarray(picture), *self.placement[2:])
+
     def place(self, styled: np.ndarray, thumbnail: np.ndarray | None = None) -> np.ndarray:
         """uint8 model output -> uint8 frame at the output size, the source picture undistorted."""
-        top, left, height, width = self.content
-        picture = imaging.resize(
-            styled[top : top + height, left : left + width], *self.placement[2:]
-        )
+        return self.frame(self.to_placement(self.content_of(styled)), thumbnail)
+
+    def frame(self, picture: np.ndarray, thumbnail: np.ndarray | None = None) -> np.ndarray:
+        """A uint8 picture at the placement size -> the output frame, letterboxed and with the
+        inset when asked."""
         if self.placement[2:] == self.output_size and thumbnail is None:
             return picture
         out = np.zeros((*self.output_size, 3), np.uint8)

@@ -24,9 +24,11 @@ from tqdm import tqdm
 from vaest.io import imaging, video, video_out
 from vaest.io.atomic import staged_folder
 from vaest.io.imaging import to_uint8
-from vaest.latent import Shift
+from vaest.latent import Shift, TargetSchedule
+from vaest.stylize.compose import Composer
 from vaest.stylize.geometry import Geometry
 from vaest.stylize.job import Job
+from vaest.stylize.record import settings_record
 from vaest.stylize.settings import parse_output_size
 from vaest.stylize.stabilize import FlowStabilizer
 from vaest.stylize.streaming import batches, prefetch
@@ -35,9 +37,9 @@ from vaest.stylize.stylizer import (
     Stylizer,
     measure_centroid,
     named_source,
-    target_centroid,
     video_domains_centroid,
 )
+from vaest.stylize.targets import describe, target_schedule
 from vaest.temporal import TemporalMeter
 
 
@@ -57,23 +59,24 @@ def run(job: Job, exported, progress: Callable | None = None) -> Result:
     """Stylize job.input into job.output. progress: a tqdm-like factory for progress bars."""
     settings = job.settings
     a, b = settings.weights()
-    target_name, target = target_centroid(exported, settings.target)
+    schedule = target_schedule(exported, settings.target, settings.transition)
     source, means = named_source(exported, settings.source), None
     if source is None:
         source, means = _auto_source(job, exported, progress)
-    shift = Shift(np.asarray(source, np.float32), np.asarray(target, np.float32), a, b)
+    target = schedule.at(settings.start)[0]  # the schedule's first; a timeline moves it
+    shift = Shift(np.asarray(source, np.float32), target, a, b)
     logging.info(
         "shift: z' = mu - %g * c_source (%s) + %g * c_target (%s)",
         a,
         settings.source,
         b,
-        target_name,
+        describe(settings.target, schedule, settings.transition),
     )
     if job.kind != "video" and (settings.smoothing or settings.measure_temporal):
         logging.info("--smoothing and --measure_temporal apply to videos only")
     job.output.parent.mkdir(parents=True, exist_ok=True)
     if job.kind == "video":
-        return _run_video(job, exported, shift, progress, means)
+        return _run_video(job, exported, shift, schedule, progress, means)
     runner = _run_image if job.kind == "image" else _run_folder
     return runner(job, exported, shift, progress)
 
@@ -145,10 +148,25 @@ def _fit_image(path: Path, size, fit: str) -> np.ndarray:
     return Geometry(image.shape[:2], size, image.shape[:2], fit).fit(image)
 
 
-def _run_video(job: Job, exported, shift: Shift, progress, known_means=None) -> Result:
+def composer(geometry: Geometry, settings) -> Composer:
+    return Composer(
+        geometry,
+        settings.method,
+        settings.detail,
+        settings.upsample,
+        settings.keep_colours,
+        settings.side_by_side,
+    )
+
+
+def _run_video(
+    job: Job, exported, shift: Shift, schedule: TargetSchedule, progress, known_means=None
+) -> Result:
     """known_means: every frame's mu, in order, when the --source auto pass measured them."""
     settings, info = job.settings, job.info
     geometry = video_geometry(job, exported)
+    compose = composer(geometry, settings)
+    rate = exact_rate(info.fps)
     if geometry.fit_changed:
         logging.info(
             "the export was made with fit=crop, but %dx%d has another aspect than the model: "
@@ -156,7 +174,13 @@ def _run_video(job: Job, exported, shift: Shift, progress, known_means=None) -> 
             info.width,
             info.height,
         )
-    logging.info("%s: %s at %.3f frames/s", job.input.name, geometry.describe(), info.fps)
+    logging.info(
+        "%s: %s at %.3f frames/s; %s",
+        job.input.name,
+        geometry.describe(),
+        info.fps,
+        compose.describe(),
+    )
     # Stabilised at the model size: the flicker is made there, and the flow is cheapest there.
     kinds = settings.temporal_kinds()
     stabilizer = FlowStabilizer(settings.temporal_weight) if "flow" in kinds else None
@@ -169,6 +193,8 @@ def _run_video(job: Job, exported, shift: Shift, progress, known_means=None) -> 
         settings.detail,
         settings.method,
         stabilizer,
+        schedule,
+        (settings.start, float(rate)),
     )
     meter = TemporalMeter() if settings.measure_temporal else None
 
@@ -185,18 +211,24 @@ def _run_video(job: Job, exported, shift: Shift, progress, known_means=None) -> 
 
     def styled_batches():
         for thumbnails, fitted, means in prefetch(fitted_batches()):
-            styled = to_uint8(stylizer(fitted, means))
+            styled = stylizer(fitted, means)
             for frame, picture in zip(fitted, styled, strict=True) if meter else ():
-                meter.add(frame, picture)
-            yield thumbnails, styled
+                meter.add(frame, to_uint8(picture))
+            yield thumbnails, fitted, styled
 
     def output_frames(bar):
-        for thumbnails, styled in prefetch(styled_batches()):
-            for thumbnail, picture in zip(thumbnails, styled, strict=True):
-                yield geometry.place(picture, thumbnail)
-            bar.update(len(styled))
+        # The source frames at full size, decoded again in step with the output (see compose).
+        sources = _video_frames(job) if compose.needs_source else None
+        try:
+            for thumbnails, fitted, styled in prefetch(styled_batches()):
+                for thumbnail, small, picture in zip(thumbnails, fitted, styled, strict=True):
+                    frame = next(sources) if sources else None
+                    yield compose(picture, small, thumbnail, frame)
+                bar.update(len(styled))
+        finally:
+            if sources:
+                sources.close()
 
-    rate = exact_rate(info.fps)
     start = time.perf_counter()
     with _bar(progress, total=job.total_frames or None, desc="stylize", unit="frame") as bar:
         if job.output_kind == "gif":
@@ -205,11 +237,12 @@ def _run_video(job: Job, exported, shift: Shift, progress, known_means=None) -> 
             with video_out.VideoWriter(
                 job.output,
                 fps=rate,
-                size=geometry.output_size,
+                size=compose.output_size,
                 audio_source=job.input if settings.audio else None,
                 start=settings.start or None,
                 duration=settings.duration,
                 crf=settings.crf,
+                comment=settings_record(settings, exported),
             ) as writer:
                 for frame in output_frames(bar):
                     writer.write(frame)
@@ -227,7 +260,8 @@ def exact_rate(fps: float) -> Fraction:
 
 
 def _stylize_images(job: Job, exported, shift: Shift, paths: list[Path], progress):
-    """Yield (path, stylized uint8 image at its output size) for each image path, in order."""
+    """Yield (path, stylized uint8 image at its output size) for each image path, in order.
+    Images have no time: a timeline gives them its first target."""
     settings = job.settings
     fit = exported.manifest.fit
     stylizer = Stylizer(
@@ -239,13 +273,16 @@ def _stylize_images(job: Job, exported, shift: Shift, paths: list[Path], progres
             image = imaging.load_image(path)
             size = parse_output_size(settings.output_size, image.shape[:2], exported.image_size)
             geometry = Geometry(image.shape[:2], exported.image_size, size, fit, settings.inset)
-            yield path, geometry, geometry.fit(image), geometry.thumbnail(image)
+            compose = composer(geometry, settings)
+            yield path, compose, image, geometry.fit(image), geometry.thumbnail(image)
 
     with _bar(progress, total=len(paths), desc="stylize", unit="image") as bar:
         for batch in batches(prefetch(loaded()), settings.batch_size):
-            styled = to_uint8(stylizer(np.stack([item[2] for item in batch])))
-            for (path, geometry, _, thumbnail), picture in zip(batch, styled, strict=True):
-                yield path, geometry.place(picture, thumbnail)
+            styled = stylizer(np.stack([item[3] for item in batch]))
+            for (path, compose, image, fitted, thumbnail), picture in zip(
+                batch, styled, strict=True
+            ):
+                yield path, compose(picture, fitted, thumbnail, image)
             bar.update(len(batch))
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from vaest.errors import UserError
 from vaest.stylize.methods import DEFAULT_METHOD, METHODS
+from vaest.stylize.targets import check_transition, parse_target
+from vaest.stylize.upsample import UPSAMPLINGS
 
 SOURCE_AUTO, SOURCE_NONE = "auto", "none"
 DEFAULT_STRENGTH = 1.0
@@ -18,7 +20,7 @@ LATENT_SMOOTHING = 0.5  # the latent moving average of --temporal latent without
 class Settings:
     """Everything a user chooses; the names follow mogrify_video.py's flags."""
 
-    target: str | None = None  # painting domain; None means the only one
+    target: str | None = None  # painting domain, mix or timeline (targets); None: the only one
     source: str = SOURCE_AUTO  # auto, a domain name, or none
     strength: float | None = None  # a = b = strength; 1.0 when no weight is given
     source_weight: float | None = None
@@ -39,8 +41,17 @@ class Settings:
     batch_size: int = 8
     crf: int = 18
     audio: bool = True
+    # Beyond one style: timelines, sharp large output, kept colours, comparisons.
+    transition: float = 1.0  # seconds between the targets of a --target timeline
+    upsample: str = "guided"  # guided (vaest.stylize.upsample) or resize
+    keep_colours: bool = False
+    side_by_side: bool = False
 
     def check(self) -> None:
+        parse_target(self.target)
+        check_transition(self.transition)
+        if self.upsample not in UPSAMPLINGS:
+            raise UserError(f"--upsample must be one of {', '.join(UPSAMPLINGS)}")
         for name in ("strength", "source_weight", "target_weight", "detail", "smoothing"):
             value = getattr(self, name)
             if value is not None and not math.isfinite(value):

@@ -1,7 +1,8 @@
 """Fitted frames in, stylized frames out: the latent shift, its centroids and the smoothing state.
 
-- c_target is the painting domain's centroid. c_source is the input's own centroid (measured in a
-  first pass), a trained domain's centroid, or zero.
+- c_target is the painting domain's centroid, a mix of several, or a timeline of mixes
+  (vaest.stylize.targets), taken at each frame's time. c_source is the input's own centroid
+  (measured in a first pass), a trained domain's centroid, or zero.
 - For `refine` without smoothing, the exported `stylize` graph does it all in one call per batch;
   otherwise encode, decode and refine run apart, which latent smoothing (an exponential moving
   average of z' across frames) and reusing the mu of the --source auto pass need too.
@@ -14,7 +15,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from vaest.errors import UserError
-from vaest.latent import CentroidTally, Shift, choose_domain, weighted_centroid
+from vaest.latent import CentroidTally, Shift, TargetSchedule, weighted_centroid
 from vaest.stylize.methods import DEFAULT_METHOD, stylize_latents
 from vaest.stylize.settings import SOURCE_AUTO, SOURCE_NONE
 from vaest.stylize.stabilize import FlowStabilizer
@@ -34,12 +35,6 @@ def require_finite(values: np.ndarray, what: str) -> np.ndarray:
             "diverged; nothing was written"
         )
     return values
-
-
-def target_centroid(exported, name: str | None) -> tuple[str, np.ndarray]:
-    """(name, c_target) of the painting domain named by --target, or of the only one."""
-    name = choose_domain(exported.domains.values(), "painting", name, "target")
-    return name, exported.domains[name].centroid
 
 
 def named_source(exported, name: str) -> np.ndarray | None:
@@ -91,16 +86,23 @@ class Stylizer:
         detail=1.0,
         method=DEFAULT_METHOD,
         stabilizer: FlowStabilizer | None = None,
+        schedule: TargetSchedule | None = None,
+        clock: tuple[float, float] = (0.0, 1.0),
     ):
-        """stabilizer: blends each output with the previous one along the input's motion."""
+        """stabilizer: blends each output with the previous one along the input's motion.
+        schedule: c_target by frame time (a timeline), replacing shift.target; frame i of the
+        stream is at clock[0] + i / clock[1] seconds (start, frame rate)."""
         self.exported = exported
         self.shift = shift
+        self.schedule = None if schedule is None or schedule.constant else schedule
         self.smoothing = float(smoothing)
         self.pixel_smoothing = pixel_smoothing
         self.refine = refine
         self.detail = float(detail)
         self.method = method
         self.stabilizer = stabilizer
+        self.clock = clock
+        self._frames = 0  # frames seen, for their times
         self._latent = None  # last smoothed latent
         self._picture = None  # last output, for the pixel blend
 
@@ -110,14 +112,25 @@ class Stylizer:
         return (
             self.method == "refine"
             and self.smoothing == 0
+            and self.schedule is None
             and (self.refine or not self.exported.has_refiner)
         )
 
-    def latents(self, fitted: np.ndarray, means: np.ndarray | None = None) -> np.ndarray:
+    def shift_at(self, times) -> Shift:
+        """The shift for frames at these times (seconds of the input; None: the first target)."""
+        if self.schedule is None or times is None:
+            return self.shift
+        a, b = self.shift.source_weight, self.shift.target_weight
+        return Shift(self.shift.source, self.schedule.at(times), a, b)
+
+    def latents(self, fitted: np.ndarray, means: np.ndarray | None = None, times=None):
         """The shifted latents z', smoothed over time when asked: z_t = s z_{t-1} + (1-s) z'_t.
-        means: the frames' mu when already known (from the --source auto pass)."""
+        means: the frames' mu when already known (from the --source auto pass); times: the
+        frames' times in seconds, for a timeline."""
         mean = self.exported.encode(fitted)[0] if means is None else means
-        shifted = require_finite(self.shift.apply(mean).astype(np.float32), "the shifted latent z'")
+        shifted = require_finite(
+            self.shift_at(times).apply(mean).astype(np.float32), "the shifted latent z'"
+        )
         if self.smoothing == 0:
             return shifted
         s = self.smoothing
@@ -127,6 +140,9 @@ class Stylizer:
         return shifted
 
     def __call__(self, fitted: np.ndarray, means: np.ndarray | None = None) -> np.ndarray:
+        start, rate = self.clock
+        times = start + np.arange(self._frames, self._frames + len(fitted)) / rate
+        self._frames += len(fitted)
         shift = self.shift
         if self.one_graph and means is None:
             # z' is made inside the graph: its inputs are checked here, its output below.
@@ -142,7 +158,7 @@ class Stylizer:
         else:
             if means is None:
                 means = self.exported.encode(fitted)[0]
-            shifted = self.latents(fitted, means)
+            shifted = self.latents(fitted, means, times)
             out = stylize_latents(
                 self.exported, fitted, shifted, means, self.method, self.refine, self.detail
             )

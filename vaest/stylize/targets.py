@@ -1,0 +1,128 @@
+"""--target: one painting domain, a mix of several, or a timeline of them.
+
+    wave                        one domain
+    wave:0.7,scream:0.3         a mix: c_target is the weighted mean of the centroids
+    wave@0,scream@4.5,candy@9   a timeline: from each time (seconds of the input) that target
+    wave:1,candy:1@0,scream@6   a timeline whose entries are mixes (+ may join a mix's parts too)
+
+Weights are normalised to sum to 1. In a timeline, a mix's parts run until the part with @.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from vaest.errors import UserError
+from vaest.latent import TargetSchedule, choose_domain
+
+
+@dataclass(frozen=True)
+class TargetKey:
+    """One entry of --target: a mix of domains (weights summing to 1), from `time` on."""
+
+    time: float
+    mix: tuple[tuple[str, float], ...]
+
+    def describe(self) -> str:
+        if len(self.mix) == 1:
+            return self.mix[0][0]
+        return " + ".join(f"{weight:.2g} {name}" for name, weight in self.mix)
+
+
+def _number(text: str, what: str, spec: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise UserError(f"--target {spec!r}: {what} {text!r} is not a number")
+    return value
+
+
+def _mix(parts: list[str], spec: str) -> tuple[tuple[str, float], ...]:
+    weights: dict[str, float] = {}
+    for part in parts:
+        name, _, weight_text = part.partition(":")
+        name = name.strip()
+        if not name:
+            raise UserError(f"--target {spec!r}: a domain name is missing")
+        if name in weights:
+            raise UserError(f"--target {spec!r}: {name} appears twice in one mix")
+        weight = _number(weight_text, "the weight", spec) if weight_text.strip() else 1.0
+        if weight <= 0:
+            raise UserError(f"--target {spec!r}: the weight of {name} must be positive")
+        weights[name] = weight
+    total = sum(weights.values())
+    return tuple((name, weight / total) for name, weight in weights.items())
+
+
+def parse_target(spec: str | None) -> list[TargetKey] | None:
+    """The keys of a --target spec, checked for syntax; None when no target is named."""
+    if spec is None or not spec.strip():
+        return None
+    parts = [p.strip() for p in spec.replace("+", ",").split(",")]
+    if any(not p for p in parts):
+        raise UserError(f"--target {spec!r}: an empty entry")
+    if not any("@" in p for p in parts):
+        return [TargetKey(0.0, _mix(parts, spec))]
+    keys, pending = [], []
+    for part in parts:
+        if "@" not in part:
+            pending.append(part)
+            continue
+        head, _, time_text = part.partition("@")
+        time = _number(time_text, "the time", spec)
+        if time < 0:
+            raise UserError(f"--target {spec!r}: the time {time_text} is negative")
+        if keys and time <= keys[-1].time:
+            raise UserError(f"--target {spec!r}: the times must increase ({time_text} is not)")
+        keys.append(TargetKey(time, _mix([*pending, head], spec)))
+        pending = []
+    if pending:
+        raise UserError(f"--target {spec!r}: every timeline entry needs @SECONDS ({pending[0]})")
+    return keys
+
+
+def check_transition(transition: float) -> None:
+    if not (math.isfinite(transition) and transition >= 0):
+        raise UserError(f"--transition must be a non-negative number of seconds, not {transition}")
+
+
+def target_schedule(exported, spec: str | None, transition: float) -> TargetSchedule:
+    """The schedule of c_target for --target spec, its domains checked against the export."""
+    check_transition(transition)
+    keys = parse_target(spec)
+    if keys is None:  # the only painting domain
+        only = choose_domain(exported.domains.values(), "painting", None, "target")
+        keys = [TargetKey(0.0, ((only, 1.0),))]
+    names = []
+    for key in keys:
+        for name, _ in key.mix:
+            choose_domain(exported.domains.values(), "painting", name, "target")
+            if name not in names:
+                names.append(name)
+    weights = np.zeros((len(keys), len(names)))
+    for row, key in enumerate(keys):
+        for name, weight in key.mix:
+            weights[row, names.index(name)] = weight
+    return TargetSchedule(
+        names,
+        np.stack([exported.domains[name].centroid for name in names]),
+        np.array([key.time for key in keys]),
+        weights,
+        transition,
+    )
+
+
+def describe(spec: str | None, schedule: TargetSchedule, transition: float) -> str:
+    """For the log: the target, or the timeline with its transition."""
+    keys = parse_target(spec)
+    if keys is None:
+        return schedule.names[0]
+    if len(keys) == 1:
+        return keys[0].describe()
+    timeline = ", ".join(f"{key.describe()} from {key.time:g} s" for key in keys)
+    return f"{timeline} ({transition:g} s transitions)"
