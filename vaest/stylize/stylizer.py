@@ -15,7 +15,7 @@ import numpy as np
 
 from vaest.errors import UserError
 from vaest.latent import CentroidTally, Shift, choose_domain, weighted_centroid
-from vaest.stylize.methods import DEFAULT_METHOD, stylize_latents
+from vaest.stylize.methods import DEFAULT_METHOD, require_method, stylize_latents
 from vaest.stylize.settings import SOURCE_AUTO, SOURCE_NONE
 from vaest.stylize.streaming import batches
 
@@ -80,6 +80,7 @@ class Stylizer:
         detail=1.0,
         method=DEFAULT_METHOD,
     ):
+        require_method(exported, method)
         self.exported = exported
         self.shift = shift
         self.smoothing = float(smoothing)
@@ -94,7 +95,7 @@ class Stylizer:
     def one_graph(self) -> bool:
         """Whether the exported stylize graph does the whole job."""
         return (
-            self.method == "refine"
+            self.method in ("refine", "paint")
             and self.smoothing == 0
             and (self.refine or not self.exported.has_refiner)
         )
