@@ -188,7 +188,7 @@ def print_table(report: dict) -> None:
         print(f"  target {name} {sense} {bound}: {value} {'PASS' if ok else 'FAIL'}")
     rate, base = paint.get("deception_rate"), paint.get("input_deception_rate")
     if isinstance(rate, float) and isinstance(base, float):
-        ok = rate >= 4 * base
+        ok = rate > 0 and rate >= 4 * base
         print(f"  target deception >= 4x input's ({base:.3f}): {'PASS' if ok else 'FAIL'}")
 
 
