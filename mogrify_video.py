@@ -83,7 +83,8 @@ flags.DEFINE_enum(
     METHODS,
     "How the frame's structure is kept: residual adds back what the model could not rebuild of "
     "the frame (its detail and colour variation, not its mean colour); refine is the refiner "
-    "alone (faster: one decode instead of two); split is the frequency-split baseline.",
+    "alone (faster: one decode instead of two); split is the frequency-split baseline; paint is "
+    "the refiner trained against a patch discriminator (train_refiner.py --adversarial_weight).",
 )
 flags.DEFINE_float(
     "detail", 1.0, "How much of the frame's structure is kept, 0-1 (0: the painting's look only)."

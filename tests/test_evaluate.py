@@ -13,16 +13,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from vaest.colour import reinhard_transfer
 from vaest.data.records import load_manifest, read_records
 from vaest.errors import MissingStep
 from vaest.evaluate import run as evaluate_run
+from vaest.evaluate.passes import training_references
 from vaest.evaluate.run import EvalSettings, evaluate
 from vaest.evaluate.sheets import SheetLayout
 from vaest.export.read import Exported
 from vaest.io import video
 from vaest.latent import Shift, choose_domain
 from vaest.measure.style import style_figures
-from vaest.stylize.methods import METHODS, stylize_by_method
+from vaest.stylize.methods import available_methods, stylize_by_method
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAMES = 3
@@ -176,10 +178,11 @@ def test_pictures_show_what_they_say(evaluated, held_out):
     for colour in np.array([(31, 119, 180), (255, 127, 14)]):
         for shade, tolerance in ((colour, 60), (0.45 * colour + 0.55 * 255, 30)):
             assert (np.abs(picture.astype(int) - shade).sum(axis=-1) < tolerance).sum() > 80
-    # One row per frame: the input, then each method at alpha = 1.
-    picture, layout = sheet(folder / "methods.png", FRAMES, 1 + len(METHODS), True)
+    # One row per frame: the input, then each method at alpha = 1, then the Reinhard baseline.
+    methods = available_methods(exported)
+    picture, layout = sheet(folder / "methods.png", FRAMES, 2 + len(methods), True)
     styled = stylize_by_method(exported, frame, Shift.toward(c_clip, c_art, 1.0))
-    for col, method in enumerate(METHODS, 1):
+    for col, method in enumerate(methods, 1):
         assert np.abs(cell(picture, layout, 0, col) - styled[method][0] * 255).max() <= 1.01
 
     assert sorted(p.name for p in folder.iterdir()) == [
@@ -204,13 +207,24 @@ def test_methods_are_scored_against_the_target_paintings(evaluated, held_out):
     assert found["alpha"] == 1.0 and found["heldout_frames"] == len(frames)
     assert found["texture_weights"] == (str(weights) if weights else "none")
     styled = stylize_by_method(exported, frames, Shift.toward(c_clip, c_art, 1.0))
-    for method in METHODS:
+    manifest = load_manifest(evaluated / "data")
+    references = training_references(evaluated / "data", manifest, "clip", "art", texture)
+    styled["reinhard"] = reinhard_transfer(frames, references.target_lab)
+    assert set(found) - {"alpha", "heldout_frames", "texture_weights"} == set(styled)
+    for method in styled:
         expected = style_figures(
-            styled[method], frames, metrics.colour_statistics(art), texture, art_texture
-        )
+            styled[method], frames, metrics.colour_statistics(art), texture, art_texture,
+            references.classifier,
+        )  # fmt: skip
         assert set(found[method]) == set(expected)
+        if texture is not None:  # a number in [0, 1], or the reason there is none
+            rate = found[method]["deception_rate"]
+            assert 0.0 <= rate <= 1.0 if isinstance(rate, float) else rate.startswith("not sep")
         for name, value in expected.items():
-            assert found[method][name] == pytest.approx(value, rel=1e-3, abs=1e-4), name
+            if isinstance(value, str):  # the deception figures' note, or why there are none
+                assert found[method][name] == value, name
+            else:
+                assert found[method][name] == pytest.approx(value, rel=1e-3, abs=1e-4), name
     # The residual keeps the frame's own structure.
     assert found["residual"]["edge_correlation"] > found["refine"]["edge_correlation"]
     assert found["residual"]["edge_correlation"] > 0.8
@@ -236,11 +250,13 @@ def test_video_adds_each_methods_flicker_with_and_without_stabilisation(evaluate
     from vaest.temporal import RATIO_EPSILON, temporal_figures
 
     clip = make_video(tmp_path / "clip.mp4", frames=12, size="128x72", source="mandelbrot")
-    found = temporal_figures_by_method(Exported.from_run(evaluated), clip, "art", 10)
+    exported = Exported.from_run(evaluated)
+    found = temporal_figures_by_method(exported, clip, "art", 10)
     assert found["frames"] == 10 and found["clip"] == str(clip)
-    inputs = {found[m]["input_warping_error"] for m in METHODS}
+    methods = available_methods(exported)
+    inputs = {found[m]["input_warping_error"] for m in methods}
     assert len(inputs) == 1 and inputs.pop() > 0  # one clip, one flow, one input figure
-    for method in METHODS:
+    for method in methods:
         plain, steady = found[method], found[method + "+flow"]
         assert all(math.isfinite(v) for v in (*plain.values(), *steady.values()))
         expected = (plain["warping_error"] + RATIO_EPSILON) / (
@@ -267,7 +283,7 @@ def test_evaluate_script_with_a_video_writes_temporal_figures(evaluated, tmp_pat
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     temporal = json.loads((run / "eval" / "metrics.json").read_text())["temporal"]
-    assert temporal["frames"] == 8 and set(METHODS) < set(temporal)
+    assert temporal["frames"] == 8 and {"residual", "refine", "split"} < set(temporal)
     bad = subprocess.run(
         [sys.executable, str(ROOT / "evaluate_latents.py"), f"--run_dir={run}",
          f"--video={tmp_path / 'missing.mp4'}"],

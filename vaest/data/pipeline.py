@@ -73,8 +73,10 @@ def training_dataset(
     seed: int = 0,
     flip: bool = True,
     start_step: int = 0,
+    with_domain_ids: bool = False,
 ) -> tuple[tf.data.Dataset, Mix]:
-    """Batches of uint8 images [B,H,W,3], domains drawn with equal weight.
+    """Batches of uint8 images [B,H,W,3], domains drawn with equal weight; with_domain_ids:
+    batches of (images, int32 domain ids [B]).
 
     Every random choice is seeded and the stream is skipped by `start_step` batches before any
     image is decoded, so a resumed run sees exactly the batches a straight run would have seen.
@@ -94,10 +96,13 @@ def training_dataset(
     size = tuple(manifest.image_size)
 
     def decode(index, serialized):
-        image = parse_example(serialized, size)["image"]
+        parsed = parse_example(serialized, size)
+        image = parsed["image"]
         if flip:
             coin = tf.random.stateless_uniform([], seed=tf.stack([tf.cast(seed, tf.int64), index]))
             image = tf.cond(coin < 0.5, lambda: tf.reverse(image, axis=[1]), lambda: image)
+        if with_domain_ids:
+            return image, tf.cast(parsed["domain_id"], tf.int32)
         return image
 
     ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

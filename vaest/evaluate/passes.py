@@ -22,9 +22,10 @@ from vaest.io.imaging import as_float_images
 from vaest.latent import Shift
 from vaest.measure import metrics
 from vaest.measure.style import StyleTally
-from vaest.stylize.methods import METHODS, stylize_by_method
+from vaest.stylize.methods import available_methods, stylize_by_method
 
 MEASURED_ALPHA = 1.0  # the strength at which the shift's effect is measured
+REFERENCE_IMAGES = 300  # at most this many training images per side fit the style classifier
 
 
 BATCH = 32
@@ -58,22 +59,58 @@ class HeldOut:
     means: dict  # domain -> [mu rows]
     shown: dict  # domain -> {"original"/output name: [images]}, "index": [frame or tile index]
     distances: dict  # "input"/"shifted"/"reencoded" -> per-frame distance to c_target
-    methods: dict  # method -> StyleTally of the source's held-out frames at alpha = 1
+    methods: dict  # method -> StyleTally of the source's held-out frames at alpha = 1, with
+    # "reinhard", the non-learned baseline: each frame given the target's Lab mean and spread
     target_colours: list  # ColourStats of batches of the target's held-out records
     target_grams: list  # (per-layer Gram means, count) of those batches, with texture features
 
 
+@dataclass
+class References:
+    """What the training split says of the target: its Lab statistics (for the Reinhard
+    baseline) and, with texture features, a style classifier (for the deception rate)."""
+
+    target_lab: object  # vaest.colour.LabStatistics
+    classifier: object | None  # vaest.measure.deception.StyleClassifier
+
+
+def training_references(data_dir, manifest, source, target, texture=None) -> References:
+    """References from at most REFERENCE_IMAGES evenly spaced training images of each side."""
+    from vaest.colour import lab_statistics
+    from vaest.measure.deception import fit_painting_classifier
+
+    counts = {d.name: d.counts.get("train", 0) for d in manifest.domains}
+    names = {d.id: d.name for d in manifest.domains}
+    chosen = {n: set(evenly_spaced(counts[n], REFERENCE_IMAGES)) for n in (source, target)}
+    images, seen = {source: [], target: []}, dict.fromkeys(chosen, 0)
+    for batch in _records(data_dir, manifest, ["train"]).batch(BATCH).as_numpy_iterator():
+        for image, domain_id in zip(batch["image"], batch["domain_id"], strict=True):
+            name = names[int(domain_id)]
+            if name in chosen:
+                if seen[name] in chosen[name]:
+                    images[name].append(image)
+                seen[name] += 1
+    paintings, frames = (as_float_images(np.stack(images[n])) for n in (target, source))
+    classifier = None
+    if texture is not None:
+        classifier = fit_painting_classifier(texture, paintings, frames)
+    return References(lab_statistics(paintings), classifier)
+
+
 def held_out_pass(
-    exported, data_dir, manifest, source, target, frames: int, texture=None
+    exported, data_dir, manifest, source, target, frames: int, texture=None, references=None
 ) -> HeldOut:
     """Encode, reconstruct and score every held-out record; stylize the source's held-out frames
-    by every method."""
+    by every method the export serves, and by Reinhard's transfer given `references`."""
+    from vaest.colour import reinhard_transfer
+
     names = {d.id: d.name for d in manifest.domains}
     chosen = {d.name: evenly_spaced(d.counts.get("val", 0), frames) for d in manifest.domains}
     seen = dict.fromkeys(chosen, 0)
     c_target = exported.domain(target).centroid
     shift = Shift.toward(exported.domain(source).centroid, c_target, MEASURED_ALPHA)
-    tallies = {method: StyleTally(texture) for method in METHODS}
+    methods = available_methods(exported) + (("reinhard",) if references else ())
+    tallies = {method: StyleTally(texture) for method in methods}
     out = HeldOut(
         defaultdict(list), defaultdict(list), defaultdict(list), {}, defaultdict(list), tallies,
         [], [],
@@ -117,6 +154,10 @@ def held_out_pass(
                 stylized = stylize_by_method(
                     exported, originals[is_source], shift, means=mean[is_source]
                 )
+                if references is not None:
+                    stylized["reinhard"] = reinhard_transfer(
+                        originals[is_source], references.target_lab
+                    )
                 rows = np.flatnonzero(is_source)
                 for method, images in stylized.items():
                     out.methods[method].add(images, originals[is_source])

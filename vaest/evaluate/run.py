@@ -22,7 +22,7 @@ from absl import logging
 
 from vaest.data.records import SPLITS, Manifest, load_manifest
 from vaest.errors import ConfigMismatch, UserError
-from vaest.evaluate.passes import held_out_pass, scatter_pass
+from vaest.evaluate.passes import held_out_pass, scatter_pass, training_references
 from vaest.evaluate.sheets import (
     interpolation_sheet,
     methods_sheet,
@@ -101,7 +101,10 @@ def evaluate(run_dir: str | Path, settings: EvalSettings) -> Path:
 
     texture = load_texture_features(settings.texture_weights)
     texture_name = str(texture.path) if texture is not None else "none"
-    held = held_out_pass(exported, data_dir, manifest, source, target, settings.frames, texture)
+    references = training_references(data_dir, manifest, source, target, texture)
+    held = held_out_pass(
+        exported, data_dir, manifest, source, target, settings.frames, texture, references
+    )
     lacking = [d.name for d in manifest.domains if not held.means[d.name]]
     for name in (source, target):
         if name in lacking:
@@ -118,7 +121,9 @@ def evaluate(run_dir: str | Path, settings: EvalSettings) -> Path:
         stride,
     )
     scatter = {"records": len(means), "stride": stride, "splits": list(SPLITS)}
-    figures = summarize(held, exported, manifest, source, target, scatter, texture_name)
+    figures = summarize(
+        held, exported, manifest, source, target, scatter, texture_name, references.classifier
+    )
     if clip is not None:
         figures["temporal"] = temporal_figures_by_method(
             exported, clip.path, target, settings.video_frames

@@ -14,7 +14,6 @@ from matplotlib.figure import Figure
 from vaest.evaluate.passes import MEASURED_ALPHA, HeldOut
 from vaest.latent import lerp, slerp
 from vaest.measure import metrics
-from vaest.stylize.methods import METHODS
 
 ALPHAS = (0.0, 0.25, 0.5, 1.0, 1.5)
 
@@ -144,14 +143,17 @@ METHOD_TITLES = {
     "residual": "residual (default)",
     "refine": "refiner alone",
     "split": "frequency split",
+    "paint": "paint (adversarial)",
+    "reinhard": "Reinhard colour transfer",
 }
 
 
 def methods_sheet(path, exported, held: HeldOut, source, target):
     shown = held.shown[source]
-    titles = ["input"] + [METHOD_TITLES[m] for m in METHODS]
+    methods = list(held.methods)
+    titles = ["input"] + [METHOD_TITLES[m] for m in methods]
     rows = [
-        (f"frame {index}", [shown["original"][i]] + [shown[f"method {m}"][i] for m in METHODS])
+        (f"frame {index}", [shown["original"][i]] + [shown[f"method {m}"][i] for m in methods])
         for i, index in enumerate(shown["index"])
     ]
     refiner = {"none": "unguided refiner"}.get(exported.guide, f"{exported.guide}-guided refiner")

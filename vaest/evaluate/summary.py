@@ -10,11 +10,17 @@ import numpy as np
 
 from vaest.evaluate.passes import MEASURED_ALPHA, HeldOut
 from vaest.measure import metrics
-from vaest.stylize.methods import METHODS
 
 
 def summarize(
-    held: HeldOut, exported, manifest, source, target, scatter: dict, texture_weights: str
+    held: HeldOut,
+    exported,
+    manifest,
+    source,
+    target,
+    scatter: dict,
+    texture_weights: str,
+    classifier=None,
 ) -> dict:
     """metrics.json: the figures, with what they were measured on."""
     c_source, c_target = exported.domain(source).centroid, exported.domain(target).centroid
@@ -58,15 +64,16 @@ def summarize(
             "reencoded_output_drop": distance["input"] - distance["reencoded"],
         },
     }
-    found["methods"] = method_figures(held, texture_weights)
+    found["methods"] = method_figures(held, texture_weights, classifier)
     found = json.loads(json.dumps(found))  # plain dicts, lists and numbers
     _require_finite(found, "")
     return found
 
 
-def method_figures(held: HeldOut, texture_weights: str) -> dict:
+def method_figures(held: HeldOut, texture_weights: str, classifier=None) -> dict:
     """Per method, the style figures of the source's held-out frames against the target's
-    held-out records (vaest.measure.style.style_figures)."""
+    held-out records (vaest.measure.style.style_figures), with the deception rate of
+    `classifier` (vaest.evaluate.passes.training_references) when there is one."""
     colours = metrics.pooled_colour_statistics(held.target_colours)
     grams = None
     if held.target_grams:
@@ -75,11 +82,11 @@ def method_figures(held: HeldOut, texture_weights: str) -> dict:
         grams = pooled_texture_statistics(held.target_grams)
     found = {
         "alpha": MEASURED_ALPHA,
-        "heldout_frames": len(held.methods[METHODS[0]].sharpness),
+        "heldout_frames": len(next(iter(held.methods.values())).sharpness),
         "texture_weights": texture_weights,
     }
     for method, tally in held.methods.items():
-        found[method] = tally.figures(colours, grams)
+        found[method] = tally.figures(colours, grams, classifier)
     return found
 
 

@@ -16,7 +16,7 @@ from vaest.evaluate.passes import BATCH, MEASURED_ALPHA
 from vaest.io import video
 from vaest.latent import Shift
 from vaest.stylize.geometry import Geometry
-from vaest.stylize.methods import METHODS, stylize_by_method
+from vaest.stylize.methods import available_methods, stylize_by_method
 from vaest.stylize.stabilize import FlowStabilizer
 from vaest.stylize.streaming import batches
 from vaest.temporal import TemporalMeter
@@ -46,8 +46,9 @@ def temporal_figures_by_method(exported, path: Path, target: str, count: int) ->
     frames = clip_frames(exported, path, count)
     means = np.concatenate([exported.encode(b)[0] for b in batches(frames, BATCH)])
     shift = Shift.toward(means.mean(axis=0), exported.domain(target).centroid, MEASURED_ALPHA)
-    meters = {m + suffix: TemporalMeter() for m in METHODS for suffix in ("", STABILIZED)}
-    stabilizers = {m: FlowStabilizer() for m in METHODS}
+    methods = available_methods(exported)
+    meters = {m + suffix: TemporalMeter() for m in methods for suffix in ("", STABILIZED)}
+    stabilizers = {m: FlowStabilizer() for m in methods}
     with tqdm(total=len(frames), desc="flicker", unit="frame") as bar:
         for start in range(0, len(frames), BATCH):
             batch, batch_means = frames[start : start + BATCH], means[start : start + BATCH]

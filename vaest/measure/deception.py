@@ -172,6 +172,20 @@ def fit_style_classifier(
     )
 
 
+def fit_painting_classifier(texture, paintings, frames, seed: int = 0) -> StyleClassifier:
+    """fit_style_classifier on VGG style descriptors (features.style_descriptors) of a painting
+    domain's images against frames and those frames recoloured to the paintings' Lab
+    statistics (Reinhard et al. 2001), all float [N, H, W, 3] at one size."""
+    from vaest.colour import lab_statistics, reinhard_transfer
+    from vaest.measure.features import style_descriptors
+
+    recoloured = reinhard_transfer(frames, lab_statistics(paintings))
+    negatives = negatives_with_recoloured(
+        style_descriptors(texture, frames), style_descriptors(texture, recoloured)
+    )
+    return fit_style_classifier(style_descriptors(texture, paintings), negatives, seed=seed)
+
+
 def deception_rate(classifier: StyleClassifier, features) -> float | None:
     """Share of rows with P(painting) > 0.5, in [0, 1]; None when the classifier is unusable."""
     if not classifier.usable:

@@ -186,6 +186,20 @@ def texture_statistics(features: TextureFeatures, images) -> list[np.ndarray]:
     return [s / count for s in sums]
 
 
+def style_descriptors(features: TextureFeatures, images) -> np.ndarray:
+    """Per image, each layer's channel means and standard deviations: [N, 2 * (64 + 128 + 256)].
+
+    The per-channel mean and spread of VGG activations describe an image's style (Huang &
+    Belongie 2017, AdaIN) independently of where things are; unlike a Gram matrix they are
+    small enough (896 numbers) for a linear classifier fitted on a few hundred images.
+    """
+    rows = []
+    for chunk in features._chunks(images):
+        stats = [s for f in chunk for s in (f.mean(axis=(1, 2)), f.std(axis=(1, 2)))]
+        rows.append(np.concatenate(stats, axis=1))
+    return np.concatenate(rows).astype(np.float64)
+
+
 def pooled_texture_statistics(parts: Iterable[tuple[list[np.ndarray], int]]) -> list[np.ndarray]:
     """The texture statistics of a union of sets, from (each set's statistics, its image count)."""
     parts = list(parts)

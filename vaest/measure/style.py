@@ -12,7 +12,8 @@ class StyleTally:
     """Style figures (see style_figures) gathered batch by batch, for sets too big to hold.
 
     With `texture` (a vaest.measure.features.TextureFeatures) it also pools the Gram matrices of the
-    outputs and the frames, for a texture figure.
+    outputs and the frames, for a texture figure, and keeps their style descriptors, for the
+    deception rate of a style classifier (vaest.measure.deception).
     """
 
     def __init__(self, texture=None):
@@ -20,6 +21,7 @@ class StyleTally:
         self.edge_correlation, self.sharpness = [], []
         self.colours = {"output": [], "input": []}
         self.grams = {"output": [], "input": []}  # (per-layer Gram means, image count)
+        self.descriptors = {"output": [], "input": []}  # features.style_descriptors rows
 
     def add(self, outputs, frames) -> None:
         outputs, frames = as_float_images(outputs), as_float_images(frames)
@@ -28,13 +30,18 @@ class StyleTally:
         for key, images in (("output", outputs), ("input", frames)):
             self.colours[key].append(metrics.colour_statistics(images))
             if self.texture is not None:
-                from vaest.measure.features import texture_statistics
+                from vaest.measure.features import style_descriptors, texture_statistics
 
                 self.grams[key].append((texture_statistics(self.texture, images), len(images)))
+                self.descriptors[key].append(style_descriptors(self.texture, images))
 
-    def figures(self, paintings_colour: metrics.ColourStats, paintings_texture=None):
+    def figures(
+        self, paintings_colour: metrics.ColourStats, paintings_texture=None, classifier=None
+    ):
         """{figure: value}; texture_distance_ratio only with texture features and the
-        paintings' texture statistics (vaest.measure.features.texture_statistics)."""
+        paintings' texture statistics (vaest.measure.features.texture_statistics); the
+        deception figures (vaest.measure.deception.deception_figures) with texture features and
+        a style classifier fitted on the same descriptors."""
         before, after = (
             metrics.colour_distance(
                 metrics.pooled_colour_statistics(self.colours[key]), paintings_colour
@@ -54,11 +61,25 @@ class StyleTally:
                 for key in ("input", "output")
             )
             found["texture_distance_ratio"] = float(after / max(before, 1e-12))
+        if self.texture is not None and classifier is not None:
+            from vaest.measure.deception import deception_figures
+
+            stylized, inputs = (np.concatenate(self.descriptors[k]) for k in ("output", "input"))
+            deception = deception_figures(classifier, stylized, inputs)
+            if classifier.usable:
+                found.update(deception)
+            else:  # reported as such, never as a number
+                found["deception_rate"] = deception["note"]
         return found
 
 
 def style_figures(
-    outputs, frames, paintings_colour: metrics.ColourStats, texture=None, paintings_texture=None
+    outputs,
+    frames,
+    paintings_colour: metrics.ColourStats,
+    texture=None,
+    paintings_texture=None,
+    classifier=None,
 ) -> dict[str, float]:
     """How much structure a stylized output keeps and how far its colours (and texture) moved.
 
@@ -71,4 +92,4 @@ def style_figures(
     """
     tally = StyleTally(texture)
     tally.add(outputs, frames)
-    return tally.figures(paintings_colour, paintings_texture)
+    return tally.figures(paintings_colour, paintings_texture, classifier)

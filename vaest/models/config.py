@@ -134,8 +134,25 @@ class RefinerConfig(_Saved):
     style_weight: float = 0.0
     style_strength: float = 1.0
     style_target: str = ""
+    # Adversarial training (vaest.train.adversarial): the refined decode of a frame's latent
+    # shifted by alpha ~ U(1 - adversarial_spread, 1 + adversarial_spread) toward a painting
+    # domain is judged by a patch discriminator conditioned on that domain, with a VGG16 relu3_3
+    # content term toward the frame. Weighted per value, like the squared error; 0 turns it off.
+    adversarial_weight: float = 0.0
+    content_weight: float = 1.0
+    adversarial_spread: float = 0.25
+    discriminator_filters: tuple[int, ...] = (32, 64, 128)
+    discriminator_scales: int = 2
+    # R1 penalty weight per patch of the finest scale (the penalty sums over patches).
+    r1_gamma: float = 0.2
+
+    @property
+    def adversarial(self) -> bool:
+        return self.adversarial_weight > 0
 
     def __post_init__(self):
+        if self.adversarial_weight < 0 or self.content_weight < 0:
+            raise UserError("adversarial_weight and content_weight must not be negative")
         if self.guide not in ("none", "highpass"):
             raise UserError(f"guide must be none or highpass, not {self.guide!r}")
         weights = ("reconstruction_weight", "push_weight", "push_margin", "style_weight")

@@ -22,6 +22,29 @@ def gram_matrices(features):
     return tf.matmul(flat, flat, transpose_a=True) / positions
 
 
+def vgg_features(trunk, mean_bgr, images):
+    """RGB float images in [0, 1] -> the trunk's feature maps, differentiably."""
+    return trunk(tf.reverse(images, axis=[-1]) * 255.0 - mean_bgr, training=False)
+
+
+class FeatureDistance:
+    """Per image, mean |F(image) - F(reference)|^2 / mean F(reference)^2 for one VGG16 layer F
+    (0: relu1_2, 1: relu2_2, 2: relu3_3): a content term that is scale-free like StyleLoss."""
+
+    def __init__(self, features: TextureFeatures, layer: int = 2):
+        self.trunk = features.trunk
+        self.trunk.trainable = False
+        self.mean_bgr = tf.constant(features.mean_bgr, tf.float32)
+        self.layer = layer
+
+    def __call__(self, images, references):
+        both = vgg_features(self.trunk, self.mean_bgr, tf.concat([images, references], 0))
+        ours, theirs = tf.split(both[self.layer], 2)
+        theirs = tf.stop_gradient(theirs)
+        scale = tf.reduce_mean(tf.square(theirs), axis=[1, 2, 3]) + 1e-6
+        return tf.reduce_mean(tf.square(ours - theirs), axis=[1, 2, 3]) / scale
+
+
 class StyleLoss:
     """Per image, the mean over layers of |G(image) - G_paintings|^2 / mean(G_paintings^2).
 
@@ -38,8 +61,7 @@ class StyleLoss:
 
     def features(self, images):
         """RGB float images in [0, 1] -> the three feature maps, differentiably."""
-        bgr = tf.reverse(images, axis=[-1]) * 255.0 - self.mean_bgr
-        return self.trunk(bgr, training=False)
+        return vgg_features(self.trunk, self.mean_bgr, images)
 
     def __call__(self, images):
         terms = [

