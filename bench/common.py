@@ -36,17 +36,22 @@ LEARNING_RATE = 5e-4
 def train_vae_for_two(run: Path, twin: Path, steps: int, batch_size: int) -> None:
     """Train run's VAE (or resume it), then give twin a copy of run's data and VAE, so that two
     refiners can be compared on the same VAE."""
-    from vaest.train.vae import VaeSettings, train_vae
+    from vaest.train.vae import train_vae
 
-    settings = VaeSettings(
-        steps=steps, batch_size=batch_size, learning_rate=LEARNING_RATE,
-        save_every=steps, preview_every=steps,
-    )  # fmt: skip
-    train_vae(run, settings)
+    train_vae(run, vae_settings(steps, batch_size))
     if not twin.exists():
         twin.mkdir()
         for part in ("data", "vae"):
             shutil.copytree(run / part, twin / part)
+
+
+def vae_settings(steps: int, batch_size: int):
+    from vaest.train.vae import VaeSettings
+
+    return VaeSettings(
+        steps=steps, batch_size=batch_size, learning_rate=LEARNING_RATE,
+        save_every=steps, preview_every=steps,
+    )  # fmt: skip
 
 
 def refiner_settings(steps: int, batch_size: int):
@@ -79,16 +84,12 @@ def train_run(run: Path, videos: list[str], size, vae_steps: int, refiner_steps:
     from vaest.data.sources import Options, plan_domains
     from vaest.export.write import export
     from vaest.train.refiner import train_refiner
-    from vaest.train.vae import VaeSettings, train_vae
+    from vaest.train.vae import train_vae
 
     if not (run / "data").exists():
         options = Options(image_size=size, frame_stride=2, tiles_per_painting=32)
         extract(plan_domains(videos, [f"paintings={SHARED / 'paintings'}"], options), options, run)
-    vae = VaeSettings(
-        steps=vae_steps, batch_size=batch, learning_rate=LEARNING_RATE,
-        save_every=vae_steps, preview_every=vae_steps,
-    )  # fmt: skip
-    train_vae(run, vae)
+    train_vae(run, vae_settings(vae_steps, batch))
     train_refiner(run, refiner_settings(refiner_steps, batch))
     if not (run / "export").exists():
         export(run)

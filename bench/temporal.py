@@ -68,7 +68,7 @@ def measure_clip(exported, clip: Path, count: int, weight: float) -> dict:
     from vaest.stylize.methods import available_methods
     from vaest.stylize.stabilize import FlowStabilizer
     from vaest.stylize.stylizer import Stylizer
-    from vaest.temporal import TemporalMeter, WarpingErrorMeter, long_term_error
+    from vaest.temporal import TemporalMeter, long_term_error
 
     frames = clip_frames(exported, clip, count)
     means = exported.encode(frames)[0]
@@ -83,13 +83,12 @@ def measure_clip(exported, clip: Path, count: int, weight: float) -> dict:
             outputs = np.concatenate(
                 [stylizer(frames[i : i + 8], means[i : i + 8]) for i in range(0, len(frames), 8)]
             )
-            meter, per_frame = TemporalMeter(), WarpingErrorMeter()
+            meter = TemporalMeter()
             for frame, output in zip(frames, outputs, strict=True):
                 meter.add(frame, output)
-                per_frame.add(frame, output)
             figures = meter.figures()
             figures["edge_correlation"] = float(np.mean(edge_correlation(outputs, frames)))
-            figures["per_frame"] = per_frame.result().per_pair.tolist()
+            figures["per_frame"] = meter.output_errors().per_pair.tolist()
             figures["long_term"] = long_term_error(outputs, frames).per_pair.tolist()
             found[f"{method}+{kind}"] = figures
     found["input"] = {"long_term": long_term_error(frames, frames).per_pair.tolist()}

@@ -284,6 +284,10 @@ class TemporalMeter:
         self._output.add_output(output_frame, pair)
         self._input.add_output(input_frame, pair)
 
+    def output_errors(self) -> WarpingError:
+        """The output's error pair by pair, for a plot over time."""
+        return self._output.result()
+
     def figures(self) -> dict[str, float]:
         """warping_error, input_warping_error and ratio (1.0 = as stable as the source)."""
         output_error, input_error = self._output.result().mean, self._input.result().mean
