@@ -7,6 +7,7 @@ Resumes from RUN/refiner's newest checkpoint, continuing to --steps in total.
 from absl import flags
 
 from vaest import cli
+from vaest.errors import UserError
 from vaest.run_dir import RunDir
 
 cli.define_training_flags(steps=5000, batch_size=16)
@@ -18,6 +19,11 @@ flags.DEFINE_enum(
     "Structure guide beside the VAE image: highpass, the frame's luminance detail, which lets "
     "stylized frames keep their edges; or none, the original design (the VAE image alone).",
 )  # fmt: skip
+flags.DEFINE_list(
+    "body_filters",
+    ["32", "64", "32"],
+    "Channels of the refiner's half-resolution body, one 3x3 conv each: more layers see wider.",
+)
 flags.DEFINE_float("guide_sigma", 3.0, "The highpass guide keeps detail finer than this, in px.")
 flags.DEFINE_float("reconstruction_weight", 0.6, "Weight of SSE(refined, original).")
 flags.DEFINE_float("push_weight", 0.4, "Weight of the hinge that keeps refined off the VAE image.")
@@ -48,6 +54,11 @@ flags.DEFINE_float(
     "content_weight", 1.0,
     "With --adversarial_weight: weight (per value) of the VGG16 relu3_3 distance to the frame.",
 )  # fmt: skip
+flags.DEFINE_float(
+    "sliced_wasserstein_weight", 0.0,
+    "With --adversarial_weight: weight (per value) of the sliced Wasserstein distance of the "
+    "painted output's VGG16 features to its target domain's tiles'. 0 = off. Try 0.01.",
+)  # fmt: skip
 flags.DEFINE_float("adversarial_spread", 0.25, "Alpha is drawn from 1 +- this for the GAN terms.")
 flags.DEFINE_float("r1_gamma", 0.2, "R1 penalty weight of the discriminator, per patch.")
 FLAGS = flags.FLAGS
@@ -55,7 +66,7 @@ FLAGS = flags.FLAGS
 CONFIG_FLAGS = (
     "guide", "guide_sigma", "reconstruction_weight", "push_weight", "push_margin",
     "style_weight", "style_strength", "style_target", "adversarial_weight", "content_weight",
-    "adversarial_spread", "r1_gamma",
+    "sliced_wasserstein_weight", "adversarial_spread", "r1_gamma",
 )  # fmt: skip
 
 
@@ -65,6 +76,11 @@ def main(argv):
 
     settings = cli.settings_from_flags(RefinerSettings)
     overrides = {k: FLAGS[k].value for k in CONFIG_FLAGS if FLAGS[k].present}
+    if FLAGS["body_filters"].present:
+        try:
+            overrides["body_filters"] = tuple(int(x) for x in FLAGS.body_filters)
+        except ValueError as err:
+            raise UserError(f"bad --body_filters: {err}") from None
     figures = train_refiner(FLAGS.run_dir, settings, overrides)
     step = latest_step(RunDir(FLAGS.run_dir).refiner)
     print(f"refiner: at step {step} in {FLAGS.run_dir}/refiner; validation: {figures}")

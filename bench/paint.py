@@ -46,6 +46,10 @@ flags.DEFINE_integer("paint_steps", 300, "Steps of the adversarial refiner.")
 flags.DEFINE_integer("batch_size", 16, "Training batch size (the adversarial refiner: half).")
 flags.DEFINE_float("adversarial_weight", 0.005, "train_refiner.py --adversarial_weight.")
 flags.DEFINE_float("content_weight", 0.005, "train_refiner.py --content_weight.")
+flags.DEFINE_float(
+    "sliced_wasserstein_weight", 0.02, "train_refiner.py --sliced_wasserstein_weight."
+)
+flags.DEFINE_list("body_filters", ["64", "64", "64"], "train_refiner.py --body_filters (paint).")
 flags.DEFINE_bool("train_only", False, "Train (or resume) the runs and stop.")
 flags.DEFINE_string("work_dir", None, "Keep the runs here (default: a temporary folder).")
 FLAGS = flags.FLAGS
@@ -83,6 +87,8 @@ def train(work: Path) -> dict:
     adversarial = {
         "adversarial_weight": FLAGS.adversarial_weight,
         "content_weight": FLAGS.content_weight,
+        "sliced_wasserstein_weight": FLAGS.sliced_wasserstein_weight,
+        "body_filters": tuple(int(x) for x in FLAGS.body_filters),
     }
     for run, steps, batch, overrides in (
         (plain, FLAGS.refiner_steps, FLAGS.batch_size, {}),

@@ -140,6 +140,9 @@ class RefinerConfig(_Saved):
     # content term toward the frame. Weighted per value, like the squared error; 0 turns it off.
     adversarial_weight: float = 0.0
     content_weight: float = 1.0
+    # With adversarial training: the sliced Wasserstein distance of the painted output's VGG16
+    # features to its target domain's tiles' (vaest.models.style_loss); 0 turns it off.
+    sliced_wasserstein_weight: float = 0.0
     adversarial_spread: float = 0.25
     discriminator_filters: tuple[int, ...] = (32, 64, 128)
     discriminator_scales: int = 2
@@ -151,8 +154,14 @@ class RefinerConfig(_Saved):
         return self.adversarial_weight > 0
 
     def __post_init__(self):
-        if self.adversarial_weight < 0 or self.content_weight < 0:
-            raise UserError("adversarial_weight and content_weight must not be negative")
+        terms = (self.adversarial_weight, self.content_weight, self.sliced_wasserstein_weight)
+        if min(terms) < 0:
+            raise UserError(
+                "adversarial_weight, content_weight and sliced_wasserstein_weight must not be "
+                "negative"
+            )
+        if not self.body_filters or min(self.body_filters) < 1:
+            raise UserError(f"body_filters must be positive numbers, not {self.body_filters}")
         if self.guide not in ("none", "highpass"):
             raise UserError(f"guide must be none or highpass, not {self.guide!r}")
         weights = ("reconstruction_weight", "push_weight", "push_margin", "style_weight")

@@ -39,7 +39,10 @@ class FeatureDistance:
 
     def __call__(self, images, references):
         both = vgg_features(self.trunk, self.mean_bgr, tf.concat([images, references], 0))
-        ours, theirs = tf.split(both[self.layer], 2)
+        return self.between(*tf.split(both[self.layer], 2))
+
+    def between(self, ours, theirs):
+        """The distance between two images' feature maps of this layer."""
         theirs = tf.stop_gradient(theirs)
         scale = tf.reduce_mean(tf.square(theirs), axis=[1, 2, 3]) + 1e-6
         return tf.reduce_mean(tf.square(ours - theirs), axis=[1, 2, 3]) / scale
@@ -69,3 +72,82 @@ class StyleLoss:
             for f, g, scale in zip(self.features(images), self.targets, self.scales, strict=True)
         ]
         return tf.add_n(terms) / len(terms)
+
+
+POOL_POSITIONS = 32768  # feature vectors kept per domain and layer: the distribution's sample
+SAMPLE_POSITIONS = 2048  # feature vectors compared per image and layer, drawn at random
+DIRECTIONS = 64  # random projections per layer and step
+
+
+class SlicedWasserstein:
+    """Per image, the sliced Wasserstein distance between the distribution of its VGG16 feature
+    vectors and its target painting domain's, averaged over relu1_2, relu2_2 and relu3_3 (Heitz
+    et al., CVPR 2021). It matches whole feature distributions, where a mean Gram matrix of
+    several paintings is no painting's texture.
+
+    Per layer, SAMPLE_POSITIONS random feature vectors of the image and as many of its domain's
+    pool are projected on DIRECTIONS random unit directions, sorted along each direction and
+    compared value by value (random subsets keep the sort affordable on a CPU; the estimate
+    stays unbiased over steps). Each term is divided by the target projections' mean square, so
+    the layers count alike. Every draw comes from a seed, so a resumed training repeats them.
+    """
+
+    def __init__(self, features: TextureFeatures, pools: list[np.ndarray]):
+        """pools: per layer, [domains, POOL_POSITIONS, C] feature vectors of each domain's
+        tiles (zeros for a domain that is never a target); see pools_from_tiles."""
+        self.trunk = features.trunk
+        self.trunk.trainable = False
+        self.mean_bgr = tf.constant(features.mean_bgr, tf.float32)
+        self.pools = [tf.constant(p, tf.float32) for p in pools]
+
+    def features(self, images):
+        """RGB float images in [0, 1] -> the three feature maps, differentiably."""
+        return vgg_features(self.trunk, self.mean_bgr, images)
+
+    def __call__(self, maps, domain_ids, seed):
+        """maps: self.features(images); domain_ids [N] int32; seed int32 [2] -> [N]."""
+        terms = []
+        for layer, (layer_maps, pool) in enumerate(zip(maps, self.pools, strict=True)):
+            count = layer_maps.shape[1] * layer_maps.shape[2]
+            images, channels = tf.shape(layer_maps)[0], layer_maps.shape[-1]
+            draw = seed + tf.constant([0, 1000], tf.int32) * layer
+            ours = tf.reshape(layer_maps, [images, count, channels])
+            if count > SAMPLE_POSITIONS:
+                keep = tf.random.stateless_uniform([SAMPLE_POSITIONS], draw, 0, count, tf.int32)
+                ours = tf.gather(ours, keep, axis=1)
+            size = min(count, SAMPLE_POSITIONS)
+            picks = tf.random.stateless_uniform(
+                [images, size], draw + [2, 0], 0, pool.shape[1], tf.int32
+            )
+            rows = tf.broadcast_to(domain_ids[:, None], tf.shape(picks))
+            theirs = tf.gather_nd(pool, tf.stack([rows, picks], axis=-1))
+            directions = tf.random.stateless_normal([channels, DIRECTIONS], draw + [1, 0])
+            directions = directions / tf.norm(directions, axis=0, keepdims=True)
+            # [N, DIRECTIONS, size]: sorting along the last axis is the fast one
+            ours = tf.sort(tf.matmul(directions, ours, transpose_a=True, transpose_b=True))
+            theirs = tf.sort(tf.matmul(directions, theirs, transpose_a=True, transpose_b=True))
+            scale = tf.reduce_mean(tf.square(theirs), axis=[1, 2]) + 1e-6
+            terms.append(tf.reduce_mean(tf.square(ours - theirs), axis=[1, 2]) / scale)
+        return tf.add_n(terms) / len(terms)
+
+
+def pools_from_tiles(
+    features: TextureFeatures, tiles: dict[int, np.ndarray], domains: int, seed: int = 0
+) -> list[np.ndarray]:
+    """Per layer, [domains, POOL_POSITIONS, C]: a random sample of the feature vectors of each
+    painting domain's tiles (float32 [N,H,W,3] in [0,1], keyed by domain id)."""
+    random = np.random.default_rng(seed)
+    trunk, mean_bgr = features.trunk, tf.constant(features.mean_bgr, tf.float32)
+    pools = None
+    for domain, images in tiles.items():
+        maps = [[] for _ in range(3)]
+        for start in range(0, len(images), 8):
+            batch = tf.constant(images[start : start + 8], tf.float32)
+            for layer, m in enumerate(vgg_features(trunk, mean_bgr, batch)):
+                maps[layer].append(m.numpy().reshape(-1, m.shape[-1]))
+        if pools is None:
+            pools = [np.zeros((domains, POOL_POSITIONS, m[0].shape[-1]), np.float32) for m in maps]
+        for layer, parts in enumerate(maps):
+            vectors = np.concatenate(parts)
+            pools[layer][domain] = vectors[random.integers(0, len(vectors), POOL_POSITIONS)]
+    return pools

@@ -19,17 +19,19 @@ import numpy as np
 import tensorflow as tf
 
 from vaest.data.pipeline import training_dataset
-from vaest.data.records import read_records
+from vaest.data.preview import evenly_spaced
+from vaest.data.records import domain_images, read_records
 from vaest.errors import UserError
 from vaest.io.imaging import as_float_images
 from vaest.latent import CentroidTally, Shift
 from vaest.models import discriminator as adversary
 from vaest.models.refiner import refiner_inputs
-from vaest.models.style_loss import FeatureDistance
+from vaest.models.style_loss import FeatureDistance, SlicedWasserstein, pools_from_tiles
 from vaest.models.vae import to_float_images
 from vaest.train.refiner import RefinerTrainer, required_features
 
 DISCRIMINATOR_BETAS = (0.5, 0.99)  # Adam's betas for the discriminator, as is usual for GANs
+POOL_TILES = 32  # training tiles per painting domain whose VGG features the texture term samples
 
 
 def domain_offsets(vae, data_dir, manifest, batch: int = 32) -> np.ndarray:
@@ -55,7 +57,16 @@ def adversarial_trainer(vae, data_dir, manifest, config, settings):
     """The AdversarialRefinerTrainer for a refiner config with adversarial_weight > 0."""
     features = required_features(settings.texture_weights, "the adversarial content term")
     offsets = domain_offsets(vae, data_dir, manifest)
-    return AdversarialRefinerTrainer(vae, config, offsets, features, settings.seed)
+    texture = None
+    if config.sliced_wasserstein_weight > 0:
+        tiles = {
+            d.id: _evenly_spaced_images(domain_images(data_dir, "train", d.name), POOL_TILES)
+            for d in manifest.domains
+            if d.kind == "painting"
+        }
+        pools = pools_from_tiles(features, tiles, len(offsets), settings.seed)
+        texture = SlicedWasserstein(features, pools)
+    return AdversarialRefinerTrainer(vae, config, offsets, features, settings.seed, texture)
 
 
 def adversarial_dataset(data_dir, manifest, batch_size: int, seed: int, start_step: int):
@@ -75,9 +86,11 @@ def adversarial_dataset(data_dir, manifest, batch_size: int, seed: int, start_st
 class AdversarialRefinerTrainer(RefinerTrainer):
     """RefinerTrainer plus a conditional patch discriminator on refined shifted latents."""
 
-    def __init__(self, vae, config, offsets: np.ndarray, features, seed: int = 0, **kw):
-        """offsets: domain_offsets; features: vaest.measure.features.TextureFeatures."""
+    def __init__(self, vae, config, offsets: np.ndarray, features, seed=0, texture=None, **kw):
+        """offsets: domain_offsets; features: vaest.measure.features.TextureFeatures; texture:
+        a style_loss.SlicedWasserstein when config.sliced_wasserstein_weight > 0."""
         super().__init__(vae, config, **kw)
+        self.texture = texture
         self.offsets = tf.constant(offsets, tf.float32)
         ids = np.flatnonzero(np.abs(offsets).sum(axis=1) > 0).astype(np.int32)
         self.painting_ids = tf.constant(ids)
@@ -104,10 +117,13 @@ class AdversarialRefinerTrainer(RefinerTrainer):
         shifted = tf.stop_gradient(self.vae.decode(latents))
         return self.refiner(refiner_inputs(shifted, x, self.config), training=training)
 
+    def _step_seed(self):
+        step = tf.cast(self.optimizer.iterations, tf.int32)
+        return tf.stack([tf.constant(self.seed, tf.int32), step])
+
     def _draws(self, count):
         """Per frame, a painting domain and an alpha, seeded by (seed, step)."""
-        step = tf.cast(self.optimizer.iterations, tf.int32)
-        seed = tf.stack([tf.constant(self.seed, tf.int32), step])
+        seed = self._step_seed()
         pick = tf.random.stateless_uniform([count], seed, 0, tf.size(self.painting_ids), tf.int32)
         spread = self.config.adversarial_spread
         unit = tf.random.stateless_uniform([count], seed + tf.constant([7, 0]))
@@ -124,9 +140,20 @@ class AdversarialRefinerTrainer(RefinerTrainer):
             fake = self.painted(x, targets, alpha[:, None], training=True)
             fake_logits = self.discriminator([fake, targets])
             adversarial = adversary.hinge_generator_loss(fake_logits)
-            content = tf.reduce_mean(self.content(fake, x))
+            texture = tf.constant(0.0)
+            if self.texture is None:
+                content = tf.reduce_mean(self.content(fake, x))
+            else:  # one VGG pass serves both terms
+                maps = self.texture.features(tf.concat([fake, x], 0))
+                ours = [m[: tf.shape(x)[0]] for m in maps]
+                theirs = maps[self.content.layer][tf.shape(x)[0] :]
+                content = tf.reduce_mean(self.content.between(ours[self.content.layer], theirs))
+                seed = self._step_seed() + tf.constant([0, 1 << 20])
+                texture = tf.reduce_mean(self.texture(ours, targets, seed))
             loss = tf.reduce_mean(task) + values * (
-                cfg.adversarial_weight * adversarial + cfg.content_weight * content
+                cfg.adversarial_weight * adversarial
+                + cfg.content_weight * content
+                + cfg.sliced_wasserstein_weight * texture
             )
             real_logits = self.discriminator([real, tile_ids])
             held_logits = self.discriminator([tf.stop_gradient(fake), targets])
@@ -147,12 +174,17 @@ class AdversarialRefinerTrainer(RefinerTrainer):
             **logs,
             "adversarial": adversarial,
             "content": content,
+            "sliced_wasserstein": texture,
             "discriminator": critic,
             "r1": r1,
             "real_score": _mean_logit(real_logits),
             "fake_score": _mean_logit(held_logits),
             "discriminator_accuracy": adversary.patch_accuracy(real_logits, held_logits),
         }
+
+
+def _evenly_spaced_images(images: np.ndarray, wanted: int) -> np.ndarray:
+    return images[sorted(evenly_spaced(len(images), wanted))]
 
 
 def _mean_logit(logits):
