@@ -19,6 +19,7 @@ from absl import flags, logging
 from tqdm import tqdm
 
 from vaest import cli
+from vaest.device import DEVICES, GPU_BATCH
 from vaest.stylize.job import plan
 from vaest.stylize.methods import DEFAULT_METHOD, METHODS
 from vaest.stylize.run import run as stylize_run
@@ -94,7 +95,14 @@ flags.DEFINE_boolean("inset", False, "Show the source frame, quarter size, in a 
 flags.DEFINE_float("start", 0.0, "Start this many seconds into the video.")
 flags.DEFINE_float("duration", None, "Stylize only this many seconds.")
 flags.DEFINE_integer("max_frames", None, "Stylize at most this many frames.")
-flags.DEFINE_integer("batch_size", Settings.batch_size, "Frames per model call.")
+flags.DEFINE_integer(
+    "batch_size", Settings.batch_size, f"Frames per model call ({GPU_BATCH} on a GPU if not given)."
+)
+flags.DEFINE_enum(
+    "device", "auto", DEVICES,
+    "Where the model runs: auto takes the first GPU TensorFlow sees, else the CPU; gpu without "
+    "one is an error.",
+)  # fmt: skip
 flags.DEFINE_integer("crf", 18, "H.264 quality: lower is better, 18 is visually lossless.")
 flags.DEFINE_alias("quality", "crf")
 flags.DEFINE_boolean(
@@ -125,9 +133,14 @@ def main(argv):
         Settings, refine=not FLAGS.no_refine, audio=not FLAGS.no_audio
     )
     job = plan(settings, FLAGS.input, FLAGS.output, FLAGS.run_dir)
-    from vaest.export.read import Exported  # TensorFlow loads here, after the cheap checks
+    from vaest.device import resolve_device  # TensorFlow loads here, after the cheap checks
+    from vaest.export.read import Exported
 
-    exported = Exported.from_run(FLAGS.run_dir)
+    device = resolve_device(settings.device)
+    if "GPU" in device and not FLAGS["batch_size"].present:
+        settings.batch_size = GPU_BATCH
+    exported = Exported.from_run(FLAGS.run_dir, device)
+    logging.info("model on %s, %d frames per call", device, settings.batch_size)
     logging.info("%s -> %s", job.input, job.output)
     progress = functools.partial(tqdm, dynamic_ncols=True)
     result = stylize_run(job, exported, progress)

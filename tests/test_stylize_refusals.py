@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from test_refusals import assert_one_line_error, make_vfr_clip, script
 
 from vaest.errors import UserError
@@ -74,3 +75,26 @@ def test_cut_export_file_is_one_line_in_mogrify_and_evaluate(run_dir, tmp_path, 
     run = script("evaluate_latents.py", f"--run_dir={run_dir}")
     assert_one_line_error(run, "damaged")
     assert not (run_dir / "eval").exists()
+
+
+def test_device_gpu_without_one_is_a_one_line_error_and_writes_nothing(run_dir, tmp_path):
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("this machine has a GPU")
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.full((40, 60, 3), 120, np.uint8)).save(photo)
+    out = tmp_path / "out.png"
+    args = ["--run_dir", str(run_dir), "--input", str(photo), "--output", str(out)]
+    assert_one_line_error(script("mogrify_video.py", *args, "--device", "gpu"), "--device gpu")
+    assert not out.exists()
+    assert_one_line_error(script("mogrify_video.py", *args, "--device", "tpu"), "--device")
+
+
+def test_device_cpu_gives_the_same_frames_as_the_default_placement(tiny_run):
+    frames = np.random.default_rng(0).integers(
+        0, 256, (2, *Exported.from_run(tiny_run).image_size, 3)
+    )
+    frames = frames.astype(np.uint8)
+    placed, free = Exported.from_run(tiny_run, "/CPU:0"), Exported.from_run(tiny_run)
+    np.testing.assert_array_equal(placed.encode(frames)[0], free.encode(frames)[0])

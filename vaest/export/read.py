@@ -55,7 +55,9 @@ def _read_latents(path: Path, rerun: str) -> dict[str, DomainLatents]:
 class Exported:
     """A loaded RUN/export. Images go in as uint8 or float [0,1] arrays [N,H,W,3] at image_size."""
 
-    def __init__(self, folder: str | Path):
+    def __init__(self, folder: str | Path, device: str | None = None):
+        """device: a TensorFlow device name (vaest.device.resolve_device) for every model call;
+        None leaves the placement to TensorFlow."""
         folder = Path(folder)
         needed = [SAVED_MODEL, LATENTS, EXPORT_INFO, MANIFEST]
         missing = [name for name in needed if not (folder / name).exists()]
@@ -69,6 +71,7 @@ class Exported:
         self.folder = folder
         self.manifest = Manifest.read(folder / MANIFEST)
         self._tf = tf
+        self.device = device
         rerun = f"run `python export_graphs.py --run_dir {folder.parent}` again"
         try:
             self.info = json.loads((folder / EXPORT_INFO).read_text())
@@ -78,8 +81,15 @@ class Exported:
         self.domains = _read_latents(folder / LATENTS, rerun)
 
     @classmethod
-    def from_run(cls, run_dir: str | Path) -> Exported:
-        return cls(RunDir(run_dir).export)
+    def from_run(cls, run_dir: str | Path, device: str | None = None) -> Exported:
+        return cls(RunDir(run_dir).export, device)
+
+    def _call(self, name: str, **inputs):
+        """One signature of the SavedModel on self.device."""
+        if self.device is None:
+            return self.model.signatures[name](**inputs)
+        with self._tf.device(self.device):
+            return self.model.signatures[name](**inputs)
 
     @property
     def image_size(self) -> tuple[int, int]:
@@ -118,12 +128,12 @@ class Exported:
 
     def encode(self, images) -> tuple[np.ndarray, np.ndarray]:
         """(mean, log_variance), each [N, latent_dim]."""
-        out = self.model.signatures["encode"](images=self._images(images))
+        out = self._call("encode", images=self._images(images))
         return out["mean"].numpy(), out["log_variance"].numpy()
 
     def decode(self, latents) -> np.ndarray:
         latents = self._tf.constant(np.asarray(latents, np.float32))
-        return self.model.signatures["decode"](latents=latents)["images"].numpy()
+        return self._call("decode", latents=latents)["images"].numpy()
 
     @property
     def guided(self) -> bool:
@@ -134,10 +144,10 @@ class Exported:
         it keeps, `detail` of it (0 to 1); the VAE alone returns the images unchanged."""
         if not self.has_refiner:
             return np.asarray(images, np.float32)
-        signature = self.model.signatures["refine"]
         if not self.guided:
-            return signature(images=self._images(images))["images"].numpy()
-        return signature(
+            return self._call("refine", images=self._images(images))["images"].numpy()
+        return self._call(
+            "refine",
             images=self._images(images),
             frames=self._images(frames),
             detail=self._tf.constant(float(detail)),
@@ -157,4 +167,4 @@ class Exported:
         }
         if self.guided:
             inputs["detail"] = tf.constant(float(detail))
-        return self.model.signatures["stylize"](**inputs)["images"].numpy()
+        return self._call("stylize", **inputs)["images"].numpy()

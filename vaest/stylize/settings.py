@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from vaest.device import check_device
 from vaest.errors import UserError
 from vaest.stylize.methods import DEFAULT_METHOD, METHODS
 from vaest.stylize.targets import check_transition, parse_target
@@ -46,8 +47,10 @@ class Settings:
     upsample: str = "guided"  # guided (vaest.stylize.upsample) or resize
     keep_colours: bool = False
     side_by_side: bool = False
+    device: str = "auto"  # auto, cpu or gpu (vaest.device)
 
     def check(self) -> None:
+        check_device(self.device)
         parse_target(self.target)
         check_transition(self.transition)
         if self.upsample not in UPSAMPLINGS:
