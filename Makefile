@@ -37,6 +37,7 @@ format: setup
 	$(VENV)/bin/ruff check --fix .
 
 bench: setup
+	$(VENV)/bin/pip install --quiet -e '.[dev,hed,bench]'
 	for b in extract train mogrify quality style; do $(PY) bench/$$b.py || exit 1; done
 
 demo: setup

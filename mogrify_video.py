@@ -19,7 +19,7 @@ from absl import flags, logging
 from tqdm import tqdm
 
 from vaest import cli
-from vaest.device import DEVICES, GPU_BATCH
+from vaest.device import DEVICES, GPU_BATCH, PRECISIONS
 from vaest.stylize.job import plan
 from vaest.stylize.methods import DEFAULT_METHOD, METHODS
 from vaest.stylize.run import run as stylize_run
@@ -103,6 +103,11 @@ flags.DEFINE_enum(
     "Where the model runs: auto takes the first GPU TensorFlow sees, else the CPU; gpu without "
     "one is an error.",
 )  # fmt: skip
+flags.DEFINE_enum(
+    "precision", "auto", PRECISIONS,
+    "Model arithmetic: auto takes bfloat16 on a CPU that computes it natively (AVX512_BF16 or "
+    "AMX), about 3x faster at the same look (>= 40 dB from float32), else float32.",
+)  # fmt: skip
 flags.DEFINE_integer("crf", 18, "H.264 quality: lower is better, 18 is visually lossless.")
 flags.DEFINE_alias("quality", "crf")
 flags.DEFINE_boolean(
@@ -133,14 +138,17 @@ def main(argv):
         Settings, refine=not FLAGS.no_refine, audio=not FLAGS.no_audio
     )
     job = plan(settings, FLAGS.input, FLAGS.output, FLAGS.run_dir)
-    from vaest.device import resolve_device  # TensorFlow loads here, after the cheap checks
+    from vaest.device import resolve_device, resolve_precision  # TensorFlow loads here
     from vaest.export.read import Exported
 
     device = resolve_device(settings.device)
     if "GPU" in device and not FLAGS["batch_size"].present:
         settings.batch_size = GPU_BATCH
     exported = Exported.from_run(FLAGS.run_dir, device)
-    logging.info("model on %s, %d frames per call", device, settings.batch_size)
+    exported.precision = resolve_precision(settings.precision, device, exported.has_bfloat16)
+    logging.info(
+        "model on %s in %s, %d frames per call", device, exported.precision, settings.batch_size
+    )
     logging.info("%s -> %s", job.input, job.output)
     progress = functools.partial(tqdm, dynamic_ncols=True)
     result = stylize_run(job, exported, progress)

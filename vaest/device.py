@@ -26,3 +26,32 @@ def resolve_device(name: str) -> str:
     if name == "cpu" or not gpus:
         return "/CPU:0"
     return gpus[0].name
+
+
+PRECISIONS = ("auto", "float32", "bfloat16")
+BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16")  # CPU flags under which oneDNN runs bf16 natively
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
+    try:
+        info = open("/proc/cpuinfo").read()
+    except OSError:
+        return set()
+    line = next((x for x in info.splitlines() if x.startswith("flags")), "")
+    return set(line.partition(":")[2].split())
+
+
+def resolve_precision(name: str, device: str, available: bool) -> str:
+    """float32 or bfloat16 for --precision: auto takes bfloat16 on a CPU that computes it
+    natively, when the export has the bfloat16 graphs (`available`)."""
+    if name not in PRECISIONS:
+        raise UserError(f"--precision must be one of {', '.join(PRECISIONS)}, not {name!r}")
+    if name == "bfloat16" and not available:
+        raise UserError(
+            "--precision bfloat16: this export has no bfloat16 graphs; run export_graphs.py again"
+        )
+    if name != "auto":
+        return name
+    native = "CPU" in device and bool(cpu_flags() & set(BFLOAT16_FLAGS))
+    return "bfloat16" if available and native else "float32"

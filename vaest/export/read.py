@@ -16,6 +16,8 @@ from vaest.errors import MissingStep, UserError
 from vaest.io.imaging import as_float_images
 from vaest.run_dir import EXPORT_INFO, LATENTS, MANIFEST, SAVED_MODEL, RunDir
 
+BFLOAT16_SUFFIX = "_bf16"  # the bfloat16 twin of each signature (export.write)
+
 
 @dataclass
 class DomainLatents:
@@ -72,6 +74,7 @@ class Exported:
         self.manifest = Manifest.read(folder / MANIFEST)
         self._tf = tf
         self.device = device
+        self.precision = "float32"  # or "bfloat16": the export's bf16 graphs (has_bfloat16)
         rerun = f"run `python export_graphs.py --run_dir {folder.parent}` again"
         try:
             self.info = json.loads((folder / EXPORT_INFO).read_text())
@@ -84,8 +87,14 @@ class Exported:
     def from_run(cls, run_dir: str | Path, device: str | None = None) -> Exported:
         return cls(RunDir(run_dir).export, device)
 
+    @property
+    def has_bfloat16(self) -> bool:
+        return "encode" + BFLOAT16_SUFFIX in self.model.signatures
+
     def _call(self, name: str, **inputs):
-        """One signature of the SavedModel on self.device."""
+        """One signature of the SavedModel, in self.precision, on self.device."""
+        if self.precision == "bfloat16":
+            name += BFLOAT16_SUFFIX
         if self.device is None:
             return self.model.signatures[name](**inputs)
         with self._tf.device(self.device):

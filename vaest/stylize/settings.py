@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from vaest.device import check_device
+from vaest.device import PRECISIONS, check_device
 from vaest.errors import UserError
 from vaest.stylize.methods import DEFAULT_METHOD, METHODS
 from vaest.stylize.targets import check_transition, parse_target
@@ -48,9 +48,12 @@ class Settings:
     keep_colours: bool = False
     side_by_side: bool = False
     device: str = "auto"  # auto, cpu or gpu (vaest.device)
+    precision: str = "auto"  # auto, float32 or bfloat16 (vaest.device.resolve_precision)
 
     def check(self) -> None:
         check_device(self.device)
+        if self.precision not in PRECISIONS:
+            raise UserError(f"--precision must be one of {', '.join(PRECISIONS)}")
         parse_target(self.target)
         check_transition(self.transition)
         if self.upsample not in UPSAMPLINGS:
