@@ -2,14 +2,15 @@
 
 The structure-keeping methods take the fine detail from the frame, so the model can run smaller
 than the output and its change be upsampled along the frame's edges (--upsample guided). This
-trains one run per model size (180x320, 90x160, 72x128) on the same data for the same minutes
-of this machine's time (a pan over two photographs of ../shared/data as the film, one painting
-as the domain; the VAE takes --vae_share of the time, the refiner the rest), then stylizes a pan
-over two other photographs (unseen) at 320x180 output with mogrify's default settings (residual,
-flow stabilisation, guided upsampling, alpha = 1) and reports, at the output size: edge
-correlation and sharpness against the input, colour and VGG texture distance ratios to the
-painting's tiles, the deception rate, and the end-to-end frames/s of that run. Skips when
-../shared/data is absent.
+trains one run per model size (180x320, 90x160, 72x128) on the same data (a pan over two
+photographs of ../shared/data as the film, one painting as the domain) for the same minutes of
+this machine's time, in turns of CHUNK steps so that a busy spell hits every size alike (the
+VAE takes --vae_share of the time, the refiner the rest). Then it stylizes a pan over two other
+photographs (unseen) at 320x180 output with mogrify's default settings (residual, flow
+stabilisation, guided upsampling, alpha = 1) and reports, at the output size: edge correlation
+and sharpness against the input, colour and VGG texture distance ratios to the painting's
+tiles, the deception rate, and the end-to-end frames/s of that run. Skips when ../shared/data
+is absent.
 """
 
 from __future__ import annotations
@@ -47,32 +48,47 @@ BATCH = 8
 CHUNK = 25  # steps per training call: the budget is checked between calls
 
 
-def train_for(train, run: Path, settings_of, seconds: float) -> int:
-    """Train in chunks of CHUNK steps (each call resumes) until `seconds` have passed; the
-    steps made."""
-    start, steps = time.perf_counter(), 0
-    while time.perf_counter() - start < seconds:
-        steps += CHUNK
-        train(run, settings_of(steps, BATCH))
+def train_round_robin(train, runs: list[Path], settings_of, seconds: float) -> dict:
+    """Train every run in turn, CHUNK steps per call (each call resumes), until each has spent
+    `seconds` of wall time: a busy spell on the machine hits every size alike. Steps made."""
+    spent, steps = dict.fromkeys(runs, 0.0), dict.fromkeys(runs, 0)
+    while any(spent[run] < seconds for run in runs):
+        for run in runs:
+            if spent[run] >= seconds:
+                continue
+            start = time.perf_counter()
+            steps[run] += CHUNK
+            train(run, settings_of(steps[run], BATCH))
+            spent[run] += time.perf_counter() - start
     return steps
 
 
-def train_size(work: Path, size, video: Path, painting: Path) -> dict:
+def train_sizes(work: Path, sizes, video: Path, painting: Path) -> dict:
+    """{size: {run, vae_steps, refiner_steps}}, each exported."""
     from vaest.data.extract import extract
     from vaest.data.sources import Options, plan_domains
     from vaest.export.write import export
     from vaest.train.refiner import train_refiner
     from vaest.train.vae import train_vae
 
-    run = work / f"{size[0]}x{size[1]}"
-    if not (run / "data").exists():
-        options = Options(image_size=size, frame_stride=2, tiles_per_painting=150)
-        extract(plan_domains([f"film={video}"], [f"art={painting}"], options), options, run)
+    runs = {}
+    for size in sizes:
+        run = runs[size] = work / f"{size[0]}x{size[1]}"
+        if not (run / "data").exists():
+            options = Options(image_size=size, frame_stride=2, tiles_per_painting=150)
+            extract(plan_domains([f"film={video}"], [f"art={painting}"], options), options, run)
     seconds = FLAGS.minutes * 60
-    vae_steps = train_for(train_vae, run, vae_settings, FLAGS.vae_share * seconds)
-    refiner_steps = train_for(train_refiner, run, refiner_settings, (1 - FLAGS.vae_share) * seconds)
-    export(run)
-    return {"run": run, "vae_steps": vae_steps, "refiner_steps": refiner_steps}
+    order = list(runs.values())
+    vae_steps = train_round_robin(train_vae, order, vae_settings, FLAGS.vae_share * seconds)
+    refiner_steps = train_round_robin(
+        train_refiner, order, refiner_settings, (1 - FLAGS.vae_share) * seconds
+    )
+    for run in order:
+        export(run)
+    return {
+        size: {"run": run, "vae_steps": vae_steps[run], "refiner_steps": refiner_steps[run]}
+        for size, run in runs.items()
+    }
 
 
 def main(argv):
@@ -100,7 +116,7 @@ def main(argv):
     art.mkdir(exist_ok=True)
     shutil.copy(SHARED / "paintings" / FLAGS.painting, art / FLAGS.painting)
     sizes = [tuple(int(v) for v in s.split("x")) for s in FLAGS.sizes]
-    runs = {size: train_size(work, size, video, art) for size in sizes}
+    runs = train_sizes(work, sizes, video, art)
 
     # The judge works at the output size: tiles and frames of the largest run's data.
     judge = runs[max(sizes)]["run"] / "data"
