@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -60,10 +61,10 @@ def start_workers(run_dir: Path, steps: int, workers: int, scratch: Path) -> lis
 def finish(started: list) -> list[str]:
     """Each worker's output once all have ended; any still running after TIMEOUT (a hung or
     orphaned worker) is killed with its whole process group, and the test fails."""
-    outputs = []
+    outputs, deadline = [], time.monotonic() + TIMEOUT
     try:
         for process, _ in started:
-            process.wait(timeout=TIMEOUT)
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
     finally:
         for process, log in started:
             if process.poll() is None:
@@ -107,8 +108,10 @@ def runs(tmp_path_factory, photos):
     shutil.copytree(one / "vae", two / "vae")
     scratch = base / "scratch"
     workers = start_workers(two, 12, 2, scratch)
-    train_vae(one, VaeSettings(steps=12, **settings), SMALL)
-    outputs = finish(workers)
+    try:
+        train_vae(one, VaeSettings(steps=12, **settings), SMALL)
+    finally:
+        outputs = finish(workers)
     return {"one": one, "two": two, "scratch": scratch, "outputs": outputs}
 
 
@@ -148,3 +151,34 @@ def test_two_workers_follow_one_workers_loss_curve(runs):
     assert abs(two[12] - one[12]) <= 0.005 * one[12], (two, one)
     assert one[12] < one[6] and two[12] < two[6]  # both curves fall
     assert {10, 12} <= set(logged(runs["two"], "train/loss"))  # the chief logs training
+
+
+@pytest.mark.parametrize(
+    "tf_config",
+    [None, "not json", '{"cluster": {"worker": ["a:1"]}}', '{"cluster": {"worker": ["a:1"]}, '
+     '"task": {"type": "worker", "index": 1}}'],
+)  # fmt: skip
+def test_multi_worker_without_a_usable_tf_config_is_refused(monkeypatch, tf_config):
+    from vaest.errors import UserError
+    from vaest.train.loop import is_chief
+
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    if tf_config is not None:
+        monkeypatch.setenv("TF_CONFIG", tf_config)
+    with pytest.raises(UserError, match="needs TF_CONFIG"):
+        is_chief("multi_worker")
+
+
+def test_the_chief_is_worker_0_unless_the_cluster_names_one(monkeypatch):
+    from vaest.train.loop import is_chief
+
+    def role(kind: str, index: int, cluster: dict) -> bool:
+        task = {"type": kind, "index": index}
+        monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": task}))
+        return is_chief("multi_worker")
+
+    workers = {"worker": ["a:1", "b:1"]}
+    assert role("worker", 0, workers) and not role("worker", 1, workers)
+    with_chief = {"chief": ["c:1"], **workers}
+    assert role("chief", 0, with_chief) and not role("worker", 0, with_chief)
+    assert is_chief("default")  # whatever TF_CONFIG says
