@@ -39,8 +39,8 @@ def define_training_flags(steps: int, batch_size: int) -> None:
     flags.DEFINE_float("learning_rate", 2e-4, "Adam learning rate.")
     flags.DEFINE_enum(
         "strategy", "default", ["default", "mirrored", "multi_worker"],
-        "default: one device; mirrored: all GPUs of this machine; multi_worker: the machines "
-        "in TF_CONFIG.",
+        "default: one device; mirrored: all GPUs of this machine; multi_worker: one process "
+        "per machine, the machines named in TF_CONFIG (see doc/training.md).",
     )  # fmt: skip
     flags.DEFINE_integer("save_every", 500, "Checkpoint and validate every this many steps.")
     flags.DEFINE_integer("preview_every", 250, "Write a preview grid every this many steps.")

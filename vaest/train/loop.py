@@ -8,10 +8,13 @@ progress bar with the time left.
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,12 +31,17 @@ from tqdm import tqdm
 from vaest.errors import ConfigMismatch, TrainingDiverged, UserError
 from vaest.io.atomic import disk_full
 from vaest.io.imaging import save_image
+from vaest.io.lock import folder_lock
+from vaest.models.vae import to_float_images
 from vaest.run_dir import CONFIG, LOGS, PREVIEWS, checkpoints
 from vaest.train.checkpoints import (
     checkpoints_on_disk,
     newest_good_checkpoint,
     require_untouched_config,
 )
+
+MULTI_WORKER = tf.distribute.MultiWorkerMirroredStrategy
+SHARD_BY_DATA = tf.data.experimental.AutoShardPolicy.DATA
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
@@ -46,8 +54,53 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
         devices = [d.name for d in gpus or tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices=devices)
     if name == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return MULTI_WORKER()
     raise ValueError(f"strategy must be default, mirrored or multi_worker, not {name!r}")
+
+
+def is_chief(strategy_name: str) -> bool:
+    """Whether this process writes the run's files: always, except in a multi-worker run, where
+    only the chief does (the "chief" task of TF_CONFIG, or worker 0 when there is none)."""
+    if strategy_name != "multi_worker":
+        return True
+    try:
+        config = json.loads(os.environ.get("TF_CONFIG", ""))
+        cluster, kind, index = config["cluster"], config["task"]["type"], config["task"]["index"]
+        cluster[kind][index]  # noqa: B018 (this task must be in the cluster)
+    except (ValueError, KeyError, TypeError, IndexError):
+        hint = "naming the cluster and this process's task (see doc/training.md)"
+        raise UserError(f"--strategy multi_worker needs TF_CONFIG {hint}") from None
+    return kind == "chief" or (kind == "worker" and index == 0 and "chief" not in cluster)
+
+
+@contextmanager
+def own_folder(folder: Path, strategy_name: str) -> Iterator[Path]:
+    """The folder this process trains into: `folder`, locked, on the chief; on another worker a
+    temporary folder, removed at the end (every worker takes part in a save)."""
+    if is_chief(strategy_name):
+        with folder_lock(folder, "training"):
+            yield folder
+        return
+    scratch = Path(tempfile.mkdtemp(prefix=f"vaest-{folder.name}-worker-"))
+    try:
+        yield scratch / folder.name
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def broadcast_from_first_replica(strategy: tf.distribute.Strategy, variables: list) -> None:
+    """Give every worker replica 0's (the chief's) values, exactly: a sum to which the other
+    replicas add zeros."""
+    values = [v.value if hasattr(v, "value") else v for v in variables]
+
+    def own_or_zero():
+        context = tf.distribute.get_replica_context()
+        first = tf.equal(context.replica_id_in_sync_group, 0)
+        return [context.all_reduce("SUM", tf.where(first, v, tf.zeros_like(v))) for v in values]
+
+    reduced = tf.function(lambda: strategy.run(own_or_zero))()
+    for variable, value in zip(values, reduced, strict=True):
+        variable.assign(strategy.experimental_local_results(value)[0])
 
 
 @dataclass
@@ -86,13 +139,8 @@ class Schedule:
     @classmethod
     def of(cls, settings) -> Schedule:
         """The schedule a trainer's settings ask for."""
-        return cls(
-            settings.steps,
-            settings.batch_size,
-            settings.save_every,
-            settings.preview_every,
-            overwrite=settings.overwrite,
-        )
+        names = ("steps", "batch_size", "save_every", "preview_every", "overwrite")
+        return cls(**{name: getattr(settings, name) for name in names})
 
 
 @contextmanager
@@ -115,6 +163,23 @@ def interrupts_deferred(act_after: bool = True) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
     if pressed and act_after:
         raise KeyboardInterrupt
+
+
+def _for_multi_worker(model: keras.Model, batches: tf.data.Dataset) -> tf.data.Dataset:
+    """Work around two things Keras' fit does under MultiWorkerMirroredStrategy: it reduces a
+    first batch across workers, which collectives cannot do for uint8 (so images come as floats
+    in [0, 1], what the models make of uint8), and it averages the workers' logs along axis 0,
+    which scalars lack (so train_step returns [1] vectors, whose average is the global mean)."""
+    if not getattr(model, "_logs_as_vectors", False):
+        step = model.train_step
+        model.train_step = lambda data: {k: tf.reshape(v, [1]) for k, v in step(data).items()}
+        model._logs_as_vectors = True
+
+    def to_float(*batch):
+        floats = tuple(to_float_images(x) if x.dtype == tf.uint8 else x for x in batch)
+        return floats if len(floats) > 1 else floats[0]
+
+    return batches.map(to_float, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
 class _Monitor(keras.callbacks.Callback):
@@ -167,7 +232,10 @@ class _Monitor(keras.callbacks.Callback):
 
 
 class TrainingRun:
-    """One model's training folder: checkpoints/, logs/, previews/ and config.json."""
+    """One model's training folder: checkpoints/, logs/, previews/ and config.json.
+
+    chief=False (a multi-worker run's other workers): the folder is a temporary one, and
+    validation and previews are left to the chief."""
 
     def __init__(
         self,
@@ -178,8 +246,10 @@ class TrainingRun:
         schedule: Schedule,
         validate: Callable[[], dict[str, float]],
         preview: Callable[[], np.ndarray],
+        chief: bool = True,
     ):
         self.name = name
+        self.chief = chief
         self.folder = Path(folder)
         self.model = model
         self.schedule = schedule
@@ -187,6 +257,7 @@ class TrainingRun:
         self._preview = preview
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / PREVIEWS).mkdir(exist_ok=True)
+        self._items = checkpoint_items
         self.checkpoint = tf.train.Checkpoint(**checkpoint_items)
         self._recover_checkpoints()
         self.manager = tf.train.CheckpointManager(
@@ -242,23 +313,21 @@ class TrainingRun:
         """Load the newest checkpoint if there is one; returns the step training resumes at.
 
         The checkpoint holds the old learning rate: the one asked for now wins."""
-        if self.manager.latest_checkpoint:
+        latest = self.manager.latest_checkpoint
+        if latest:
             require_untouched_config(self.folder)
             try:
-                self.checkpoint.restore(
-                    self.manager.latest_checkpoint
-                ).assert_existing_objects_matched()
+                self.checkpoint.restore(latest).assert_existing_objects_matched()
             except (ValueError, AssertionError) as err:
                 raise ConfigMismatch(
-                    f"{self.manager.latest_checkpoint} does not fit the model config.json "
+                    f"{latest} does not fit the model config.json "
                     f"describes ({str(err).strip().splitlines()[0][:200]})"
                 ) from None
-            logging.info(
-                "%s: resumed from %s at step %d",
-                self.name,
-                self.manager.latest_checkpoint,
-                self.step,
-            )
+            logging.info("%s: resumed from %s at step %d", self.name, latest, self.step)
+        strategy = self.model.distribute_strategy
+        if isinstance(strategy, MULTI_WORKER):  # only the chief has read a checkpoint
+            variables = [v for item in self._items.values() for v in item.variables]
+            broadcast_from_first_replica(strategy, variables)
         self.model.optimizer.learning_rate = learning_rate
         return self.step
 
@@ -269,6 +338,8 @@ class TrainingRun:
 
     def save_and_validate(self, step: int) -> dict[str, float]:
         path = self.save(step)
+        if not self.chief:
+            return {}
         figures = self._validate()
         self.log_scalars(step, figures, "validation")
         self.writer.flush()
@@ -276,7 +347,9 @@ class TrainingRun:
         tqdm.write(f"{self.name} step {step}: saved {path}; validation {shown}")
         return figures
 
-    def preview(self, step: int) -> Path:
+    def preview(self, step: int) -> Path | None:
+        if not self.chief:
+            return None
         grid = self._preview()
         path = self.folder / PREVIEWS / f"step-{step:07d}.png"
         save_image(grid, path)
@@ -288,19 +361,23 @@ class TrainingRun:
         """Train from the current step to schedule.steps; returns the final validation figures."""
         start = self.step
         if start >= self.schedule.steps:
-            logging.info(
-                "%s: already at step %d of %d; nothing to train",
-                self.name,
-                start,
-                self.schedule.steps,
-            )
-            return self._validate()
+            steps = self.schedule.steps
+            logging.info("%s: already at step %d of %d; nothing to train", self.name, start, steps)
+            return self._validate() if self.chief else {}
+        # Every worker reads the same global batches and keeps its share of each (DATA
+        # sharding): a multi-worker run sees what one worker at the same batch size sees.
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = SHARD_BY_DATA
+        # A finite dataset, not steps_per_epoch: with steps_per_epoch Keras trains from the
+        # iterator its build under a strategy already took a batch from, and that batch is lost.
+        batches = dataset_from(start).with_options(options).take(self.schedule.steps - start)
+        if isinstance(self.model.distribute_strategy, MULTI_WORKER):
+            batches = _for_multi_worker(self.model, batches)
         monitor = _Monitor(self, start)
         try:
             self.model.fit(
-                dataset_from(start),
+                batches,
                 epochs=1,
-                steps_per_epoch=self.schedule.steps - start,
                 callbacks=[monitor],
                 shuffle=False,  # the dataset shuffles itself, reproducibly
                 verbose=0,

@@ -16,7 +16,6 @@ from vaest.data.records import damage_reported, load_manifest, read_records
 from vaest.errors import UserError
 from vaest.io.grid import rows_grid
 from vaest.io.imaging import as_float_images
-from vaest.io.lock import folder_lock
 from vaest.latent import CentroidTally, Shift, choose_domain
 from vaest.measure.features import TextureFeatures, pooled_texture_statistics, texture_statistics
 from vaest.models.config import RefinerConfig
@@ -30,7 +29,14 @@ from vaest.train.checkpoints import (
     require_image_size,
     save_config,
 )
-from vaest.train.loop import Schedule, TrainingRun, TrainSettings, make_strategy
+from vaest.train.loop import (
+    Schedule,
+    TrainingRun,
+    TrainSettings,
+    is_chief,
+    make_strategy,
+    own_folder,
+)
 from vaest.train.validation import HeldOut, preview_batch
 
 
@@ -59,23 +65,25 @@ def train_refiner(
 ) -> dict:
     """Train (or resume) RUN/refiner to settings.steps; returns the final validation figures.
 
-    One training at a time per folder (a lock); a damaged shard is a one-line error."""
-    with folder_lock(RunDir(run_dir).refiner, "training"), damage_reported(RunDir(run_dir).data):
-        return _train_refiner(run_dir, settings, overrides)
+    One training at a time per folder (a lock); a damaged shard is a one-line error. In a
+    multi-worker run only the chief writes RUN/refiner; it returns {} on the other workers."""
+    run = RunDir(run_dir)
+    with own_folder(run.refiner, settings.strategy) as folder, damage_reported(run.data):
+        return _train_refiner(run_dir, folder, settings, overrides)
 
 
 def _train_refiner(
-    run_dir: str | Path, settings: RefinerSettings, overrides: dict | None = None
+    run_dir: str | Path, folder: Path, settings: RefinerSettings, overrides: dict | None = None
 ) -> dict:
     run = RunDir(run_dir)
     data_dir = run.data
     manifest = load_manifest(data_dir)
-    folder = run.refiner
     strategy = make_strategy(settings.strategy)
     with strategy.scope():
         vae, vae_step = load_trained_vae(run_dir)
         require_image_size(vae.config, manifest.image_size, run.vae, data_dir)
-        config = resolve_refiner_config(folder, vae.config.image_size, overrides or {})
+        # The chief's config.json, when this worker can see it, is the one to resume with.
+        config = resolve_refiner_config(run.refiner, vae.config.image_size, overrides or {})
         keras.utils.set_random_seed(settings.seed)
         if config.adversarial:
             from vaest.train.adversarial import adversarial_trainer
@@ -138,6 +146,7 @@ def _train_refiner(
         Schedule.of(settings),
         validate,
         preview,
+        chief=is_chief(settings.strategy),
     )
     start = run.restore(settings.learning_rate)
     logging.info(

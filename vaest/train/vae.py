@@ -14,7 +14,6 @@ from absl import logging
 from vaest.data.pipeline import training_dataset
 from vaest.data.records import Manifest, damage_reported, load_manifest
 from vaest.io.grid import rows_grid
-from vaest.io.lock import folder_lock
 from vaest.models.config import VaeConfig
 from vaest.models.vae import VAE, kl_to_prior, sum_squared_error, to_float_images
 from vaest.run_dir import CONFIG, RunDir
@@ -25,7 +24,14 @@ from vaest.train.checkpoints import (
     require_untouched_config,
     save_config,
 )
-from vaest.train.loop import Schedule, TrainingRun, TrainSettings, make_strategy
+from vaest.train.loop import (
+    Schedule,
+    TrainingRun,
+    TrainSettings,
+    is_chief,
+    make_strategy,
+    own_folder,
+)
 from vaest.train.validation import HeldOut, preview_batch
 
 
@@ -65,17 +71,19 @@ def build_vae(config: VaeConfig, settings: VaeSettings, strategy) -> VAE:
 def train_vae(run_dir: str | Path, settings: VaeSettings, overrides: dict | None = None) -> dict:
     """Train (or resume) RUN/vae to settings.steps; returns the final validation figures.
 
-    One training at a time per folder (a lock); a damaged shard is a one-line error."""
-    with folder_lock(RunDir(run_dir).vae, "training"), damage_reported(RunDir(run_dir).data):
-        return _train_vae(run_dir, settings, overrides or {})
+    One training at a time per folder (a lock); a damaged shard is a one-line error. In a
+    multi-worker run only the chief writes RUN/vae; it returns {} on the other workers."""
+    run = RunDir(run_dir)
+    with own_folder(run.vae, settings.strategy) as folder, damage_reported(run.data):
+        return _train_vae(run_dir, folder, settings, overrides or {})
 
 
-def _train_vae(run_dir: str | Path, settings: VaeSettings, overrides: dict) -> dict:
+def _train_vae(run_dir: str | Path, folder: Path, settings: VaeSettings, overrides: dict) -> dict:
     run = RunDir(run_dir)
     data_dir = run.data
     manifest = load_manifest(data_dir)
-    folder = run.vae
-    config = resolve_config(folder, manifest, overrides or {})
+    # The chief's config.json, when this worker can see it, is the one to resume with.
+    config = resolve_config(run.vae, manifest, overrides or {})
     strategy = make_strategy(settings.strategy)
     model = build_vae(config, settings, strategy)
     folder.mkdir(parents=True, exist_ok=True)
@@ -116,6 +124,7 @@ def _train_vae(run_dir: str | Path, settings: VaeSettings, overrides: dict) -> d
         Schedule.of(settings),
         validate,
         preview,
+        chief=is_chief(settings.strategy),
     )
     start = run.restore(settings.learning_rate)
 
