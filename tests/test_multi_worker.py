@@ -160,7 +160,7 @@ def test_two_workers_follow_one_workers_loss_curve(runs):
 )  # fmt: skip
 def test_multi_worker_without_a_usable_tf_config_is_refused(monkeypatch, tf_config):
     from vaest.errors import UserError
-    from vaest.train.loop import is_chief
+    from vaest.train.cluster import is_chief
 
     monkeypatch.delenv("TF_CONFIG", raising=False)
     if tf_config is not None:
@@ -170,7 +170,7 @@ def test_multi_worker_without_a_usable_tf_config_is_refused(monkeypatch, tf_conf
 
 
 def test_the_chief_is_worker_0_unless_the_cluster_names_one(monkeypatch):
-    from vaest.train.loop import is_chief
+    from vaest.train.cluster import is_chief
 
     def role(kind: str, index: int, cluster: dict) -> bool:
         task = {"type": kind, "index": index}

@@ -90,6 +90,14 @@ def sum_squared_error(a, b):
     return tf.reduce_sum(tf.square(a - b), axis=[1, 2, 3])
 
 
+def replica_share(loss):
+    """What one replica differentiates, inside its gradient tape: Keras sums the replicas'
+    gradients under a distribution strategy, so each takes its share of the global mean (the
+    loss itself on one device)."""
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss / replicas if replicas > 1 else loss
+
+
 def to_float_images(images):
     """uint8 [0,255] or float [0,1] -> float32 [0,1]."""
     if images.dtype == tf.uint8:
@@ -152,7 +160,8 @@ class VAE(keras.Model):
         with tf.GradientTape() as tape:
             sse, kl = self._loss_terms(images, training=True, sample=True)
             loss = tf.reduce_mean(sse + beta * kl)
-        grads = tape.gradient(loss, self.trainable_variables)
+            share = replica_share(loss)
+        grads = tape.gradient(share, self.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, self.trainable_variables, strict=True))
         return {
             "loss": loss,

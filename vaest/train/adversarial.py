@@ -27,7 +27,7 @@ from vaest.latent import CentroidTally, Shift
 from vaest.models import discriminator as adversary
 from vaest.models.refiner import refiner_inputs
 from vaest.models.style_loss import FeatureDistance, SlicedWasserstein, pools_from_tiles
-from vaest.models.vae import to_float_images
+from vaest.models.vae import replica_share, to_float_images
 from vaest.train.refiner import RefinerTrainer, required_features
 
 DISCRIMINATOR_BETAS = (0.5, 0.99)  # Adam's betas for the discriminator, as is usual for GANs
@@ -161,10 +161,11 @@ class AdversarialRefinerTrainer(RefinerTrainer):
             patches = float(np.prod(adversary.per_scale(real_logits)[0].shape[1:]))
             r1 = adversary.r1_penalty(self.discriminator, real, tile_ids) / patches
             critic_loss = critic + 0.5 * cfg.r1_gamma * r1
+            shares = replica_share(loss), replica_share(critic_loss)
         refiner_variables = self.refiner.trainable_variables
-        grads = tape.gradient(loss, refiner_variables)
+        grads = tape.gradient(shares[0], refiner_variables)
         critic_variables = self.discriminator.trainable_variables
-        critic_grads = critic_tape.gradient(critic_loss, critic_variables)
+        critic_grads = critic_tape.gradient(shares[1], critic_variables)
         self.optimizer.apply_gradients(zip(grads, refiner_variables, strict=True))
         self.discriminator_optimizer.apply_gradients(
             zip(critic_grads, critic_variables, strict=True)

@@ -20,7 +20,7 @@ from vaest.latent import CentroidTally, Shift, choose_domain
 from vaest.measure.features import TextureFeatures, pooled_texture_statistics, texture_statistics
 from vaest.models.config import RefinerConfig
 from vaest.models.refiner import build_refiner, refiner_inputs
-from vaest.models.vae import VAE, sum_squared_error, to_float_images
+from vaest.models.vae import VAE, replica_share, sum_squared_error, to_float_images
 from vaest.run_dir import CONFIG, RunDir
 from vaest.train.checkpoints import (
     latest_step,
@@ -29,13 +29,12 @@ from vaest.train.checkpoints import (
     require_image_size,
     save_config,
 )
+from vaest.train.cluster import is_chief, own_folder
 from vaest.train.loop import (
     Schedule,
     TrainingRun,
     TrainSettings,
-    is_chief,
     make_strategy,
-    own_folder,
 )
 from vaest.train.validation import HeldOut, preview_batch
 
@@ -297,7 +296,8 @@ class RefinerTrainer(keras.Model):
                 style = self.style(self.stylized(x, training=True))
                 task = task + tf.where(warming, 0.0, self.config.style_weight * values * style)
             loss = tf.reduce_mean(task)
+            share = replica_share(loss)
         variables = self.refiner.trainable_variables
-        grads = tape.gradient(loss, variables)
+        grads = tape.gradient(share, variables)
         self.optimizer.apply_gradients(zip(grads, variables, strict=True))
         return {"loss": loss, **logs, "style": tf.reduce_mean(style)}

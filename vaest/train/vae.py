@@ -24,13 +24,12 @@ from vaest.train.checkpoints import (
     require_untouched_config,
     save_config,
 )
+from vaest.train.cluster import is_chief, own_folder
 from vaest.train.loop import (
     Schedule,
     TrainingRun,
     TrainSettings,
-    is_chief,
     make_strategy,
-    own_folder,
 )
 from vaest.train.validation import HeldOut, preview_batch
 
