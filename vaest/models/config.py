@@ -98,7 +98,9 @@ class VaeConfig(_Saved):
         if min(self.filters, default=0) < 1 or min(self.kernels, default=0) < 1:
             raise UserError("filters and kernels must be positive, one per layer")
         if self.output_kernel < 0:
-            raise UserError(f"output_kernel must be positive (or 0: kernels[0]), not {self.output_kernel}")
+            raise UserError(
+                f"output_kernel must be positive (or 0: kernels[0]), not {self.output_kernel}"
+            )
         if self.latent_dim < 1:
             raise UserError(f"latent_dim must be at least 1, not {self.latent_dim}")
         if not (math.isfinite(self.beta) and self.beta >= 0):
