@@ -16,6 +16,10 @@ flags.DEFINE_list("domains", None, "Train on these domains only (default: all)."
 flags.DEFINE_bool("flip", True, "Flip training images left-right at random.")
 flags.DEFINE_list("filters", ["64", "64", "128", "128", "192", "256"], "Encoder filters per layer.")
 flags.DEFINE_list("kernels", ["7", "5", "5", "3", "3", "3"], "Encoder kernel sizes per layer.")
+flags.DEFINE_integer(
+    "output_kernel", 0,
+    "Kernel of the decoder's last, full-resolution conv to RGB (0: the first of --kernels).",
+)  # fmt: skip
 flags.DEFINE_integer("latent_dim", 512, "Width of the latent code.")
 flags.DEFINE_string("activation", "elu", "Activation after each convolution (any Keras name).")
 flags.DEFINE_enum("normalization", "batch", ["batch", "none"], "Normalisation after each conv.")
@@ -28,6 +32,7 @@ FLAGS = flags.FLAGS
 CONFIG_FLAGS = {
     "filters": lambda v: tuple(int(x) for x in v),
     "kernels": lambda v: tuple(int(x) for x in v),
+    "output_kernel": int,
     "latent_dim": int,
     "activation": str,
     "normalization": str,

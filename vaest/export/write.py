@@ -4,6 +4,8 @@
   stylize; images cross them as float32 in [0,1] at the model's size.
 - latents.npz: per-domain centroid, spread and counts of the posterior mean over every record.
 - config.json, refiner_config.json, manifest.json and export.json (checkpoint steps used).
+
+The VAE goes in with its batch norm folded into its convolutions (vaest.export.fold).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from tqdm import tqdm
 
 from vaest.data.records import SPLITS, Manifest, load_manifest, read_records
 from vaest.errors import ConfigMismatch
+from vaest.export.fold import fold_vae
 from vaest.io.atomic import staged_folder
 from vaest.latent import CentroidTally
 from vaest.models.refiner import refiner_inputs
@@ -38,17 +41,18 @@ from vaest.train.checkpoints import load_trained_refiner, load_trained_vae
 class StyleModel(tf.Module):
     """The exported graphs. Only tf ops: loads with tf.saved_model.load, without vaest."""
 
-    def __init__(self, vae, refiner=None, refiner_config=None):
+    def __init__(self, config, encoder, decoder, refiner=None, refiner_config=None):
+        """config: the VaeConfig; encoder and decoder: the VAE's, or fold_vae's for inference."""
         super().__init__()
-        self.encoder = vae.encoder
-        self.decoder = vae.decoder
+        self.encoder = encoder
+        self.decoder = decoder
         self.refiner = refiner
         self.refiner_config = refiner_config
         self.guided = refiner_config is not None and refiner_config.guide != "none"
-        height, width = vae.config.image_size
+        height, width = config.image_size
         # Variables, not constants, so that they are saved and readable after loading.
         self.image_size = tf.Variable([height, width], trainable=False, dtype=tf.int32)
-        self.latent_dim = tf.Variable(vae.config.latent_dim, trainable=False, dtype=tf.int32)
+        self.latent_dim = tf.Variable(config.latent_dim, trainable=False, dtype=tf.int32)
 
     def _encode(self, images):
         mean, log_variance = self.encoder(to_float_images(images), training=False)
@@ -157,10 +161,12 @@ def export(run_dir: str | Path) -> Path:
     final = run.export
     with staged_folder(final) as tmp:
         guide = refiner_config.guide if refiner_config else "none"
-        module = StyleModel(vae, refiner, refiner_config)
+        encoder, decoder = fold_vae(vae)
+        module = StyleModel(config, encoder, decoder, refiner, refiner_config)
         signatures = module.signatures(*config.image_size, config.latent_dim)
         tf.saved_model.save(module, str(tmp / SAVED_MODEL), signatures=signatures)
-        stats = domain_latent_statistics(vae.encoder, data_dir, manifest)
+        # The folded encoder: the centroids come from the graph that stylize runs.
+        stats = domain_latent_statistics(encoder, data_dir, manifest)
         np.savez(tmp / LATENTS, **stats)
         shutil.copy(run.vae / CONFIG, tmp / CONFIG)
         if refiner_config is not None:
@@ -175,6 +181,8 @@ def export(run_dir: str | Path) -> Path:
             "guide": guide,
             "image_size": list(config.image_size),
             "latent_dim": config.latent_dim,
+            # batch norm folded into the convolutions (vaest.export.fold)
+            "folded": config.normalization == "batch",
             "fit": manifest.fit,
             "signatures": sorted(signatures),
         }

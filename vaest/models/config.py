@@ -74,6 +74,13 @@ class VaeConfig(_Saved):
     normalization: str = "batch"  # "batch" or "none"
     upsampling: str = "resize"  # "resize" (nearest + conv, no checkerboard) or "transpose"
     beta: float = 1.0  # weight of the KL term
+    # Kernel of the decoder's last, full-resolution conv to 3 channels; 0: kernels[0], as
+    # configs written before this field was added were trained.
+    output_kernel: int = 0
+
+    @property
+    def last_kernel(self) -> int:
+        return self.output_kernel or self.kernels[0]
 
     def __post_init__(self):
         if len(self.filters) != len(self.kernels):
@@ -90,6 +97,10 @@ class VaeConfig(_Saved):
             raise UserError(f"image size must be two even sides, not {self.image_size}")
         if min(self.filters, default=0) < 1 or min(self.kernels, default=0) < 1:
             raise UserError("filters and kernels must be positive, one per layer")
+        if self.output_kernel < 0:
+            raise UserError(
+                f"output_kernel must be positive (or 0: kernels[0]), not {self.output_kernel}"
+            )
         if self.latent_dim < 1:
             raise UserError(f"latent_dim must be at least 1, not {self.latent_dim}")
         if not (math.isfinite(self.beta) and self.beta >= 0):

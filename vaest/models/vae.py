@@ -50,7 +50,7 @@ def build_decoder(config: VaeConfig) -> keras.Model:
     for i in reversed(range(depth)):
         last = i == 0
         filters = 3 if last else config.filters[i - 1]
-        kernel = config.kernels[i]
+        kernel = config.last_kernel if last else config.kernels[i]
         if config.upsampling == "resize":
             x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"dec{i}_up")(x)
             x = keras.layers.Conv2D(
