@@ -22,6 +22,8 @@ from tqdm import tqdm
 from vaest.data.records import SPLITS, Manifest, load_manifest, read_records
 from vaest.errors import ConfigMismatch
 from vaest.export.fold import fold_vae
+from vaest.export.precision import bfloat16_twins
+from vaest.export.read import BFLOAT16_SUFFIX
 from vaest.io.atomic import staged_folder
 from vaest.latent import CentroidTally
 from vaest.models.refiner import refiner_inputs
@@ -54,16 +56,17 @@ class StyleModel(tf.Module):
         self.image_size = tf.Variable([height, width], trainable=False, dtype=tf.int32)
         self.latent_dim = tf.Variable(config.latent_dim, trainable=False, dtype=tf.int32)
 
+    # Every output is float32, also from a bfloat16 twin (export.precision).
     def _encode(self, images):
         mean, log_variance = self.encoder(to_float_images(images), training=False)
-        return {"mean": mean, "log_variance": log_variance}
+        return {"mean": _float32(mean), "log_variance": _float32(log_variance)}
 
     def _decode(self, latents):
-        return {"images": self.decoder(latents, training=False)}
+        return {"images": _float32(self.decoder(latents, training=False))}
 
     def _refine(self, images, frames, detail=1.0):
         inputs = refiner_inputs(images, frames, self.refiner_config, detail)
-        return {"images": self.refiner(inputs, training=False)}
+        return {"images": _float32(self.refiner(inputs, training=False))}
 
     def _stylize(self, images, source, target, source_weight, target_weight, detail=1.0):
         frames = to_float_images(images)
@@ -104,6 +107,10 @@ class StyleModel(tf.Module):
                 self.refine = tf.function(lambda images: self._refine(images, images))
                 found["refine"] = self.refine.get_concrete_function(images)
         return found
+
+
+def _float32(tensor):
+    return tf.cast(tensor, tf.float32)
 
 
 def domain_latent_statistics(encoder, data_dir: Path, manifest: Manifest, batch_size: int = 64):
@@ -164,6 +171,12 @@ def export(run_dir: str | Path) -> Path:
         encoder, decoder = fold_vae(vae)
         module = StyleModel(config, encoder, decoder, refiner, refiner_config)
         signatures = module.signatures(*config.image_size, config.latent_dim)
+        twins = bfloat16_twins(config, encoder, decoder, refiner, refiner_config)
+        module.bfloat16 = StyleModel(config, *twins, refiner_config)  # saved with the module
+        for name, function in module.bfloat16.signatures(
+            *config.image_size, config.latent_dim
+        ).items():
+            signatures[name + BFLOAT16_SUFFIX] = function
         tf.saved_model.save(module, str(tmp / SAVED_MODEL), signatures=signatures)
         # The folded encoder: the centroids come from the graph that stylize runs.
         stats = domain_latent_statistics(encoder, data_dir, manifest)
