@@ -22,6 +22,7 @@ from vaest import cli
 from vaest.device import DEVICES, GPU_BATCH, PRECISIONS
 from vaest.stylize.job import plan
 from vaest.stylize.methods import DEFAULT_METHOD, METHODS
+from vaest.stylize.run import load_export
 from vaest.stylize.run import run as stylize_run
 from vaest.stylize.settings import SOURCE_AUTO, Settings
 
@@ -138,17 +139,7 @@ def main(argv):
         Settings, refine=not FLAGS.no_refine, audio=not FLAGS.no_audio
     )
     job = plan(settings, FLAGS.input, FLAGS.output, FLAGS.run_dir)
-    from vaest.device import resolve_device, resolve_precision  # TensorFlow loads here
-    from vaest.export.read import Exported
-
-    device = resolve_device(settings.device)
-    if "GPU" in device and not FLAGS["batch_size"].present:
-        settings.batch_size = GPU_BATCH
-    exported = Exported.from_run(FLAGS.run_dir, device)
-    exported.precision = resolve_precision(settings.precision, device, exported.has_bfloat16)
-    logging.info(
-        "model on %s in %s, %d frames per call", device, exported.precision, settings.batch_size
-    )
+    exported = load_export(FLAGS.run_dir, settings, FLAGS["batch_size"].present)
     logging.info("%s -> %s", job.input, job.output)
     progress = functools.partial(tqdm, dynamic_ncols=True)
     result = stylize_run(job, exported, progress)

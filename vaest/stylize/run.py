@@ -43,6 +43,23 @@ from vaest.stylize.targets import describe, target_schedule
 from vaest.temporal import TemporalMeter
 
 
+def load_export(run_dir, settings, batch_given: bool = True):
+    """RUN/export, placed on --device and in --precision as settings ask. A GPU takes
+    GPU_BATCH frames per call unless the batch size was given."""
+    from vaest.device import GPU_BATCH, resolve_device, resolve_precision
+    from vaest.export.read import Exported
+
+    device = resolve_device(settings.device)
+    if "GPU" in device and not batch_given:
+        settings.batch_size = GPU_BATCH
+    exported = Exported.from_run(run_dir, device)
+    exported.precision = resolve_precision(settings.precision, device, exported.has_bfloat16)
+    logging.info(
+        "model on %s in %s, %d frames per call", device, exported.precision, settings.batch_size
+    )
+    return exported
+
+
 @dataclass
 class Result:
     path: Path
