@@ -17,7 +17,7 @@ flags.DEFINE_bool("flip", True, "Flip training images left-right at random.")
 flags.DEFINE_list("filters", ["64", "64", "128", "128", "192", "256"], "Encoder filters per layer.")
 flags.DEFINE_list("kernels", ["7", "5", "5", "3", "3", "3"], "Encoder kernel sizes per layer.")
 flags.DEFINE_integer(
-    "output_kernel", 0,
+    "output_kernel", 3,
     "Kernel of the decoder's last, full-resolution conv to RGB (0: the first of --kernels).",
 )  # fmt: skip
 flags.DEFINE_integer("latent_dim", 512, "Width of the latent code.")

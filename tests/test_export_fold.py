@@ -144,9 +144,11 @@ def test_a_vae_with_another_last_kernel_exports_and_stylizes(tiny_run, tmp_path)
     )
 
 
-def test_output_kernel_defaults_to_the_first_kernel():
+def test_output_kernel_is_3_for_new_models_and_kernels_0_for_old_configs():
+    assert VaeConfig().last_kernel == 3 and VaeConfig().kernels[0] == 7
     old = {"filters": [4, 4], "kernels": [7, 3], "latent_dim": 8}  # a config.json from before
     assert VaeConfig.from_dict(old).last_kernel == 7
+    assert VaeConfig.from_dict(VaeConfig().to_dict()) == VaeConfig()
     assert VaeConfig.from_dict({**old, "output_kernel": 3}).last_kernel == 3
     with pytest.raises(UserError, match="output_kernel"):
         VaeConfig(output_kernel=-1)
