@@ -22,7 +22,11 @@ flags.DEFINE_multi_string(
     [],
     "A painting domain, NAME=FOLDER (searched recursively), NAME=IMAGE or NAME='GLOB'. Repeatable.",
 )
-flags.DEFINE_string("image_size", "180x320", "Model image size, HEIGHTxWIDTH.")
+flags.DEFINE_string(
+    "image_size", "72x128",
+    "Model image size, HEIGHTxWIDTH (the original's was 180x320; mogrify keeps the frame's own "
+    "detail at any output size).",
+)  # fmt: skip
 flags.DEFINE_integer("frame_stride", 10, "Keep exactly every Nth video frame: 0, N, 2N ...", 1)
 flags.DEFINE_string("crop", "0,0,0,0", "Pixels cut from each video frame: TOP,LEFT,BOTTOM,RIGHT.")
 flags.DEFINE_enum("fit", "crop", imaging.FIT_MODES, "How frames and whole paintings fit the size.")
