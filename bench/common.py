@@ -33,6 +33,16 @@ def fitted_frames(video: Path, size, every: int) -> np.ndarray:
 LEARNING_RATE = 5e-4
 
 
+def work_folder(given: str | None, prefix: str) -> Path:
+    """Where a benchmark keeps its runs: the folder given (kept, resumable) or a new temporary
+    one."""
+    import tempfile
+
+    work = Path(given or tempfile.mkdtemp(prefix=prefix))
+    work.mkdir(parents=True, exist_ok=True)
+    return work
+
+
 def train_vae_for_two(run: Path, twin: Path, steps: int, batch_size: int) -> None:
     """Train run's VAE (or resume it), then give twin a copy of run's data and VAE, so that two
     refiners can be compared on the same VAE."""

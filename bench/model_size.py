@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from common import (  # noqa: E402
     pan,
     refiner_settings,
     vae_settings,
+    work_folder,
 )
 
 flags.DEFINE_float("minutes", 6.0, "Training minutes per model size (this machine's wall time).")
@@ -106,8 +106,7 @@ def main(argv):
     from vaest.stylize.run import run as stylize_run
     from vaest.stylize.settings import Settings
 
-    work = Path(FLAGS.work_dir or tempfile.mkdtemp(prefix="vaest-size-"))
-    work.mkdir(parents=True, exist_ok=True)
+    work = work_folder(FLAGS.work_dir, "vaest-size-")
     print(cpu_summary())
     photos = {p.stem: p for p in find_images(SHARED / "photos")}
     video = pan([photos[n] for n in TRAIN_PHOTOS], work / "train.mp4", OUTPUT, 300, 1)

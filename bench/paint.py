@@ -19,7 +19,6 @@ import dataclasses
 import json
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -37,6 +36,7 @@ from common import (  # noqa: E402
     pan,
     refiner_settings,
     train_vae_for_two,
+    work_folder,
 )
 
 flags.DEFINE_string("painting", "candy.jpg", "The single-painting domain, from ../shared/data.")
@@ -107,8 +107,7 @@ def main(argv):
     if not SHARED.exists():
         print(f"skipped: {SHARED} is absent")
         return
-    work = Path(FLAGS.work_dir or tempfile.mkdtemp(prefix="vaest-paint-"))
-    work.mkdir(parents=True, exist_ok=True)
+    work = work_folder(FLAGS.work_dir, "vaest-paint-")
     print(cpu_summary())
     minutes = train(work)
     print(f"training minutes: {minutes}")

@@ -77,7 +77,9 @@ def test_signatures_load_and_run_without_vaest(tiny_run):
     assert result.returncode == 0, result.stderr[-3000:]
     found = json.loads(result.stdout.strip().splitlines()[-1])
     assert found["vaest_imported"] is False
-    assert found["signatures"] == ["decode", "encode", "refine", "stylize"]
+    # each with its bfloat16 twin (vaest.export.precision)
+    names = ["decode", "encode", "refine", "stylize"]
+    assert found["signatures"] == sorted(names + [f"{n}_bf16" for n in names])
     assert found["image_size"] == [36, 64] and found["latent_dim"] == 16
     for n in ("1", "3"):
         shapes = found[n]
@@ -155,7 +157,8 @@ def test_stylize_is_shift_decode_refine(tiny_run):
     assert info["has_refiner"] is True and info["guide"] == "none"
     assert info["vae_step"] == 40 and info["refiner_step"] == 30
     assert info["image_size"] == [36, 64] and info["latent_dim"] == 16
-    assert info["signatures"] == ["decode", "encode", "refine", "stylize"]
+    names = ["decode", "encode", "refine", "stylize"]
+    assert info["signatures"] == sorted(names + [f"{n}_bf16" for n in names])
     for name in ("config.json", "refiner_config.json", "manifest.json"):
         assert (tiny_run / "export" / name).is_file()
 
@@ -169,7 +172,7 @@ def test_export_without_refiner_skips_refinement(tiny_run, tmp_path):
 
     info = json.loads((run / "export" / "export.json").read_text())
     assert info["has_refiner"] is False and info["refiner_step"] is None
-    assert "refine" not in info["signatures"]
+    assert "refine" not in info["signatures"] and "refine_bf16" not in info["signatures"]
     assert not (run / "export" / "refiner_config.json").exists()
     exported = Exported.from_run(run)
     assert "refine" not in exported.model.signatures

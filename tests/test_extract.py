@@ -68,7 +68,10 @@ def rgb16_png(pixel: tuple[int, int, int], size: int = 16) -> bytes:
     "stride, expected", [(10, list(range(0, 100, 10))), (7, list(range(0, 99, 7)))]
 )
 def test_exact_stride_and_pixel_exact_frames(tmp_path, clip, stride, expected):
-    manifest = run_extract(tmp_path / "run", [f"clip={clip}"], frame_stride=stride)
+    # at the clip's own size, so the records can be compared with the frames pixel for pixel
+    manifest = run_extract(
+        tmp_path / "run", [f"clip={clip}"], frame_stride=stride, image_size=(180, 320)
+    )
     assert len(expected) == (10 if stride == 10 else 15)
     assert manifest.count("train") + manifest.count("val") == len(expected)
     got = sorted(read_all(tmp_path / "run"), key=lambda r: r["index"])
@@ -277,7 +280,10 @@ def test_shards_rotate_and_the_manifest_lists_them(tmp_path, clip):
 
 
 def test_jpeg_records_decode_close_to_the_frame(tmp_path, clip):
-    run_extract(tmp_path / "run", [f"clip={clip}"], frame_stride=100, image_format="jpeg")
+    run_extract(
+        tmp_path / "run", [f"clip={clip}"], frame_stride=100, image_format="jpeg",
+        image_size=(180, 320),
+    )  # fmt: skip
     (record,) = read_all(tmp_path / "run")
     frame = next(video.iter_frames(clip)).astype(int)
     assert np.abs(record["image"].astype(int) - frame).mean() < 4
