@@ -2,12 +2,14 @@
 
 At alpha = 0 the refiner keeps its reconstruction task (vaest.train.refiner). At alpha drawn
 around 1, a frame's latent is shifted toward a painting domain, decoded and refined (guided by
-the frame's detail), and two more terms shape that output:
+the frame's detail), and two or three more terms shape that output:
 - a conditional patch discriminator (vaest.models.discriminator) that sees the domain's training
   tiles as real and these outputs as fake, with the hinge loss and an R1 penalty: it judges the
   local look of paint, which a mean Gram matrix of several paintings cannot describe;
 - a content term, the distance of VGG16 relu3_3 features to the frame's, relative to the
-  frame's own magnitude, so the content stays recognisable without keeping the photo's edges.
+  frame's own magnitude, so the content stays recognisable without keeping the photo's edges;
+- optionally (sliced_wasserstein_weight), a texture term: the sliced Wasserstein distance of the
+  output's VGG16 features to its target domain's tiles' (vaest.models.style_loss).
 The discriminator and its optimizer checkpoint with the refiner, and every random draw is seeded
 by the step, so a resumed run continues bit for bit.
 """
