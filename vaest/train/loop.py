@@ -305,16 +305,22 @@ class TrainingRun:
         # sharding): a multi-worker run sees what one worker at the same batch size sees.
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = SHARD_BY_DATA
-        # A finite dataset, not steps_per_epoch: with steps_per_epoch Keras trains from the
-        # iterator its build under a strategy already took a batch from, and that batch is lost.
-        batches = dataset_from(start).with_options(options).take(self.schedule.steps - start)
-        if isinstance(self.model.distribute_strategy, MULTI_WORKER):
+        batches, steps = dataset_from(start).with_options(options), self.schedule.steps - start
+        strategy = self.model.distribute_strategy
+        if isinstance(strategy, (tf.distribute.MirroredStrategy, MULTI_WORKER)):
+            # A finite dataset, not steps_per_epoch: under a strategy Keras builds the model
+            # from a batch of the iterator it then trains from, and that batch would be lost.
+            # On one device steps_per_epoch is kept: ending a finite dataset costs up to a
+            # minute of tf.data teardown per call.
+            batches, steps = batches.take(steps), None
+        if isinstance(strategy, MULTI_WORKER):
             batches = for_multi_worker(self.model, batches)
         monitor = _Monitor(self, start)
         try:
             self.model.fit(
                 batches,
                 epochs=1,
+                steps_per_epoch=steps,
                 callbacks=[monitor],
                 shuffle=False,  # the dataset shuffles itself, reproducibly
                 verbose=0,
