@@ -77,14 +77,12 @@ def cpu_summary() -> str:
     """The CPU's model, core count and vector extensions: speed figures depend on them."""
     import os
 
-    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines()
-                  if line.startswith("model name")), "unknown CPU")  # fmt: skip
-    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines()
-                      if line.startswith("flags")), []))  # fmt: skip
+    from vaest.device import cpu_flags, cpuinfo
+
+    flags = cpu_flags()
     wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile")
     present = [f for f in wanted if f in flags] or ["none of avx2/avx512/amx"]
-    return f"{model}, {os.cpu_count()} cores, {' '.join(present)}"
+    return f"{cpuinfo('model name') or 'unknown CPU'}, {os.cpu_count()} cores, {' '.join(present)}"
 
 
 def train_run(run: Path, videos: list[str], size, vae_steps: int, refiner_steps: int, batch: int):

@@ -119,6 +119,7 @@ def main(argv):
 def measure(work: Path, minutes: dict) -> None:
     """The method table on the unseen pan toward both painting domains, and the side-by-side."""
     from vaest.colour import lab_statistics, reinhard_transfer
+    from vaest.data.preview import evenly_spaced
     from vaest.data.records import domain_images
     from vaest.export.read import Exported
     from vaest.io.grid import rows_grid
@@ -141,8 +142,7 @@ def measure(work: Path, minutes: dict) -> None:
     for domain in ("one", "mixed"):
         tiles = domain_images(data, "train", domain)
         # the classifier and the Reinhard statistics take at most CLASSIFIER_TILES, evenly spaced
-        picks = np.linspace(0, len(tiles) - 1, min(len(tiles), CLASSIFIER_TILES))
-        tiles = tiles[picks.round().astype(int)]
+        tiles = tiles[sorted(evenly_spaced(len(tiles), CLASSIFIER_TILES))]
         held_tiles = domain_images(data, "val", domain)
         classifier = fit_painting_classifier(texture, tiles, training_frames)
         colours = metrics.colour_statistics(held_tiles)

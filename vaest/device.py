@@ -32,21 +32,30 @@ PRECISIONS = ("auto", "float32", "bfloat16")
 BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16")  # CPU flags under which oneDNN runs bf16 natively
 
 
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
+def cpuinfo(key: str) -> str:
+    """The first value of `key` in /proc/cpuinfo ("flags", "model name"), or "" where none."""
     try:
-        info = open("/proc/cpuinfo").read()
+        lines = open("/proc/cpuinfo").read().splitlines()
     except OSError:
-        return set()
-    line = next((x for x in info.splitlines() if x.startswith("flags")), "")
-    return set(line.partition(":")[2].split())
+        return ""
+    name, _, value = next((x.partition(":") for x in lines if x.startswith(key)), ("", "", ""))
+    return value.strip() if name.strip() == key else ""
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (empty where /proc/cpuinfo is missing)."""
+    return set(cpuinfo("flags").split())
+
+
+def check_precision(name: str) -> None:
+    if name not in PRECISIONS:
+        raise UserError(f"--precision must be one of {', '.join(PRECISIONS)}, not {name!r}")
 
 
 def resolve_precision(name: str, device: str, available: bool) -> str:
     """float32 or bfloat16 for --precision: auto takes bfloat16 on a CPU that computes it
     natively, when the export has the bfloat16 graphs (`available`)."""
-    if name not in PRECISIONS:
-        raise UserError(f"--precision must be one of {', '.join(PRECISIONS)}, not {name!r}")
+    check_precision(name)
     if name == "bfloat16" and not available:
         raise UserError(
             "--precision bfloat16: this export has no bfloat16 graphs; run export_graphs.py again"

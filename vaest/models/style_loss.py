@@ -137,17 +137,11 @@ def pools_from_tiles(
     """Per layer, [domains, POOL_POSITIONS, C]: a random sample of the feature vectors of each
     painting domain's tiles (float32 [N,H,W,3] in [0,1], keyed by domain id)."""
     random = np.random.default_rng(seed)
-    trunk, mean_bgr = features.trunk, tf.constant(features.mean_bgr, tf.float32)
     pools = None
     for domain, images in tiles.items():
-        maps = [[] for _ in range(3)]
-        for start in range(0, len(images), 8):
-            batch = tf.constant(images[start : start + 8], tf.float32)
-            for layer, m in enumerate(vgg_features(trunk, mean_bgr, batch)):
-                maps[layer].append(m.numpy().reshape(-1, m.shape[-1]))
+        maps = [m.reshape(-1, m.shape[-1]) for m in features(images)]
         if pools is None:
-            pools = [np.zeros((domains, POOL_POSITIONS, m[0].shape[-1]), np.float32) for m in maps]
-        for layer, parts in enumerate(maps):
-            vectors = np.concatenate(parts)
+            pools = [np.zeros((domains, POOL_POSITIONS, m.shape[-1]), np.float32) for m in maps]
+        for layer, vectors in enumerate(maps):
             pools[layer][domain] = vectors[random.integers(0, len(vectors), POOL_POSITIONS)]
     return pools

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from vaest.device import PRECISIONS, check_device
+from vaest.device import check_device, check_precision
 from vaest.errors import UserError
 from vaest.stylize.methods import DEFAULT_METHOD, METHODS
 from vaest.stylize.targets import check_transition, parse_target
@@ -52,8 +52,7 @@ class Settings:
 
     def check(self) -> None:
         check_device(self.device)
-        if self.precision not in PRECISIONS:
-            raise UserError(f"--precision must be one of {', '.join(PRECISIONS)}")
+        check_precision(self.precision)
         parse_target(self.target)
         check_transition(self.transition)
         if self.upsample not in UPSAMPLINGS:
