@@ -3,6 +3,7 @@ committed), and one VAE trained for two refiners."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -101,3 +102,42 @@ def train_run(run: Path, videos: list[str], size, vae_steps: int, refiner_steps:
     train_refiner(run, refiner_settings(refiner_steps, batch))
     if not (run / "export").exists():
         export(run)
+
+
+def make_export(run_dir: Path, size):
+    """RUN/export of an untrained VAE and refiner at `size`, laid out as export_graphs.py makes
+    it."""
+    from vaest.data.records import Domain, Manifest
+    from vaest.export.write import save_graphs
+    from vaest.models.config import RefinerConfig, VaeConfig
+    from vaest.models.refiner import build_refiner
+    from vaest.models.vae import VAE
+
+    config, refiner_config = VaeConfig(image_size=size), RefinerConfig(image_size=size)
+    vae = VAE(config)
+    vae(np.zeros((1, *config.image_size, 3), np.float32))
+    refiner = build_refiner(refiner_config)
+    folder = run_dir / "export"
+    folder.mkdir(parents=True)
+    save_graphs(folder / "saved_model", vae, refiner, refiner_config)
+    rng = np.random.default_rng(0)
+    np.savez(
+        folder / "latents.npz",
+        names=np.array(["clip", "art"]),
+        kinds=np.array(["video", "painting"]),
+        centroid=rng.normal(size=(2, config.latent_dim)).astype(np.float32),
+        std=np.ones((2, config.latent_dim), np.float32),
+        count=np.array([100, 100]),
+    )
+    info = {
+        "has_refiner": True,
+        "guide": refiner_config.guide,
+        "image_size": list(config.image_size),
+        "latent_dim": config.latent_dim,
+        "fit": "crop",
+    }
+    (folder / "export.json").write_text(json.dumps(info))
+    domains = [Domain(0, "clip", "video"), Domain(1, "art", "painting")]
+    manifest = Manifest(config.image_size, domains, {}, {"fit": "crop"})
+    (folder / "manifest.json").write_text(manifest.to_json())
+    return vae, refiner

@@ -39,7 +39,6 @@ peak of numpy memory for 3840x2160 clips of two lengths: streaming keeps it flat
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -50,7 +49,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import cpu_summary  # noqa: E402
+from common import cpu_summary, make_export  # noqa: E402
 
 FRAMES = 100
 NETWORK_FRAMES = 32  # frames per timed pass of the network-only measures
@@ -71,45 +70,6 @@ def make_clip(path: Path) -> None:
     cmd += ["-frames:v", str(FRAMES), "-pix_fmt", "yuv420p", "-c:v", "libx264"]
     cmd += ["-c:a", "aac", "-t", f"{FRAMES / 25:.3f}", str(path)]
     subprocess.run(cmd, check=True)
-
-
-def make_export(run_dir: Path, size):
-    """RUN/export of an untrained VAE and refiner at `size`, laid out as export_graphs.py makes
-    it."""
-    from vaest.data.records import Domain, Manifest
-    from vaest.export.write import save_graphs
-    from vaest.models.config import RefinerConfig, VaeConfig
-    from vaest.models.refiner import build_refiner
-    from vaest.models.vae import VAE
-
-    config, refiner_config = VaeConfig(image_size=size), RefinerConfig(image_size=size)
-    vae = VAE(config)
-    vae(np.zeros((1, *config.image_size, 3), np.float32))
-    refiner = build_refiner(refiner_config)
-    folder = run_dir / "export"
-    folder.mkdir(parents=True)
-    save_graphs(folder / "saved_model", vae, refiner, refiner_config)
-    rng = np.random.default_rng(0)
-    np.savez(
-        folder / "latents.npz",
-        names=np.array(["clip", "art"]),
-        kinds=np.array(["video", "painting"]),
-        centroid=rng.normal(size=(2, config.latent_dim)).astype(np.float32),
-        std=np.ones((2, config.latent_dim), np.float32),
-        count=np.array([100, 100]),
-    )
-    info = {
-        "has_refiner": True,
-        "guide": refiner_config.guide,
-        "image_size": list(config.image_size),
-        "latent_dim": config.latent_dim,
-        "fit": "crop",
-    }
-    (folder / "export.json").write_text(json.dumps(info))
-    domains = [Domain(0, "clip", "video"), Domain(1, "art", "painting")]
-    manifest = Manifest(config.image_size, domains, {}, {"fit": "crop"})
-    (folder / "manifest.json").write_text(manifest.to_json())
-    return vae, refiner
 
 
 def model_flops(model) -> int:

@@ -13,7 +13,7 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
-from common import SHARED, pan
+from common import SHARED, make_export, pan
 
 HD = (720, 1280)
 UHD = (2160, 3840)
@@ -62,7 +62,6 @@ def judged_frames(path: Path) -> np.ndarray:
 
 def hd_figures(run_dir: Path | None) -> None:
     from absl import logging
-    from mogrify import make_export
 
     from vaest.data.sources import Options
     from vaest.measure import metrics

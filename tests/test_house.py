@@ -31,7 +31,11 @@ def modules(folder: str) -> list[Path]:
 
 RULES = [
     # (files, forbidden import prefixes, why)
-    ("export", ("vaest.train.vae", "vaest.train.refiner"), "export never imports a trainer"),
+    (
+        "export",
+        ("vaest.train.vae", "vaest.train.refin", "vaest.train.adversarial"),
+        "export never imports a trainer",
+    ),
     ("stylize", ("vaest.train", "vaest.models"), "stylize reads only the export"),
     ("evaluate", ("vaest.train", "vaest.models"), "evaluate reads only the export"),
     ("models", ("vaest.data", "vaest.cli"), "models read no records"),
@@ -47,10 +51,75 @@ def test_stage_packages_import_one_way(folder, forbidden, why):
     assert not {k: v for k, v in broken.items() if v}, why
 
 
+def import_graph() -> dict[str, set[str]]:
+    """{file: the files of vaest/ and bench/ it imports, at any depth}, as paths from the root."""
+    files = [*PACKAGE.rglob("*.py"), *(ROOT / "bench").glob("*.py")]
+    known = {p.relative_to(ROOT).with_suffix("").as_posix().replace("/", "."): p for p in files}
+    graph = {}
+    for path in files:
+        names = set(imports_of(path))
+        if path.parent.name == "bench":  # the benchmarks import each other by bare module name
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    names.add(f"bench.{node.module}")
+                elif isinstance(node, ast.Import):
+                    names.update(f"bench.{a.name}" for a in node.names)
+        targets = {known[n].relative_to(ROOT).as_posix() for n in names if n in known}
+        graph[path.relative_to(ROOT).as_posix()] = targets - {path.relative_to(ROOT).as_posix()}
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The groups of files that reach each other through imports (Tarjan's components > 1)."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(node):
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in graph.get(node, ()):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_cycle_in_vaest_or_bench():
+    """No two modules import each other, directly or round a loop, lazily or not."""
+    graph = import_graph()
+    assert "vaest/train/refining.py" in graph["vaest/train/adversarial.py"]  # edges are seen
+    assert import_cycles(graph) == []
+
+
+def test_the_cycle_check_finds_a_cycle():
+    graph = {"a.py": {"b.py"}, "b.py": {"c.py"}, "c.py": {"a.py"}, "d.py": {"a.py"}}
+    assert import_cycles(graph) == [["a.py", "b.py", "c.py"]]
+
+
 def test_a_trainer_never_imports_another():
     vae, refiner = PACKAGE / "train" / "vae.py", PACKAGE / "train" / "refiner.py"
     assert not any(m.startswith("vaest.train.refiner") for m in imports_of(vae))
     assert not any(m.startswith("vaest.train.vae") for m in imports_of(refiner))
+    for shared in ("refining.py", "adversarial.py"):  # the refiner's machinery runs one way
+        assert not any(
+            m.startswith("vaest.train.refiner") for m in imports_of(PACKAGE / "train" / shared)
+        )
 
 
 def test_only_runnable_modules_import_the_cli():

@@ -18,7 +18,8 @@ from vaest.errors import MissingStep
 from vaest.models.config import RefinerConfig
 from vaest.train import refiner as refiner_training
 from vaest.train.checkpoints import latest_step, load_trained_refiner, load_trained_vae
-from vaest.train.refiner import RefinerSettings, RefinerTrainer, train_refiner
+from vaest.train.refiner import RefinerSettings, train_refiner
+from vaest.train.refining import RefinerTrainer
 from vaest.train.vae import VaeSettings, train_vae
 
 VAE_STEPS = 40

@@ -1,6 +1,6 @@
 """The adversarial quarter of the VAEGAN: the refiner learns to paint shifted latents.
 
-At alpha = 0 the refiner keeps its reconstruction task (vaest.train.refiner). At alpha drawn
+At alpha = 0 the refiner keeps its reconstruction task (vaest.train.refining). At alpha drawn
 around 1, a frame's latent is shifted toward a painting domain, decoded and refined (guided by
 the frame's detail), and two or three more terms shape that output:
 - a conditional patch discriminator (vaest.models.discriminator) that sees the domain's training
@@ -30,7 +30,7 @@ from vaest.models import discriminator as adversary
 from vaest.models.refiner import refiner_inputs
 from vaest.models.style_loss import FeatureDistance, SlicedWasserstein, pools_from_tiles
 from vaest.models.vae import replica_share, to_float_images
-from vaest.train.refiner import RefinerTrainer, required_features
+from vaest.train.refining import RefinerTrainer, required_features
 
 DISCRIMINATOR_BETAS = (0.5, 0.99)  # Adam's betas for the discriminator, as is usual for GANs
 POOL_TILES = 32  # training tiles per painting domain whose VGG features the texture term samples

@@ -76,17 +76,6 @@ def damage(prefix: Path) -> str | None:
     return _checked[key]
 
 
-_warned: set[str] = set()
-
-
-def _warn_once(message: str, *args) -> None:
-    """Checkpoints are looked up several times per run: say each finding once."""
-    text = message % args
-    if text not in _warned:
-        _warned.add(text)
-        logging.warning(text)
-
-
 def newest_good_checkpoint(folder: str | Path, repair: bool = False) -> str | None:
     """The newest checkpoint that reads back whole, with a warning for each newer damaged one and
     for a missing or stale `checkpoint` index. repair: point the index at it, so that training
