@@ -20,11 +20,12 @@ from tqdm import tqdm
 
 from vaest import cli
 from vaest.device import DEVICES, GPU_BATCH, PRECISIONS
-from vaest.stylize.job import plan
+from vaest.export.read import load_export
+from vaest.stylize.job import make_job
 from vaest.stylize.methods import DEFAULT_METHOD, METHODS
-from vaest.stylize.run import load_export
+from vaest.stylize.plan import make_plan
 from vaest.stylize.run import run as stylize_run
-from vaest.stylize.settings import SOURCE_AUTO, Settings
+from vaest.stylize.settings import BATCH_SIZE, SOURCE_AUTO, Settings
 
 cli.define_run_dir_flag()
 flags.DEFINE_string("input", None, "A video, an image, or a folder of images.", required=True)
@@ -97,7 +98,7 @@ flags.DEFINE_float("start", 0.0, "Start this many seconds into the video.")
 flags.DEFINE_float("duration", None, "Stylize only this many seconds.")
 flags.DEFINE_integer("max_frames", None, "Stylize at most this many frames.")
 flags.DEFINE_integer(
-    "batch_size", Settings.batch_size, f"Frames per model call ({GPU_BATCH} on a GPU if not given)."
+    "batch_size", BATCH_SIZE, f"Frames per model call ({GPU_BATCH} on a GPU if not given)."
 )
 flags.DEFINE_enum(
     "device", "auto", DEVICES,
@@ -114,7 +115,7 @@ flags.DEFINE_alias("quality", "crf")
 flags.DEFINE_boolean(
     "no_audio", False, "Write a silent video instead of muxing the source's sound."
 )
-# Beyond one style (vaest.stylize.targets, upsample, compose, record).
+# Beyond one style (vaest.stylize.targets, upsample, compose, settings).
 flags.DEFINE_float(
     "transition", 1.0, "Seconds a --target timeline takes to move smoothly to each next target."
 )
@@ -138,11 +139,11 @@ def main(argv):
     settings = cli.settings_from_flags(
         Settings, refine=not FLAGS.no_refine, audio=not FLAGS.no_audio
     )
-    job = plan(settings, FLAGS.input, FLAGS.output, FLAGS.run_dir)
+    job = make_job(settings, FLAGS.input, FLAGS.output, FLAGS.run_dir)
     exported = load_export(FLAGS.run_dir, settings, FLAGS["batch_size"].present)
     logging.info("%s -> %s", job.input, job.output)
     progress = functools.partial(tqdm, dynamic_ncols=True)
-    result = stylize_run(job, exported, progress)
+    result = stylize_run(make_plan(job, exported), exported, progress)
     line = f"mogrify: wrote {result.path} ({result.frames} frames at {result.fps:.1f} frames/s)"
     if result.temporal:
         t = result.temporal

@@ -102,7 +102,8 @@ def main(argv):
     from vaest.measure import features, metrics
     from vaest.measure.deception import fit_painting_classifier
     from vaest.measure.style import style_figures
-    from vaest.stylize.job import plan
+    from vaest.stylize.job import make_job
+    from vaest.stylize.plan import make_plan
     from vaest.stylize.run import run as stylize_run
     from vaest.stylize.settings import Settings
 
@@ -131,8 +132,9 @@ def main(argv):
     report = {"cpu": cpu_summary(), "minutes_per_size": FLAGS.minutes, "sizes": {}}
     for size, trained in runs.items():
         out = work / f"out-{size[0]}x{size[1]}.mp4"
-        job = plan(Settings(), unseen, out, trained["run"])
-        result = stylize_run(job, Exported.from_run(trained["run"]))
+        job = make_job(Settings(), unseen, out, trained["run"])
+        exported = Exported.from_run(trained["run"])
+        result = stylize_run(make_plan(job, exported), exported)
         outputs = np.stack(list(iter_frames(out))).astype(np.float32) / 255.0
         figures = style_figures(outputs, inputs, colours, texture, tile_texture, classifier)
         row = {k: trained[k] for k in ("vae_steps", "refiner_steps")}

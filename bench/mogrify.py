@@ -205,11 +205,12 @@ def speed(args) -> None:
     from absl import logging
 
     from vaest.data.sources import Options
+    from vaest.export.read import load_export
     from vaest.io import imaging, video, video_out
     from vaest.latent import Shift
-    from vaest.stylize.job import plan
+    from vaest.stylize.job import make_job
     from vaest.stylize.methods import DEFAULT_METHOD, available_methods
-    from vaest.stylize.run import load_export
+    from vaest.stylize.plan import make_plan
     from vaest.stylize.run import run as stylize_run
     from vaest.stylize.settings import Settings
     from vaest.stylize.stylizer import Stylizer
@@ -231,13 +232,14 @@ def speed(args) -> None:
             models[size] = make_export(run_dir, size)
             fitted = np.stack([imaging.fit_image(f, size, "crop") for f in frames])
             for name, chosen in precisions.items():
-                exported = load_export(run_dir, chosen)
+                exported = load_export(run_dir, chosen.device, chosen.precision)
                 used = used or exported.precision
                 out = tmp / f"out-{label(size)}-{name}.mp4"
                 outputs.append(out)
 
                 def end_to_end(exported=exported, run_dir=run_dir, out=out, chosen=chosen):
-                    stylize_run(plan(chosen, clip, out, run_dir), exported)
+                    job = make_job(chosen, clip, out, run_dir)
+                    stylize_run(make_plan(job, exported), exported)
 
                 work[f"end to end {label(size)} {name}"] = (end_to_end, FRAMES)
                 source = exported.domain("clip").centroid

@@ -64,9 +64,10 @@ def hd_figures(run_dir: Path | None) -> None:
     from absl import logging
 
     from vaest.data.sources import Options
+    from vaest.export.read import load_export
     from vaest.measure import metrics
-    from vaest.stylize.job import plan
-    from vaest.stylize.run import load_export
+    from vaest.stylize.job import make_job
+    from vaest.stylize.plan import make_plan
     from vaest.stylize.run import run as stylize_run
     from vaest.stylize.settings import Settings
 
@@ -78,7 +79,7 @@ def hd_figures(run_dir: Path | None) -> None:
             make_export(run_dir, Options().image_size)
         else:
             label = str(run_dir)
-        exported = load_export(run_dir, Settings())  # --device and --precision auto
+        exported = load_export(run_dir)  # --device and --precision auto
         target = exported.painting_domains()[0]
         clip, what = hd_clip(tmp / "hd.mp4", HD_FRAMES)
         inputs = judged_frames(clip)
@@ -91,7 +92,8 @@ def hd_figures(run_dir: Path | None) -> None:
             out = tmp / f"{upsample}.mp4"
             settings = Settings(target=target, upsample=upsample)
             start = time.perf_counter()
-            result = stylize_run(plan(settings, clip, out, run_dir), exported)
+            job = make_job(settings, clip, out, run_dir)
+            result = stylize_run(make_plan(job, exported), exported)
             rates[upsample] = result.frames / (time.perf_counter() - start)
             outputs = judged_frames(out)
             sharpness = metrics.sharpness_ratio(outputs, inputs).mean()
@@ -107,7 +109,8 @@ def hd_figures(run_dir: Path | None) -> None:
         for frames in UHD_LENGTHS:
             uhd = test_clip(tmp / f"uhd{frames}.mp4", UHD, frames)
             tracemalloc.start()
-            stylize_run(plan(Settings(target=target), uhd, tmp / "uhd-out.mp4", run_dir), exported)
+            job = make_job(Settings(target=target), uhd, tmp / "uhd-out.mp4", run_dir)
+            stylize_run(make_plan(job, exported), exported)
             peaks.append(tracemalloc.get_traced_memory()[1] / 2**20)
             tracemalloc.stop()
         pairs = zip(UHD_LENGTHS, peaks, strict=True)

@@ -10,7 +10,7 @@ model never saw:
   own setting (-0.25 c_source + 0.5 c_target): edge correlation with the input, sharpness
   relative to the input, and the colour-statistics and VGG texture (HED weights) distances to
   the paintings relative to the input's; PASS/FAIL against issue 8's targets.
-Writes doc/structure_side_by_side.png (input | seed refiner | residual). Skips when
+Writes doc/methods_side_by_side.png (input | seed refiner | residual). Skips when
 ../shared/data is absent. Takes about 15 minutes on 2 CPU cores with the default step counts.
 """
 
@@ -171,8 +171,8 @@ def main(argv):
             for i in picks
         ]
     )
-    save_image(sheet, ROOT / "doc" / "structure_side_by_side.png")
-    print(f"\nwrote {ROOT / 'doc' / 'structure_side_by_side.png'}; runs in {work}")
+    save_image(sheet, ROOT / "doc" / "methods_side_by_side.png")
+    print(f"\nwrote {ROOT / 'doc' / 'methods_side_by_side.png'}; runs in {work}")
 
 
 if __name__ == "__main__":

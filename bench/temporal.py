@@ -62,13 +62,13 @@ def static_shot(photo: Path, path: Path, frames: int) -> Path:
 
 def measure_clip(exported, clip: Path, count: int, weight: float) -> dict:
     """Per method and stabilisation: temporal figures, edge correlation and per-frame errors."""
-    from vaest.evaluate.temporal import clip_frames
+    from vaest.evaluate.flicker import clip_frames
+    from vaest.flow import TemporalMeter, long_term_error
     from vaest.latent import Shift
     from vaest.measure.metrics import edge_correlation
     from vaest.stylize.methods import available_methods
     from vaest.stylize.stabilize import FlowStabilizer
     from vaest.stylize.stylizer import Stylizer
-    from vaest.temporal import TemporalMeter, long_term_error
 
     frames = clip_frames(exported, clip, count)
     means = exported.encode(frames)[0]
@@ -79,7 +79,9 @@ def measure_clip(exported, clip: Path, count: int, weight: float) -> dict:
         for kind in STABILISATIONS:
             stabilizer = FlowStabilizer(weight) if kind == "flow" else None
             smoothing = 0.5 if kind == "latent" else 0.0
-            stylizer = Stylizer(exported, shift, smoothing, method=method, stabilizer=stabilizer)
+            stylizer = Stylizer(
+                exported, shift, smoothing=smoothing, method=method, stabilizer=stabilizer
+            )
             outputs = np.concatenate(
                 [stylizer(frames[i : i + 8], means[i : i + 8]) for i in range(0, len(frames), 8)]
             )
@@ -97,7 +99,8 @@ def measure_clip(exported, clip: Path, count: int, weight: float) -> dict:
 
 def end_to_end_cost(exported, run: Path, clip: Path, count: int, weight: float) -> dict:
     """Frames/s of mogrify at 320x180 output, with and without flow stabilisation, interleaved."""
-    from vaest.stylize.job import plan
+    from vaest.stylize.job import make_job
+    from vaest.stylize.plan import make_plan
     from vaest.stylize.run import run as stylize_run
     from vaest.stylize.settings import Settings
 
@@ -109,9 +112,9 @@ def end_to_end_cost(exported, run: Path, clip: Path, count: int, weight: float) 
                     temporal=kind, temporal_weight=weight, max_frames=count,
                     output_size="320x180", source="none",
                 )  # fmt: skip
-                job = plan(settings, clip, Path(tmp) / f"{kind}-{round_}.mp4", run)
+                job = make_job(settings, clip, Path(tmp) / f"{kind}-{round_}.mp4", run)
                 started = time.perf_counter()
-                stylize_run(job, exported)
+                stylize_run(make_plan(job, exported), exported)
                 seconds[kind].append(time.perf_counter() - started)
     best = {kind: min(values) for kind, values in seconds.items()}
     return {

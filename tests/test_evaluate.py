@@ -245,9 +245,9 @@ def test_bad_target_is_a_one_line_error(evaluated):
 def test_video_adds_each_methods_flicker_with_and_without_stabilisation(evaluated, tmp_path):
     from conftest import make_video
 
-    from vaest.evaluate.temporal import temporal_figures_by_method
+    from vaest.evaluate.flicker import temporal_figures_by_method
     from vaest.export.read import Exported
-    from vaest.temporal import RATIO_EPSILON, temporal_figures
+    from vaest.flow import RATIO_EPSILON, temporal_figures
 
     clip = make_video(tmp_path / "clip.mp4", frames=12, size="128x72", source="mandelbrot")
     exported = Exported.from_run(evaluated)

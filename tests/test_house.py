@@ -157,3 +157,16 @@ def test_modules_stay_short():
         if (n := len(p.read_text().splitlines())) > LONGEST
     }
     assert set(long) <= EXEMPT_FROM_LENGTH, long
+
+
+def test_no_stylize_function_takes_more_than_five_positional_arguments():
+    """Step 7's options travel in a Plan or as keywords, not in long positional lists."""
+    long = []
+    for path in modules("stylize"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                args = node.args.posonlyargs + node.args.args
+                named = [a.arg for a in args if a.arg not in ("self", "cls")]
+                if len(named) > 5:
+                    long.append(f"{path.relative_to(ROOT)}:{node.name}({', '.join(named)})")
+    assert long == []

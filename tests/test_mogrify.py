@@ -19,16 +19,17 @@ from vaest.errors import MissingStep, UserError
 from vaest.export.read import Exported
 from vaest.io import imaging, video
 from vaest.io.imaging import to_uint8
-from vaest.io.video import VideoError
+from vaest.io.video import VideoError, exact_rate
 from vaest.io.video_out import stream_info
 from vaest.latent import Shift
 from vaest.measure import metrics
-from vaest.stylize.job import plan
-from vaest.stylize.run import Result, exact_rate
+from vaest.stylize.job import Result, make_job
+from vaest.stylize.plan import make_plan
 from vaest.stylize.run import run as stylize_run
 from vaest.stylize.settings import Settings
+from vaest.stylize.source import measure_centroid
 from vaest.stylize.stabilize import FlowStabilizer
-from vaest.stylize.stylizer import Stylizer, measure_centroid
+from vaest.stylize.stylizer import Stylizer
 
 ROOT = Path(__file__).resolve().parents[1]
 FPS = 25
@@ -56,8 +57,8 @@ def source_clip(tmp_path_factory) -> Path:
 
 
 def stylize(exported, run_dir, input_path, output, **settings) -> Result:
-    job = plan(Settings(**settings), input_path, output, run_dir)
-    return stylize_run(job, exported)
+    job = make_job(Settings(**settings), input_path, output, run_dir)
+    return stylize_run(make_plan(job, exported), exported)
 
 
 def fitted_frames(path: Path, size) -> np.ndarray:
@@ -86,15 +87,15 @@ def test_video_keeps_frames_rate_duration_size_and_sound(exported, run_dir, sour
 
 
 def test_default_outputs_go_to_run_out(run_dir, source_clip, photos, tmp_path):
-    job = plan(Settings(), source_clip, None, run_dir)
+    job = make_job(Settings(), source_clip, None, run_dir)
     assert (job.output, job.output_kind) == (run_dir / "out" / "in-stylized.mp4", "video")
     folder = tmp_path / "shots"
     folder.mkdir()
     Image.fromarray(photos["rocket"]).save(folder / "rocket.png")
-    job = plan(Settings(), folder, None, run_dir)
+    job = make_job(Settings(), folder, None, run_dir)
     assert (job.output, job.output_kind) == (run_dir / "out" / "shots-stylized", "folder")
     with pytest.raises(UserError, match="a video input gives a video or gif output"):
-        plan(Settings(), source_clip, tmp_path / "frame.png", run_dir)
+        make_job(Settings(), source_clip, tmp_path / "frame.png", run_dir)
 
 
 @pytest.mark.parametrize(
@@ -439,12 +440,12 @@ def test_bad_inputs_leave_nothing(exported, run_dir, source_clip, tmp_path):
     fake = tmp_path / "notes.mp4"
     fake.write_text("not a video\n")
     with pytest.raises(UserError, match="not found"):
-        plan(Settings(), tmp_path / "missing.mp4", out, run_dir)
+        make_job(Settings(), tmp_path / "missing.mp4", out, run_dir)
     with pytest.raises(VideoError, match="not a"):
-        plan(Settings(), fake, out, run_dir)
+        make_job(Settings(), fake, out, run_dir)
     same = source_clip.parent / ".." / source_clip.parent.name / source_clip.name
     with pytest.raises(UserError, match="is the input"):
-        plan(Settings(), source_clip, same, run_dir)
+        make_job(Settings(), source_clip, same, run_dir)
     with pytest.raises(UserError, match="painting domains are: art"):
         stylize(exported, run_dir, source_clip, out, target="nope")
     with pytest.raises(UserError, match="--source"):

@@ -19,10 +19,10 @@ from vaest.io import imaging, video
 from vaest.io.video_out import read_comment, stream_info
 from vaest.latent import Shift
 from vaest.measure import metrics
-from vaest.stylize.job import plan
-from vaest.stylize.record import parse_record
+from vaest.stylize.job import make_job
+from vaest.stylize.plan import make_plan
 from vaest.stylize.run import run as stylize_run
-from vaest.stylize.settings import Settings
+from vaest.stylize.settings import Settings, parse_record
 from vaest.stylize.stylizer import Stylizer
 from vaest.stylize.targets import parse_target, target_schedule
 
@@ -71,7 +71,8 @@ def frames(source_clip, exported) -> np.ndarray:
 
 def stylize(exported, run_dir, input_path, output, **settings):
     settings.setdefault("target", "art")
-    return stylize_run(plan(Settings(**settings), input_path, output, run_dir), exported)
+    job = make_job(Settings(**settings), input_path, output, run_dir)
+    return stylize_run(make_plan(job, exported), exported)
 
 
 def shifted_latents(exported, frames, spec, times, transition=0.0):

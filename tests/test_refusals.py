@@ -20,7 +20,7 @@ from vaest.io import video
 from vaest.io.atomic import remove_stale_temporaries, staged_folder, temp_file
 from vaest.io.lock import FolderInUse, folder_lock, lock_path
 from vaest.models.config import RefinerConfig, VaeConfig
-from vaest.stylize.job import plan
+from vaest.stylize.job import make_job
 from vaest.stylize.settings import Settings
 from vaest.train.checkpoints import load_config
 from vaest.train.loop import TrainSettings, interrupts_deferred
@@ -123,7 +123,7 @@ def test_output_naming_a_folder_is_refused_before_any_work(tmp_path):
     folder = tmp_path / "taken.mp4"
     folder.mkdir()
     with pytest.raises(UserError, match="is a folder"):
-        plan(Settings(), clip, folder, tmp_path)
+        make_job(Settings(), clip, folder, tmp_path)
 
 
 def test_full_disk_is_one_line_naming_the_place(monkeypatch, capsys):

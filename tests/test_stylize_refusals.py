@@ -15,7 +15,8 @@ from vaest.export.read import Exported
 from vaest.io.video_out import stream_info
 from vaest.latent import Shift
 from vaest.run_dir import LATENTS, SAVED_MODEL
-from vaest.stylize.job import plan
+from vaest.stylize.job import make_job
+from vaest.stylize.plan import make_plan
 from vaest.stylize.run import run as stylize_run
 from vaest.stylize.settings import Settings
 from vaest.stylize.stylizer import Stylizer
@@ -31,9 +32,10 @@ def run_dir(tiny_run, tmp_path) -> Path:
 def test_variable_rate_video_keeps_its_duration_and_sound(run_dir, tmp_path):
     clip = make_vfr_clip(tmp_path / "vfr.mp4")
     out = tmp_path / "out.mp4"
-    job = plan(Settings(), clip, out, run_dir)
+    job = make_job(Settings(), clip, out, run_dir)
     assert job.total_frames == 180  # what the progress bar counts
-    result = stylize_run(job, Exported.from_run(run_dir))
+    exported = Exported.from_run(run_dir)
+    result = stylize_run(make_plan(job, exported), exported)
     info = stream_info(out)
     assert result.frames == info["frames"] == 180 and info["fps"] == 30.0
     assert abs(info["frames"] / info["fps"] - 6.0) <= 1 / 30

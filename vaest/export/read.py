@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from vaest.data.records import Manifest
+from vaest.device import resolve_device, resolve_precision
 from vaest.errors import MissingStep, UserError
 from vaest.io.imaging import as_float_images
 from vaest.run_dir import EXPORT_INFO, LATENTS, MANIFEST, SAVED_MODEL, RunDir
@@ -177,3 +178,10 @@ class Exported:
         if self.guided:
             inputs["detail"] = tf.constant(float(detail))
         return self._call("stylize", **inputs)["images"].numpy()
+
+
+def load_export(run_dir: str | Path, device: str = "auto", precision: str = "auto") -> Exported:
+    """RUN/export on --device (auto, cpu or gpu) in --precision (auto, float32 or bfloat16)."""
+    exported = Exported.from_run(run_dir, resolve_device(device))
+    exported.precision = resolve_precision(precision, exported.device, exported.has_bfloat16)
+    return exported

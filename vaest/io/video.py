@@ -133,3 +133,11 @@ def count_frames(path: str | Path) -> int:
 
 def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def exact_rate(fps: float) -> Fraction:
+    """The header's rounded rate as a fraction: 29.97 -> 30000/1001, so long videos don't drift."""
+    ntsc = round(fps * 1.001)
+    if abs(fps - ntsc / 1.001) < 0.006 and abs(fps - ntsc) > 0.006:
+        return Fraction(ntsc * 1000, 1001)
+    return Fraction(fps).limit_denominator(1000)

@@ -27,24 +27,21 @@ WIDEST_SIDE_BY_SIDE = 16 / 9  # a wider clip is stacked: side by side it would b
 class Composer:
     """Model-size stylized frames in, output frames out (uint8 at `output_size`)."""
 
-    def __init__(
-        self,
-        geometry: Geometry,
-        method: str,
-        detail: float,
-        upsample: str = "guided",
-        keep_colours: bool = False,
-        side_by_side: bool = False,
-    ):
+    def __init__(self, geometry: Geometry, settings):
+        """settings: a vaest.stylize.settings.Settings (method, detail, upsample, keep_colours,
+        side_by_side)."""
         self.geometry = geometry
-        self.detail = float(detail)
+        self.detail = float(settings.detail)
         content, placement = geometry.content[2:], geometry.placement[2:]
         enlarging = placement[0] * placement[1] > content[0] * content[1]
         self.guided = (
-            upsample == "guided" and method in GUIDED_METHODS and self.detail > 0 and enlarging
+            settings.upsample == "guided"
+            and settings.method in GUIDED_METHODS
+            and self.detail > 0
+            and enlarging
         )
-        self.keep_colours = keep_colours
-        self.side_by_side = side_by_side
+        self.keep_colours = settings.keep_colours
+        self.side_by_side = side_by_side = settings.side_by_side
         height, width = geometry.output_size
         self.stacked = side_by_side and width > height * WIDEST_SIDE_BY_SIDE * 1.01
         if not side_by_side:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from vaest.errors import UserError
 from vaest.io import imaging
 
 
@@ -76,3 +77,32 @@ class Geometry:
         (sh, sw), (mh, mw), (oh, ow) = self.source_size, self.model_size, self.output_size
         how = "stretched" if self.mode == "stretch" else "letterboxed"
         return f"{sw}x{sh} -> model {mw}x{mh} ({how}) -> output {ow}x{oh}"
+
+
+def picture_geometry(settings, source_size, exported) -> Geometry:
+    """How a picture of source_size goes in and out of the export's model, at the output size
+    that settings (a vaest.stylize.settings.Settings) ask for."""
+    size = parse_output_size(settings.output_size, source_size, exported.image_size)
+    return Geometry(source_size, exported.image_size, size, exported.manifest.fit, settings.inset)
+
+
+def fit_picture(picture: np.ndarray, model_size, fit: str) -> np.ndarray:
+    """A picture of any size fitted to the model size as Geometry would (for the centroid pass)."""
+    return Geometry(picture.shape[:2], model_size, picture.shape[:2], fit).fit(picture)
+
+
+def parse_output_size(text: str, source: tuple[int, int], model: tuple[int, int]):
+    """'source', 'model' or 'WIDTHxHEIGHT' (width first, like ffmpeg) -> (height, width)."""
+    if text == "source":
+        return source
+    if text == "model":
+        return model
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise UserError(
+            f"--output_size must be source, model or WIDTHxHEIGHT (e.g. 640x360), not {text!r}"
+        ) from None
+    if width < 2 or height < 2:
+        raise UserError(f"--output_size must be at least 2x2, not {text!r}")
+    return height, width

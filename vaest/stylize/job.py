@@ -1,13 +1,16 @@
-"""What to read and write: the input's kind, the output's kind and path, the video's header.
+"""What to read and write: the input's kind, the output's kind and path, the video's header;
+and what was written.
 
 Checked before any model is loaded, so that a mistake costs nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from absl import logging
 
 from vaest.errors import UserError
@@ -36,6 +39,34 @@ class Job:
         if self.kind == "video":
             return video_total(self.info, self.settings)
         return 1 if self.kind == "image" else len(self.images)
+
+    def frames(self) -> Iterator[np.ndarray]:
+        """The requested range of the input video, frame by frame (decoded anew at each call)."""
+        settings = self.settings
+        frames = video.iter_frames(
+            self.input, settings.start or None, settings.duration, self.info.resample_rate
+        )
+        try:
+            for i, frame in enumerate(frames):
+                if settings.max_frames is not None and i >= settings.max_frames:
+                    break
+                yield frame
+        finally:
+            frames.close()
+
+
+@dataclass
+class Result:
+    """What a job wrote."""
+
+    path: Path
+    frames: int
+    seconds: float  # the stylizing pass, without the first pass of --source auto
+    temporal: dict | None = None  # vaest.flow figures at the model size, when measured
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
 def input_kind(path: Path) -> str:
@@ -72,7 +103,7 @@ def default_output(run_dir: Path, source: Path, kind: str) -> Path:
 ALLOWED = {"video": ("video", "gif"), "image": ("image",), "folder": ("folder",)}
 
 
-def plan(
+def make_job(
     settings: Settings, input_path: str | Path, output_path: str | Path | None, run_dir: str | Path
 ) -> Job:
     """Check the settings, the input and the output; read the video's header. No model needed."""

@@ -72,14 +72,16 @@ def residual_transfer(styled, rebuilt, frames, detail: float = 1.0) -> np.ndarra
 
 
 def stylize_latents(
-    exported, frames, shifted, means, method=DEFAULT_METHOD, refine=True, detail=1.0
+    exported, frames, shifted, means, *, method=DEFAULT_METHOD, refine=True, detail=1.0
 ) -> np.ndarray:
     """Stylized frames from their shifted latents z' (and their means mu, for `residual`).
 
     `exported` is a vaest.export.read.Exported; refine=False leaves the refiner out of `refine` and
     `residual`. Frames are uint8 or float [0,1] at the model size; the result is float [0,1].
     """
-    return _stylize(exported, frames, shifted, means, (method,), refine, detail)[method]
+    return _stylize(exported, frames, shifted, means, (method,), refine=refine, detail=detail)[
+        method
+    ]
 
 
 def stylize_by_method(exported, frames, shift: Shift, detail=1.0, means=None):
@@ -88,10 +90,12 @@ def stylize_by_method(exported, frames, shift: Shift, detail=1.0, means=None):
     if means is None:
         means, _ = exported.encode(frames)
     methods = available_methods(exported)
-    return _stylize(exported, frames, shift.apply(means), means, methods, True, detail)
+    return _stylize(exported, frames, shift.apply(means), means, methods, detail=detail)
 
 
-def _stylize(exported, frames, shifted, means, methods, refine, detail) -> dict[str, np.ndarray]:
+def _stylize(
+    exported, frames, shifted, means, methods, *, refine=True, detail=1.0
+) -> dict[str, np.ndarray]:
     """{method: output} for the methods asked, sharing one decode (and refine) of z' (and mu)."""
     unknown = set(methods) - set(METHODS)
     if unknown:

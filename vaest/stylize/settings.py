@@ -1,12 +1,19 @@
-"""What a user chooses for step 7, checked before any work; named after mogrify_video.py flags."""
+"""What a user chooses for step 7, checked before any work; named after mogrify_video.py flags.
+
+Also what an output records of them, so that it can be remade: the settings, the shift's
+resolved weights and the export's training steps, as JSON in the MP4's comment tag. Read it back
+with `ffprobe -show_entries format_tags=comment OUT.mp4`, or with vaest.io.video_out.read_comment.
+"""
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 
 from vaest.device import check_device, check_precision
 from vaest.errors import UserError
+from vaest.stylize.geometry import parse_output_size
 from vaest.stylize.methods import DEFAULT_METHOD, METHODS
 from vaest.stylize.targets import check_transition, parse_target
 from vaest.stylize.upsample import UPSAMPLINGS
@@ -15,6 +22,7 @@ SOURCE_AUTO, SOURCE_NONE = "auto", "none"
 DEFAULT_STRENGTH = 1.0
 TEMPORAL_KINDS = ("flow", "latent")  # --temporal: any of these, comma-separated, or none
 LATENT_SMOOTHING = 0.5  # the latent moving average of --temporal latent without --smoothing
+BATCH_SIZE = 8  # frames per model call on a CPU
 
 
 @dataclass
@@ -39,7 +47,7 @@ class Settings:
     start: float = 0.0
     duration: float | None = None
     max_frames: int | None = None
-    batch_size: int = 8
+    batch_size: int | None = None  # frames per model call; None: BATCH_SIZE, GPU_BATCH on a GPU
     crf: int = 18
     audio: bool = True
     # Beyond one style: timelines, sharp large output, kept colours, comparisons.
@@ -61,12 +69,11 @@ class Settings:
             value = getattr(self, name)
             if value is not None and not math.isfinite(value):
                 raise UserError(f"--{name} must be a finite number, not {value}")
-        self.temporal_kinds()
         if not 0.0 <= self.temporal_weight < 1.0:  # also refuses nan
             raise UserError(f"--temporal_weight must be in [0, 1), not {self.temporal_weight}")
         if not 0.0 <= self.smoothing < 1.0:
             raise UserError(f"--smoothing must be in [0, 1), not {self.smoothing}")
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             raise UserError(f"--batch_size must be at least 1, not {self.batch_size}")
         if self.start < 0:
             raise UserError(f"--start must not be negative, not {self.start}")
@@ -81,7 +88,7 @@ class Settings:
         if not 0 <= self.crf <= 51:
             raise UserError(f"--crf must be in 0..51, not {self.crf}")
         parse_output_size(self.output_size, (2, 2), (2, 2))  # the syntax, before any work
-        self.weights()
+        self.resolved()
 
     def temporal_kinds(self) -> set[str]:
         """The stabilisations asked for by --temporal: a subset of TEMPORAL_KINDS."""
@@ -95,11 +102,12 @@ class Settings:
             )
         return asked
 
-    def latent_smoothing(self) -> float:
-        """s of the latent moving average: --smoothing, or the default of --temporal latent."""
-        if self.smoothing == 0 and "latent" in self.temporal_kinds():
-            return LATENT_SMOOTHING
-        return self.smoothing
+    def resolved(self) -> tuple[tuple[float, float], frozenset[str], float]:
+        """What the weight and temporal flags mean: ((a, b), the stabilisations, s of the latent
+        moving average, which --temporal latent turns on at LATENT_SMOOTHING)."""
+        kinds = frozenset(self.temporal_kinds())
+        smoothing = self.smoothing or (LATENT_SMOOTHING if "latent" in kinds else 0.0)
+        return self.weights(), kinds, smoothing
 
     def weights(self) -> tuple[float, float]:
         """(a, b) of z' = mu - a * c_source + b * c_target.
@@ -116,18 +124,25 @@ class Settings:
         return strength, strength
 
 
-def parse_output_size(text: str, source: tuple[int, int], model: tuple[int, int]):
-    """'source', 'model' or 'WIDTHxHEIGHT' (width first, like ffmpeg) -> (height, width)."""
-    if text == "source":
-        return source
-    if text == "model":
-        return model
+EXPORT_FACTS = ("vae_step", "refiner_step", "image_size", "guide")
+
+
+def settings_record(plan, exported) -> str:
+    """One line of JSON: {"vaest": {"settings": ..., "shift": ..., "export": ...}} for a
+    vaest.stylize.plan.Plan, with the batch size it resolved."""
+    facts = {key: exported.info[key] for key in EXPORT_FACTS if key in exported.info}
+    record = {
+        "settings": asdict(replace(plan.settings, batch_size=plan.batch_size)),
+        "shift": {"source_weight": plan.source_weight, "target_weight": plan.target_weight},
+        "export": {"folder": str(exported.folder), **facts},
+    }
+    return json.dumps({"vaest": record}, separators=(",", ":"))
+
+
+def parse_record(comment: str | None) -> dict | None:
+    """The record in a comment tag, or None when the tag holds something else."""
     try:
-        width, height = (int(part) for part in text.lower().split("x"))
-    except ValueError:
-        raise UserError(
-            f"--output_size must be source, model or WIDTHxHEIGHT (e.g. 640x360), not {text!r}"
-        ) from None
-    if width < 2 or height < 2:
-        raise UserError(f"--output_size must be at least 2x2, not {text!r}")
-    return height, width
+        found = json.loads(comment or "")
+    except json.JSONDecodeError:
+        return None
+    return found.get("vaest") if isinstance(found, dict) else None

@@ -6,7 +6,7 @@ real) and mixes it into the new frame where that motion is trustworthy:
 
     out_t = m * (w * warp(out_t-1) + (1 - w) * s_t) + (1 - m) * s_t
 
-with s_t the stylised frame and w the weight. m is the visibility mask of vaest.temporal (flow
+with s_t the stylised frame and w the weight. m is the visibility mask of vaest.flow (flow
 from frame t back to t-1, checked against the other direction), faded where the warped previous
 input does not match the current input: DIS smears flow over object edges, and such a smear can
 pass the round-trip test. Pixels just uncovered, on motion boundaries or badly matched take the
@@ -24,7 +24,7 @@ from collections.abc import Iterable
 import cv2
 import numpy as np
 
-from vaest import temporal
+from vaest import flow
 from vaest.io.imaging import as_float_images
 
 # A pair whose flow leaves less than this share of the frame visible is a cut. Measured with DIS:
@@ -84,13 +84,13 @@ class FlowStabilizer:
         current_input = self._fit(input_frame, stylized.shape[:2])
         output = stylized
         if self._previous_input is not None:
-            pair = temporal.pair_flow(self._previous_input, current_input)
-            mismatch = temporal.squared_difference(self._previous_input, current_input, pair.flow)
-            if self._is_cut(pair, temporal.visible_mean(mismatch, pair.visible)):
+            pair = flow.pair_flow(self._previous_input, current_input)
+            mismatch = flow.squared_difference(self._previous_input, current_input, pair.flow)
+            if self._is_cut(pair, flow.visible_mean(mismatch, pair.visible)):
                 self.cuts.append(self._frame_index)
                 self._typical_error = None
             else:
-                warped = temporal.warp(self._previous_output, pair.flow)
+                warped = flow.warp(self._previous_output, pair.flow)
                 trust = pair.visible * np.exp(-INPUT_MISMATCH_SCALE * mismatch)
                 blend = (np.float32(self.weight) * trust)[..., None]
                 output = stylized + blend * (warped - stylized)
@@ -104,7 +104,7 @@ class FlowStabilizer:
             frame = cv2.resize(frame, (size[1], size[0]), interpolation=cv2.INTER_AREA)
         return frame
 
-    def _is_cut(self, pair: temporal.PairFlow, input_error: float) -> bool:
+    def _is_cut(self, pair: flow.PairFlow, input_error: float) -> bool:
         """Most of the frame unmatched, or the input error jumping far above the shot's usual."""
         if pair.visible_share < MIN_VISIBLE_SHARE:
             return True

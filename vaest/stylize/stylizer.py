@@ -1,8 +1,7 @@
 """Fitted frames in, stylized frames out: the latent shift, its centroids and the smoothing state.
 
 - c_target is the painting domain's centroid, a mix of several, or a timeline of mixes
-  (vaest.stylize.targets), taken at each frame's time. c_source is the input's own centroid
-  (measured in a first pass), a trained domain's centroid, or zero.
+  (vaest.stylize.targets), taken at each frame's time; c_source comes from vaest.stylize.source.
 - For `refine` without smoothing, the exported `stylize` graph does it all in one call per batch;
   otherwise encode, decode and refine run apart, which latent smoothing (an exponential moving
   average of z' across frames) and reusing the mu of the --source auto pass need too.
@@ -10,19 +9,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import numpy as np
 
 from vaest.errors import UserError
-from vaest.latent import CentroidTally, Shift, TargetSchedule, weighted_centroid
+from vaest.latent import Shift
 from vaest.stylize.methods import DEFAULT_METHOD, require_method, stylize_latents
-from vaest.stylize.settings import SOURCE_AUTO, SOURCE_NONE
 from vaest.stylize.stabilize import FlowStabilizer
-from vaest.stylize.streaming import batches
-
-MAX_CENTROID_FRAMES = 500  # the first pass of --source auto encodes at most about this many
-
+from vaest.stylize.targets import TargetSchedule
 
 PIXEL_KEEP = 0.2  # --pixel_smoothing, the original's blend: out = 0.2 * last + 0.8 * current
 
@@ -37,41 +30,6 @@ def require_finite(values: np.ndarray, what: str) -> np.ndarray:
     return values
 
 
-def named_source(exported, name: str) -> np.ndarray | None:
-    """A named domain's centroid, zero for none, or None for auto (measured later)."""
-    if name == SOURCE_AUTO:
-        return None
-    if name == SOURCE_NONE:
-        return np.zeros(exported.latent_dim, np.float32)
-    if name not in exported.domains:
-        raise UserError(
-            f"no domain named {name!r} for --source; use auto, none or one of: "
-            f"{', '.join(exported.domains)}"
-        )
-    return exported.domains[name].centroid
-
-
-def video_domains_centroid(exported) -> np.ndarray:
-    """The centroid of all trained video frames together: the reference for a lone image."""
-    videos = [exported.domains[n] for n in exported.video_domains()]
-    if not videos:
-        return np.zeros(exported.latent_dim, np.float32)
-    return weighted_centroid([d.centroid for d in videos], [max(d.count, 1) for d in videos])
-
-
-def measure_centroid(exported, fitted: Iterable[np.ndarray], batch_size: int, progress=None):
-    """Mean of mu over fitted frames; returns (centroid, every frame's mu [N, latent_dim])."""
-    means, tally = [], CentroidTally(exported.latent_dim)
-    for batch in batches(fitted, batch_size):
-        means.append(exported.encode(np.stack(batch))[0])
-        tally.add("source", means[-1])
-        if progress is not None:
-            progress.update(len(batch))
-    if not means:
-        raise UserError("no frames to measure the source centroid on")
-    return tally.centroid("source"), np.concatenate(means)
-
-
 class Stylizer:
     """Fitted frames in, stylized frames out (float [0, 1] at model size); keeps the smoothing
     state between calls, so one Stylizer serves one stream of frames in order."""
@@ -80,6 +38,7 @@ class Stylizer:
         self,
         exported,
         shift: Shift,
+        *,
         smoothing=0.0,
         pixel_smoothing=False,
         refine=True,
@@ -106,6 +65,27 @@ class Stylizer:
         self._frames = 0  # frames seen, for their times
         self._latent = None  # last smoothed latent
         self._picture = None  # last output, for the pixel blend
+
+    @classmethod
+    def for_plan(cls, plan, exported, source, stabilizer: FlowStabilizer | None = None):
+        """The Stylizer of a vaest.stylize.plan.Plan, shifting from c_source `source`. A video's
+        is smoothed as asked and follows the timeline; an image takes the first target."""
+        s = plan.settings
+        shift = Shift(source, plan.schedule.at(s.start)[0], plan.source_weight, plan.target_weight)
+        if plan.job.kind != "video":
+            return cls(exported, shift, refine=s.refine, detail=s.detail, method=s.method)
+        return cls(
+            exported,
+            shift,
+            smoothing=plan.latent_smoothing,
+            pixel_smoothing=s.pixel_smoothing,
+            refine=s.refine,
+            detail=s.detail,
+            method=s.method,
+            stabilizer=stabilizer,
+            schedule=plan.schedule,
+            clock=(s.start, float(plan.rate)),
+        )
 
     @property
     def one_graph(self) -> bool:
@@ -161,7 +141,13 @@ class Stylizer:
                 means = self.exported.encode(fitted)[0]
             shifted = self.latents(fitted, means, times)
             out = stylize_latents(
-                self.exported, fitted, shifted, means, self.method, self.refine, self.detail
+                self.exported,
+                fitted,
+                shifted,
+                means,
+                method=self.method,
+                refine=self.refine,
+                detail=self.detail,
             )
         require_finite(out, "the stylized frame")
         if self.pixel_smoothing:

@@ -16,7 +16,55 @@ from dataclasses import dataclass
 import numpy as np
 
 from vaest.errors import UserError
-from vaest.latent import TargetSchedule, choose_domain
+from vaest.latent import choose_domain
+
+
+def smoothstep(t) -> np.ndarray:
+    """3t^2 - 2t^3 on [0, 1]: rises monotonically from 0 to 1 with zero slope at both ends."""
+    t = np.clip(np.asarray(t, dtype=np.float64), 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+@dataclass
+class TargetSchedule:
+    """c_target over the input's time: a mix of painting domains at each key time.
+
+    Key k holds from times[k] on; with a transition of T seconds the target moves from key k-1
+    to key k over [times[k] - T, times[k]] (shortened when the keys are closer than T), so that
+    from each key's time the target is that key's mix. The move is a lerp of the mixes' weights,
+    eased by smoothstep, and so a lerp of the centroids: the shift is linear in c_target, so z'
+    moves along a straight line, and halfway through a transition from a to b the target is the
+    50/50 mix of a and b exactly. Slerp's reason to be, keeping a Gaussian sample's typical
+    norm, does not hold for centroids, which are means of many latents.
+    """
+
+    names: list[str]  # the domains the keys mix
+    centroids: np.ndarray  # [M, latent_dim], one row per name
+    times: np.ndarray  # [K] seconds, increasing
+    weights: np.ndarray  # [K, M]: each key's mix, rows summing to 1
+    transition: float = 0.0  # seconds
+    label: str = ""  # the target or timeline in words, for the log
+
+    @property
+    def constant(self) -> bool:
+        return len(self.times) == 1
+
+    def weights_at(self, times) -> np.ndarray:
+        """Each time's mix of the domains, [T, M] (rows sum to 1): what a refiner conditioned on
+        the painting domain would take as a weighted domain embedding."""
+        times = np.atleast_1d(np.asarray(times, np.float64))
+        key = np.searchsorted(self.times, times, side="right") - 1  # the last key begun
+        upcoming = np.clip(key + 1, 0, len(self.times) - 1)
+        current = np.clip(key, 0, None)
+        begins = np.maximum(self.times[upcoming] - self.transition, self.times[current])
+        span = self.times[upcoming] - begins
+        progress = np.where(span > 0, (times - begins) / np.where(span > 0, span, 1.0), 0.0)
+        t = smoothstep(np.where(upcoming > current, progress, 0.0))[:, None]
+        return (1.0 - t) * self.weights[current] + t * self.weights[upcoming]
+
+    def at(self, times) -> np.ndarray:
+        """c_target at each time, float32 [T, latent_dim]."""
+        return (self.weights_at(times) @ np.asarray(self.centroids, np.float64)).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -114,14 +162,12 @@ def target_schedule(exported, spec: str | None, transition: float) -> TargetSche
         np.array([key.time for key in keys]),
         weights,
         transition,
+        describe(keys, transition),
     )
 
 
-def describe(spec: str | None, schedule: TargetSchedule, transition: float) -> str:
+def describe(keys: list[TargetKey], transition: float) -> str:
     """For the log: the target, or the timeline with its transition."""
-    keys = parse_target(spec)
-    if keys is None:
-        return schedule.names[0]
     if len(keys) == 1:
         return keys[0].describe()
     timeline = ", ".join(f"{key.describe()} from {key.time:g} s" for key in keys)

@@ -2,7 +2,7 @@
 
 The clip is stylized as mogrify_video.py would by default: every frame fitted to the model size,
 shifted from the clip's own centroid toward the target at alpha = 1. Each method's output is
-scored by vaest.temporal: its flow-warped error against the input's own, at the model size.
+scored by vaest.flow: its flow-warped error against the input's own, at the model size.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import numpy as np
 from tqdm import tqdm
 
 from vaest.evaluate.passes import BATCH, MEASURED_ALPHA
+from vaest.flow import TemporalMeter
 from vaest.io import video
 from vaest.latent import Shift
 from vaest.stylize.geometry import Geometry
 from vaest.stylize.methods import available_methods, stylize_by_method
 from vaest.stylize.stabilize import FlowStabilizer
 from vaest.stylize.streaming import batches
-from vaest.temporal import TemporalMeter
 
 STABILIZED = "+flow"  # suffix of a method's figures with the default flow stabilisation
 
