@@ -137,10 +137,13 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     settings = cli.settings_from_flags(
-        Settings, refine=not FLAGS.no_refine, audio=not FLAGS.no_audio
+        Settings,
+        refine=not FLAGS.no_refine,
+        audio=not FLAGS.no_audio,
+        batch_size=FLAGS.batch_size if FLAGS["batch_size"].present else None,
     )
     job = make_job(settings, FLAGS.input, FLAGS.output, FLAGS.run_dir)
-    exported = load_export(FLAGS.run_dir, settings, FLAGS["batch_size"].present)
+    exported = load_export(FLAGS.run_dir, settings.device, settings.precision)
     logging.info("%s -> %s", job.input, job.output)
     progress = functools.partial(tqdm, dynamic_ncols=True)
     result = stylize_run(make_plan(job, exported), exported, progress)

@@ -22,7 +22,7 @@ from vaest.measure import metrics
 from vaest.stylize.job import make_job
 from vaest.stylize.plan import make_plan
 from vaest.stylize.run import run as stylize_run
-from vaest.stylize.settings import Settings, parse_record
+from vaest.stylize.settings import BATCH_SIZE, Settings, parse_record
 from vaest.stylize.stylizer import Stylizer
 from vaest.stylize.targets import parse_target, target_schedule
 
@@ -296,7 +296,8 @@ def test_the_settings_round_trip_through_the_comment_tag(exported, run_dir, sour
     settings = dict(target="art:0.7,other:0.3", strength=0.8, method="split", max_frames=4)
     stylize(exported, run_dir, source_clip, out, **settings)
     record = parse_record(read_comment(out))
-    assert record["settings"] == asdict(Settings(**settings))
+    # The batch size not given is recorded as the one used (8 frames per call on a CPU).
+    assert record["settings"] == asdict(Settings(**settings, batch_size=BATCH_SIZE))
     assert record["shift"] == {"source_weight": 0.8, "target_weight": 0.8}
     assert record["export"]["vae_step"] == exported.info["vae_step"] > 0
     assert record["export"]["refiner_step"] == exported.info["refiner_step"]
