@@ -6,9 +6,9 @@ works on per-image feature vectors the caller computes (texture statistics such 
 matrices), so this module needs no network: it is an L2-regularised logistic regression on
 z-scored features, fitted with L-BFGS.
 
-The negatives are the source's frames *and* those frames recoloured to the paintings' colour
-statistics (vaest.colour.reinhard_transfer): otherwise a colour grade alone would count as painted.
-`negatives_with_recoloured` joins the two sets.
+The negatives are the source's frames *and* those frames recoloured in many ways toward the
+paintings' palettes, with graded photographs beside them (vaest.measure.negatives): otherwise a
+colour grade alone would count as painted. `negatives_with_recoloured` joins the two sets.
 
 A rate is only as good as its classifier: a held-out part of the data (a seeded split, per class)
 measures the classifier, and one that cannot separate paintings from frames is marked unusable,
@@ -21,6 +21,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import optimize, special
+
+from vaest.measure.negatives import COPIES, negative_images
 
 MIN_PER_CLASS = 4
 MIN_BALANCED_ACCURACY = 0.75
@@ -172,16 +174,17 @@ def fit_style_classifier(
     )
 
 
-def fit_painting_classifier(texture, paintings, frames, seed: int = 0) -> StyleClassifier:
+def fit_painting_classifier(
+    texture, paintings, frames, seed: int = 0, copies: int = COPIES
+) -> StyleClassifier:
     """fit_style_classifier on VGG style descriptors (features.style_descriptors) of a painting
-    domain's images against frames and those frames recoloured to the paintings' Lab
-    statistics (Reinhard et al. 2001), all float [N, H, W, 3] at one size."""
-    from vaest.colour import lab_statistics, reinhard_transfer
+    domain's images against frames, `copies` gradings of each toward the paintings' palettes and
+    graded photographs (vaest.measure.negatives.negative_images), all [N, H, W, 3] at one size."""
     from vaest.measure.features import style_descriptors
 
-    recoloured = reinhard_transfer(frames, lab_statistics(paintings))
     negatives = negatives_with_recoloured(
-        style_descriptors(texture, frames), style_descriptors(texture, recoloured)
+        style_descriptors(texture, frames),
+        style_descriptors(texture, negative_images(frames, paintings, copies, seed)),
     )
     return fit_style_classifier(style_descriptors(texture, paintings), negatives, seed=seed)
 
