@@ -9,12 +9,14 @@ over two of its photos, then stylizes clips the model never saw with the default
 - both again as a cartoon (flat colours, dark outlines), the kind of picture an animated film
   shows: large flat areas where optical flow has nothing to hold on to.
 
-For each clip it prints the flow-warped error ratio (vaest.temporal, the output's error over the
+For each clip it prints the flow-warped error ratio (vaest.flow, the output's error over the
 source's, on the same flows) at the model size and at the output size for these variants:
 - none: no stabilisation; flow: the default blend (model size, then detail added at full size);
 - flow, no input-mismatch fade: the trust is the visibility mask alone;
 - flow, trust 1: every pixel blended (visibility and mismatch ignored), cuts still detected;
-- flow, no cut detection;
+- flow, no cut detection; flow, cuts by visibility: the input-error jump test off, the
+  visible-share test kept; flow, repeats counted: the cut test as it was before repeated frames
+  were left out of the shot's typical error (vaest.stylize.stabilize.REPEATED_FRAME_DIFFERENCE);
 - flow at the output size: the blend run on the composed output frames with full-size flow;
 - resize / resize + flow: the model output resized up without the frame's full-size detail;
 and per clip how much of each frame the blend trusts, and how many pairs it took for cuts.
@@ -28,6 +30,7 @@ import json
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +38,10 @@ from absl import app, flags
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import SHARED, TRAIN_PHOTOS, cpu_summary, pan, train_run  # noqa: E402
+
+from vaest import flow  # noqa: E402
+from vaest.stylize import stabilize  # noqa: E402
+from vaest.stylize.stabilize import FlowStabilizer  # noqa: E402
 
 flags.DEFINE_integer("vae_steps", 300, "VAE training steps.")
 flags.DEFINE_integer("refiner_steps", 100, "Refiner training steps.")
@@ -119,8 +126,8 @@ def patched(module, **values):
 
 
 class TrustEverything:
-    """vaest.temporal's functions, with every pixel visible: the blend's trust is then 1
-    (cuts are still found from the input error, as the visible share stays 1)."""
+    """vaest.flow's functions, with every pixel visible: the blend's trust is then 1 (cuts are
+    still found from the input error, as the visible share stays 1)."""
 
     def __init__(self, module):
         self._module = module
@@ -141,22 +148,27 @@ def stylized_at_model_size(exported, frames, geometry, shift, stabilizer=None):
     return fitted, np.concatenate([stylizer(fitted[i : i + 8]) for i in range(0, len(fitted), 8)])
 
 
+class RepeatsCounted(FlowStabilizer):
+    """The stabiliser as it was: a repeated frame counts toward the shot's typical error."""
+
+    def _is_cut(self, pair, input_error: float, repeated: bool) -> bool:
+        return super()._is_cut(pair, input_error, False)
+
+
 def composed(geometry, upsample: str, styled, fitted, frames) -> list[np.ndarray]:
     from vaest.stylize.compose import Composer
+    from vaest.stylize.settings import Settings
 
-    compose = Composer(geometry, "residual", 1.0, upsample)
+    compose = Composer(geometry, Settings(method="residual", detail=1.0, upsample=upsample))
     return [compose(s, f, None, frame) for s, f, frame in zip(styled, fitted, frames, strict=True)]
 
 
 def trust_diagnostics(fitted: np.ndarray) -> dict:
     """Per pair at the model size: visible share, mean input-mismatch fade, mean trust."""
-    from vaest import temporal
-    from vaest.stylize import stabilize
-
     shares, fades, trusts = [], [], []
     for earlier, later in zip(fitted[:-1], fitted[1:], strict=True):
-        pair = temporal.pair_flow(earlier, later)
-        mismatch = temporal.squared_difference(earlier, later, pair.flow)
+        pair = flow.pair_flow(earlier, later)
+        mismatch = flow.squared_difference(earlier, later, pair.flow)
         fade = np.exp(-stabilize.INPUT_MISMATCH_SCALE * mismatch)
         shares.append(pair.visible_share)
         fades.append(float(fade.mean()))
@@ -172,8 +184,8 @@ def trust_diagnostics(fitted: np.ndarray) -> dict:
 def ratios(outputs, flows, input_errors: np.ndarray) -> tuple[float, float]:
     """The flow-warped error ratio over every pair, and over the pairs that are not cuts (less
     than MIN_VISIBLE_SHARE of the frame visible, the stabiliser's own rule)."""
+    from vaest.flow import RATIO_EPSILON, warping_error
     from vaest.stylize.stabilize import MIN_VISIBLE_SHARE
-    from vaest.temporal import RATIO_EPSILON, warping_error
 
     errors = warping_error(outputs, flows=flows).per_pair
     shot = np.array([pair.visible_share >= MIN_VISIBLE_SHARE for pair in flows])
@@ -184,11 +196,8 @@ def ratios(outputs, flows, input_errors: np.ndarray) -> tuple[float, float]:
 
 
 def measure_clip(exported, frames: list[np.ndarray], weight: float) -> dict:
-    from vaest import temporal
     from vaest.latent import Shift
-    from vaest.stylize import stabilize
     from vaest.stylize.geometry import Geometry
-    from vaest.stylize.stabilize import FlowStabilizer
 
     size = frames[0].shape[:2]
     geometry = Geometry(size, exported.image_size, size, exported.manifest.fit)
@@ -196,26 +205,29 @@ def measure_clip(exported, frames: list[np.ndarray], weight: float) -> dict:
     source = exported.encode(fitted)[0].mean(axis=0)  # --source auto
     target = exported.domain(exported.painting_domains()[0]).centroid
     shift = Shift.toward(source, target, 1.0)
-    model_flows, output_flows = temporal.input_flows(fitted), temporal.input_flows(frames)
-    model_input = temporal.warping_error(fitted, flows=model_flows).per_pair
-    output_input = temporal.warping_error(frames, flows=output_flows).per_pair
+    model_flows, output_flows = flow.input_flows(fitted), flow.input_flows(frames)
+    model_input = flow.warping_error(fitted, flows=model_flows).per_pair
+    output_input = flow.warping_error(frames, flows=output_flows).per_pair
 
     variants = {
-        "none": (None, contextlib.nullcontext(), "guided"),
-        "flow": (FlowStabilizer(weight), contextlib.nullcontext(), "guided"),
+        "none": (None, nullcontext(), "guided"),
+        "flow": (FlowStabilizer(weight), nullcontext(), "guided"),
         "flow, no mismatch fade": (
             FlowStabilizer(weight), patched(stabilize, INPUT_MISMATCH_SCALE=0.0), "guided"
         ),
         "flow, trust 1": (
-            FlowStabilizer(weight), patched(stabilize, temporal=TrustEverything(temporal)),
-            "guided",
+            FlowStabilizer(weight), patched(stabilize, flow=TrustEverything(flow)), "guided"
         ),
         "flow, no cut detection": (
-            FlowStabilizer(weight, cut_threshold=1e12), patched(stabilize, MIN_VISIBLE_SHARE=0.0),
-            "guided",
+            FlowStabilizer(weight),
+            patched(stabilize, MIN_VISIBLE_SHARE=0.0, CUT_ERROR_FLOOR=np.inf), "guided",
         ),
-        "resize": (None, contextlib.nullcontext(), "resize"),
-        "resize + flow": (FlowStabilizer(weight), contextlib.nullcontext(), "resize"),
+        "flow, cuts by visibility": (
+            FlowStabilizer(weight), patched(stabilize, CUT_ERROR_FLOOR=np.inf), "guided"
+        ),
+        "flow, repeats counted": (RepeatsCounted(weight), nullcontext(), "guided"),
+        "resize": (None, nullcontext(), "resize"),
+        "resize + flow": (FlowStabilizer(weight), nullcontext(), "resize"),
     }  # fmt: skip
     found = {"frames": len(frames), "model_size": list(exported.image_size), "size": list(size)}
     found["geometry"] = geometry.describe()

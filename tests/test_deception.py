@@ -1,6 +1,6 @@
 """The deception rate: a usable classifier on separable data, no number on inseparable or scarce
 data, class balancing, determinism, and a run on statistics of real photographs and a painterly
-filter of them, with recoloured frames among the negatives."""
+filter of them, with graded frames and photographs among the negatives."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from vaest.measure.deception import (
     fit_style_classifier,
     negatives_with_recoloured,
 )
+from vaest.measure.negatives import negative_images, recoloured_frames
 
 DIMENSIONS = 20
 
@@ -160,16 +161,17 @@ def colour_and_texture_features(images: np.ndarray) -> np.ndarray:
     )
 
 
-def test_painterly_photographs_deceive_and_recoloured_ones_do_not():
-    # Measured over seeds 0-4: held-out balanced accuracy 0.90-0.97; rates on new crops:
-    # painterly 0.975-1.0, plain 0.10-0.175, recoloured to the paintings' palette 0.0-0.025.
+def test_painterly_photographs_deceive_and_graded_ones_do_not():
+    # Measured over seeds 0-5 (the crops'): held-out balanced accuracy 0.92-0.97; rates on new
+    # crops: painterly 0.975-1.0, plain 0.05-0.125, Reinhard-recoloured to the paintings' palette
+    # 0.0-0.05, graded by another draw of vaest.measure.negatives 0.10-0.225 (with only Reinhard
+    # among the negatives: plain 0.075-0.175, graded 0.175-0.25).
     rng = np.random.default_rng(0)
     frames = photo_crops(rng, 15)
     paintings = painterly(photo_crops(rng, 15))
-    palette = lab_statistics(paintings)
     negatives = negatives_with_recoloured(
         colour_and_texture_features(frames),
-        colour_and_texture_features(reinhard_transfer(frames, palette)),
+        colour_and_texture_features(negative_images(frames, paintings)),
     )
     classifier = fit_style_classifier(colour_and_texture_features(paintings), negatives, seed=0)
     assert classifier.usable, classifier.reason
@@ -181,6 +183,9 @@ def test_painterly_photographs_deceive_and_recoloured_ones_do_not():
         colour_and_texture_features(new_frames),
     )
     assert figures["deception_rate"] >= 0.9
-    assert figures["input_deception_rate"] <= 0.35
-    recoloured = colour_and_texture_features(reinhard_transfer(new_frames, palette))
-    assert deception_rate(classifier, recoloured) <= 0.2
+    assert figures["input_deception_rate"] <= 0.25
+    palette = lab_statistics(paintings)
+    reinhard = colour_and_texture_features(reinhard_transfer(new_frames, palette))
+    assert deception_rate(classifier, reinhard) <= 0.1
+    graded = recoloured_frames(new_frames, paintings, copies=1, seed=1)
+    assert deception_rate(classifier, colour_and_texture_features(graded)) <= 0.3

@@ -232,6 +232,24 @@ def test_a_sudden_change_the_flow_still_follows_is_a_cut_but_noise_is_not(astron
     assert stabilizer.cuts == []
 
 
+def test_held_drawings_are_not_cuts_and_the_blend_engages(astronaut_pan):
+    # Six drawings of a pan, each with its own line boil (noise), each held three frames, as a
+    # cartoon drawn on threes. Counting the repeats in the shot's typical error made every new
+    # drawing a cut (cuts [3, 6, 9, 12, 15]) and the blend did nothing (ratio 1.0); measured now:
+    # no cut, the output's warping error 0.25 of the unstabilised one.
+    rng = np.random.default_rng(3)
+    drawings = [
+        np.clip(f + rng.normal(0, 8, f.shape), 0, 255).astype(np.uint8) for f in astronaut_pan[:6]
+    ]
+    clip = [f for f in drawings for _ in range(3)]
+    stylized = [f for f in jitter(drawings, seed=1) for _ in range(3)]
+    stabilizer = FlowStabilizer(weight=0.7)
+    stable = [stabilizer(i, s) for i, s in zip(clip, stylized, strict=True)]
+    assert stabilizer.cuts == []
+    before = flow.warping_error(stylized, clip).mean
+    assert flow.warping_error(stable, clip).mean < 0.5 * before
+
+
 @pytest.mark.parametrize("weight", [1.5, -0.1, 1.0])
 def test_a_weight_outside_zero_to_one_is_refused(weight):
     with pytest.raises(ValueError, match="weight"):

@@ -36,11 +36,23 @@ MIN_VISIBLE_SHARE = 0.25
 CUT_ERROR_FLOOR = 1e-3
 # How fast the shot's typical input error follows new pairs.
 TYPICAL_ERROR_DECAY = 0.9
+# A frame that differs from the one before by less than this (mean squared, unwarped: an RMS of
+# 2.5 grey levels) repeats it: a held drawing, a frame rate raised by repeating frames. Such a
+# pair says nothing of the shot's motion and leaves its typical error alone. Counted, a run of
+# repeats pulled the typical error to zero and the next drawing was taken for a cut: on a clip
+# with repeated frames (tree.avi as decoded, a cel-shaded version of it) every change of picture
+# was a cut and the blend never engaged (bench/flow_blend.py).
+REPEATED_FRAME_DIFFERENCE = 1e-4
 # Where the warped previous input does not match the current one, the flow is wrong there (a
 # smeared object edge, a stray consistent match) even if it passed the visibility test, and the
 # blend fades out: to half at an RMS mismatch of 0.068 (about 17 grey levels). Lai et al. weight
 # their training loss the same way (exp(-50 |diff|^2) over summed channels = exp(-150 mean)).
 INPUT_MISMATCH_SCALE = 150.0
+
+
+def _mean_square(a, b) -> float:
+    """Mean squared difference of two frames of one size, in [0, 1] units."""
+    return float(np.mean((as_float_images(a) - as_float_images(b)) ** 2))
 
 
 def _float_copy(frame) -> np.ndarray:
@@ -86,7 +98,8 @@ class FlowStabilizer:
         if self._previous_input is not None:
             pair = flow.pair_flow(self._previous_input, current_input)
             mismatch = flow.squared_difference(self._previous_input, current_input, pair.flow)
-            if self._is_cut(pair, flow.visible_mean(mismatch, pair.visible)):
+            repeated = _mean_square(current_input, self._previous_input) < REPEATED_FRAME_DIFFERENCE
+            if self._is_cut(pair, flow.visible_mean(mismatch, pair.visible), repeated):
                 self.cuts.append(self._frame_index)
                 self._typical_error = None
             else:
@@ -104,10 +117,13 @@ class FlowStabilizer:
             frame = cv2.resize(frame, (size[1], size[0]), interpolation=cv2.INTER_AREA)
         return frame
 
-    def _is_cut(self, pair: flow.PairFlow, input_error: float) -> bool:
-        """Most of the frame unmatched, or the input error jumping far above the shot's usual."""
+    def _is_cut(self, pair: flow.PairFlow, input_error: float, repeated: bool) -> bool:
+        """Most of the frame unmatched, or the input error jumping far above the shot's usual
+        (which a repeated frame leaves as it is)."""
         if pair.visible_share < MIN_VISIBLE_SHARE:
             return True
+        if repeated:
+            return False
         typical = self._typical_error
         if typical is not None and input_error > max(CUT_ERROR_FLOOR, self.cut_threshold * typical):
             return True
