@@ -3,9 +3,9 @@ many ways (vaest.measure.deception).
 
 With only the frames and their Reinhard transfer to the paintings' pooled palette as negatives, a
 classifier took unseen frames given that very transfer for paintings (three quarters of them
-toward candy, measured by bench/deception.py), and took half the plain frames of an unseen night
-photograph for Udnie: a few hundred frames of one shot do not show it which of their features are
-the colour, nor what other photographs look like. So the negatives are
+toward candy, measured by bench/deception.py; 0.01 with the negatives below), and plain frames of
+unseen photographs for some paintings: a few hundred frames of one shot do not show it which of
+their features are the colour, nor what other photographs look like. So the negatives are
 - the frames, and each frame graded by a kind drawn at random:
   - `pooled`: Reinhard transfer to the paintings' pooled Lab statistics (the non-learned
     baseline);
