@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 from absl import app, flags, logging
 
 from vaest import run_dir
-from vaest.errors import UserError
+from vaest.errors import Terminated, UserError
 
 
 def _key_flags_of_caller(names: list[str], depth: int = 2) -> None:
@@ -42,6 +43,11 @@ def define_training_flags(steps: int, batch_size: int) -> None:
         "default: one device; mirrored: all GPUs of this machine; multi_worker: one process "
         "per machine, the machines named in TF_CONFIG (see doc/training.md).",
     )  # fmt: skip
+    flags.DEFINE_float(
+        "cluster_timeout", 600.0,
+        "multi_worker: give up, in one line, when a worker named in TF_CONFIG has not answered "
+        "after this many seconds.",
+    )  # fmt: skip
     flags.DEFINE_integer("save_every", 500, "Checkpoint and validate every this many steps.")
     flags.DEFINE_integer("preview_every", 250, "Write a preview grid every this many steps.")
     flags.DEFINE_integer("seed", 0, "Seed for initial weights, data order and sampling.")
@@ -52,7 +58,7 @@ def define_training_flags(steps: int, batch_size: int) -> None:
     )  # fmt: skip
     _define_run_dir()
     names = ["steps", "batch_size", "learning_rate", "strategy", "save_every", "preview_every"]
-    _key_flags_of_caller([*names, "seed", "overwrite", "run_dir"])
+    _key_flags_of_caller([*names, "cluster_timeout", "seed", "overwrite", "run_dir"])
 
 
 def settings_from_flags(cls, **given):
@@ -84,14 +90,25 @@ def _no_space(err: OSError) -> str:
     return f"no space left on device{where}: free some space and run again"
 
 
+def _terminate(signum, frame):
+    raise Terminated
+
+
+def terminate_like_interrupt() -> None:
+    """Make SIGTERM raise Terminated, a KeyboardInterrupt, so that it takes Ctrl-C's path:
+    training saves and releases its lock, every temporary is removed."""
+    signal.signal(signal.SIGTERM, _terminate)
+
+
 def run(main) -> None:
-    """absl's app.run, with a UserError (vaest.errors), a full disk and Ctrl-C turned into a
-    one-line message and a non-zero exit code; any other exception is a bug and keeps its
+    """absl's app.run, with a UserError (vaest.errors), a full disk, Ctrl-C and SIGTERM turned
+    into a one-line message and a non-zero exit code; any other exception is a bug and keeps its
     traceback."""
 
     def guarded(argv):
         logging.set_verbosity(logging.INFO)
         logging.use_absl_handler()
+        terminate_like_interrupt()
         try:
             return main(argv)
         except UserError as err:
@@ -100,9 +117,10 @@ def run(main) -> None:
             if err.errno not in (errno.ENOSPC, errno.EDQUOT):
                 raise
             fail(_no_space(err))
-        except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
-            sys.exit(130)
+        except KeyboardInterrupt as err:
+            terminated = isinstance(err, Terminated)
+            print("terminated" if terminated else "interrupted", file=sys.stderr)
+            sys.exit(128 + (signal.SIGTERM if terminated else signal.SIGINT))
 
     app.run(guarded, flags_parser=parse_flags)
 

@@ -20,3 +20,8 @@ class TrainingDiverged(UserError):
 
 class MissingStep(UserError):
     """An earlier step's output is missing; the message names the command that makes it."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what timeout, systemd, docker and Slurm send), raised where Ctrl-C would be, so
+    that it takes Ctrl-C's path: training saves, temporaries and locks are removed."""

@@ -25,7 +25,7 @@ import tensorflow as tf
 from absl import logging
 from tqdm import tqdm
 
-from vaest.errors import ConfigMismatch, TrainingDiverged, UserError
+from vaest.errors import ConfigMismatch, Terminated, TrainingDiverged, UserError
 from vaest.io.atomic import disk_full
 from vaest.io.imaging import save_image
 from vaest.run_dir import CONFIG, LOGS, PREVIEWS, checkpoints
@@ -38,14 +38,18 @@ from vaest.train.cluster import (
     MULTI_WORKER,
     broadcast_from_first_replica,
     for_multi_worker,
+    multi_worker_strategy,
 )
 
 SHARD_BY_DATA = tf.data.experimental.AutoShardPolicy.DATA
 
 
-def make_strategy(name: str) -> tf.distribute.Strategy:
+CLUSTER_TIMEOUT = 600.0  # seconds a multi-worker run waits for every worker
+
+
+def make_strategy(name: str, cluster_timeout: float = CLUSTER_TIMEOUT) -> tf.distribute.Strategy:
     """default: one device. mirrored: every GPU, or every logical CPU when there is no GPU.
-    multi_worker: the machines named in TF_CONFIG."""
+    multi_worker: the machines named in TF_CONFIG, waited for up to cluster_timeout seconds."""
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
@@ -53,7 +57,7 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
         devices = [d.name for d in gpus or tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices=devices)
     if name == "multi_worker":
-        return MULTI_WORKER()
+        return multi_worker_strategy(cluster_timeout)
     raise ValueError(f"strategy must be default, mirrored or multi_worker, not {name!r}")
 
 
@@ -69,6 +73,7 @@ class TrainSettings:
     preview_every: int = 250
     seed: int = 0
     overwrite: bool = False  # start afresh over checkpoints that cannot be resumed
+    cluster_timeout: float = CLUSTER_TIMEOUT  # multi_worker: seconds to wait for every worker
 
     def __post_init__(self):
         """Checked before any work, so that a bad flag costs nothing."""
@@ -79,6 +84,8 @@ class TrainSettings:
                 raise UserError(f"--{name} must be at least 1, not {getattr(self, name)}")
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise UserError(f"--learning_rate must be positive, not {self.learning_rate}")
+        if not (math.isfinite(self.cluster_timeout) and self.cluster_timeout > 0):
+            raise UserError(f"--cluster_timeout must be positive, not {self.cluster_timeout}")
 
 
 @dataclass
@@ -97,10 +104,13 @@ class Schedule:
         return cls(**{name: getattr(settings, name) for name in names})
 
 
+STOP_SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
+
+
 @contextmanager
 def interrupts_deferred(act_after: bool = True) -> Iterator[None]:
-    """Hold Ctrl-C while a checkpoint is written, so that a second press cannot cut the save
-    short; a press during it takes effect afterwards (act_after) or is dropped."""
+    """Hold Ctrl-C and SIGTERM while a checkpoint is written, so that a second signal cannot cut
+    the save short; one during it takes effect afterwards (act_after) or is dropped."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -108,15 +118,17 @@ def interrupts_deferred(act_after: bool = True) -> Iterator[None]:
 
     def note(signum, frame):
         pressed.append(signum)
-        print("\nCtrl-C: finishing the checkpoint first", file=sys.stderr, flush=True)
+        name = STOP_SIGNALS[signum]
+        print(f"\n{name}: finishing the checkpoint first", file=sys.stderr, flush=True)
 
-    previous = signal.signal(signal.SIGINT, note)
+    previous = {signum: signal.signal(signum, note) for signum in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     if pressed and act_after:
-        raise KeyboardInterrupt
+        raise Terminated if signal.SIGTERM in pressed else KeyboardInterrupt
 
 
 class _Monitor(keras.callbacks.Callback):
@@ -135,7 +147,9 @@ class _Monitor(keras.callbacks.Callback):
         )
 
     def on_train_batch_end(self, batch, logs=None):
-        logs = {k: float(v) for k, v in (logs or {}).items()}
+        # A multi-worker run's logs are [1] vectors (cluster.for_multi_worker): numpy 2 converts
+        # only 0-d arrays with float().
+        logs = {k: float(np.mean(v)) for k, v in (logs or {}).items()}
         step = int(self.model.optimizer.iterations.numpy())
         if not all(math.isfinite(v) for v in logs.values()):
             self.bad_step = step
@@ -325,11 +339,12 @@ class TrainingRun:
                 shuffle=False,  # the dataset shuffles itself, reproducibly
                 verbose=0,
             )
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (vaest.cli)
             monitor.close()
             if monitor.bad_step is None:
                 path = self.save(self.step, act_on_interrupt=False)
-                print(f"\ninterrupted: saved {path} at step {self.step}; run again to resume")
+                how = "terminated" if isinstance(stop, Terminated) else "interrupted"
+                print(f"\n{how}: saved {path} at step {self.step}; run again to resume")
             raise
         monitor.close()
         if monitor.bad_step is not None:

@@ -83,7 +83,7 @@ def _train_vae(run_dir: str | Path, folder: Path, settings: VaeSettings, overrid
     manifest = load_manifest(data_dir)
     # The chief's config.json, when this worker can see it, is the one to resume with.
     config = resolve_config(run.vae, manifest, overrides or {})
-    strategy = make_strategy(settings.strategy)
+    strategy = make_strategy(settings.strategy, settings.cluster_timeout)
     model = build_vae(config, settings, strategy)
     folder.mkdir(parents=True, exist_ok=True)
     save_config(config, folder)
