@@ -268,6 +268,9 @@ def warping_error(
     return meter.result()
 
 
+UNDEFINED = "fewer than two frames: the temporal error compares consecutive frames"
+
+
 class TemporalMeter:
     """The output's warping error, the input's own and their ratio, frame by frame.
 
@@ -288,8 +291,16 @@ class TemporalMeter:
         """The output's error pair by pair, for a plot over time."""
         return self._output.result()
 
-    def figures(self) -> dict[str, float]:
-        """warping_error, input_warping_error and ratio (1.0 = as stable as the source)."""
+    def figures(self) -> dict[str, float | str | None]:
+        """warping_error, input_warping_error and ratio (1.0 = as stable as the source); None,
+        with the reason under "undefined", for a clip of fewer than two frames."""
+        if not self._output.result().per_pair.size:
+            return {
+                "warping_error": None,
+                "input_warping_error": None,
+                "ratio": None,
+                "undefined": UNDEFINED,
+            }
         output_error, input_error = self._output.result().mean, self._input.result().mean
         return {
             "warping_error": output_error,

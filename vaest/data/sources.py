@@ -16,6 +16,7 @@ from absl import logging
 from vaest.data import records
 from vaest.errors import UserError
 from vaest.io import imaging, video
+from vaest.memory import image_bytes, require_memory
 from vaest.run_dir import RunDir
 
 VIDEO, PAINTING = "video", "painting"
@@ -65,12 +66,18 @@ class Options:
 
 
 def parse_image_size(text: str) -> tuple[int, int]:
+    """HEIGHTxWIDTH, two even sides (what the VAE's stride-2 layers need), that fit in memory."""
     try:
-        return imaging.parse_size(text)
+        size = imaging.parse_size(text)
     except ValueError:
+        size = None
+    if size is None or any(side % 2 for side in size):
         raise UserError(
-            f"--image_size {text}: must be HEIGHTxWIDTH, at least 2x2, e.g. 180x320"
-        ) from None
+            f"--image_size {text}: must be HEIGHTxWIDTH, two even sides of at least 2, e.g. 180x320"
+        )
+    # Each record is fitted through float32 copies of the image at this size.
+    require_memory(image_bytes(*size, copies=2), f"--image_size {text}", "choose a smaller size")
+    return size
 
 
 def parse_crop(text: str) -> tuple[int, int, int, int]:

@@ -9,7 +9,8 @@ folder, then a rename):
 - interpolation.png: slerp and lerp between the source and target centroids;
 - methods.png: held-out source frames stylized at alpha = 1 by each method of vaest.stylize.methods;
 - metrics.json: the figures, all finite numbers, among them per method how much structure,
-  sharpness, colour (and, with texture features, texture) moved toward the target paintings.
+  sharpness, colour (and, with texture features, texture) moved toward the target paintings; a
+  figure that cannot be measured (the flicker of a one-frame clip) is null, with its reason.
 """
 
 from __future__ import annotations
@@ -138,5 +139,6 @@ def evaluate(run_dir: str | Path, settings: EvalSettings) -> Path:
         interpolation_sheet(
             tmp / INTERPOLATION, exported, source, target, settings.interpolation_steps
         )
-        (tmp / METRICS).write_text(json.dumps(figures, indent=2) + "\n")
+        # Strict JSON: an undefined figure is null with its reason, never a bare NaN.
+        (tmp / METRICS).write_text(json.dumps(figures, indent=2, allow_nan=False) + "\n")
     return final

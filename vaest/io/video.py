@@ -47,15 +47,31 @@ class VideoInfo:
         return max(0, round(self.duration * self.fps))
 
 
-def _open(path: Path, **kwargs):
-    if not path.is_file():
+def local(path: str | Path) -> str:
+    """A path as ffmpeg must be given it: absolute, so that a name like `take:1.mp4` is read as a
+    file, never as a protocol."""
+    return str(Path(path).absolute())
+
+
+def require_regular_file(path: Path, what: str = "input") -> None:
+    """A regular file: a FIFO, device or socket would block a reader forever, or never end."""
+    if not path.exists():
         raise VideoError(f"{path}: no such file")
-    reader = imageio_ffmpeg.read_frames(str(path), **kwargs)
+    if not path.is_file():
+        raise VideoError(f"{path}: the {what} must be a regular file (this is a FIFO, device or "
+                         "socket)")  # fmt: skip
+
+
+def _open(path: Path, **kwargs):
+    require_regular_file(path)
+    reader = imageio_ffmpeg.read_frames(local(path), **kwargs)
     try:
         meta = next(reader)
     except (OSError, RuntimeError, StopIteration) as err:
         reader.close()
         text = str(err)
+        if "Input #0" in text and not re.search(r"Stream #\S+", text):
+            raise VideoError(f"{path}: no streams at all (an empty video, with no frames)") from err
         if "Input #0" in text and not re.search(r"Stream #\S+.*: Video:", text):
             raise VideoError(f"{path}: no video stream (sound only?)") from err
         first = text.strip().splitlines()[-1] if text.strip() else "unreadable"
@@ -89,7 +105,7 @@ def probe(path: str | Path) -> VideoInfo:
 
 def _stream_rates(path: Path) -> tuple[float | None, float | None]:
     """(average fps, base rate `tbr`) of the first video stream, from ffmpeg's header dump."""
-    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)]
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", local(path)]
     dump = subprocess.run(cmd, capture_output=True, text=True, errors="replace").stderr
     line = re.search(r"Stream #\S+.*: Video:.*", dump)
     if line is None:
@@ -127,7 +143,7 @@ def iter_frames(
 
 def count_frames(path: str | Path) -> int:
     """The exact number of decodable frames (decodes the whole stream)."""
-    frames, _ = imageio_ffmpeg.count_frames_and_secs(str(path))
+    frames, _ = imageio_ffmpeg.count_frames_and_secs(local(path))
     return int(frames)
 
 

@@ -22,7 +22,7 @@ from absl import logging
 from vaest.io import children
 from vaest.io.atomic import disk_full, temp_file
 from vaest.io.imaging import to_uint8
-from vaest.io.video import VideoError, probe
+from vaest.io.video import VideoError, local, probe
 
 children.tie_imageio_ffmpeg()  # a killed run leaves no ffmpeg behind
 
@@ -55,13 +55,13 @@ def _ffmpeg(*args: str) -> subprocess.CompletedProcess:
 
 def has_audio_stream(path: str | Path) -> bool:
     """Whether a media file (video or audio-only) has an audio stream, from ffmpeg's header dump."""
-    stderr = _ffmpeg("-i", str(path)).stderr
+    stderr = _ffmpeg("-i", local(path)).stderr
     return re.search(r"Stream #\S+.*: Audio:", stderr) is not None
 
 
 def read_comment(path: str | Path) -> str | None:
     """The container's `comment` metadata tag (what ffprobe shows under format_tags), or None."""
-    result = _ffmpeg("-v", "error", "-i", str(path), "-f", "ffmetadata", "-")
+    result = _ffmpeg("-v", "error", "-i", local(path), "-f", "ffmetadata", "-")
     if result.returncode != 0:
         raise VideoError(f"{path}: metadata could not be read")
     for line in result.stdout.splitlines():
@@ -141,7 +141,7 @@ class VideoWriter:
         self._video_tmp = _temp_path(self.path, "video") if self._audio else self._tmp
         try:
             self._gen = imageio_ffmpeg.write_frames(
-                str(self._video_tmp),
+                local(self._video_tmp),
                 (width + self._pad[1], height + self._pad[0]),
                 fps=fps,
                 quality=None,  # crf is passed explicitly
@@ -202,12 +202,12 @@ class VideoWriter:
         audio_input += ["-t", f"{duration:.6f}"] if duration else []
         _run_checked(
             self.path,
-            *("-i", str(self._video_tmp), *audio_input, "-i", str(source)),
+            *("-i", local(self._video_tmp), *audio_input, "-i", local(source)),
             *("-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac"),
             # Pad a short soundtrack with silence, then cut it where the last frame ends.
             *("-af", "apad", "-t", f"{self.frames / float(self.fps):.6f}"),
             *self._metadata,
-            *("-movflags", "+faststart", "-y", str(self._tmp)),
+            *("-movflags", "+faststart", "-y", local(self._tmp)),
         )
 
     def _remove_temporaries(self) -> None:
@@ -311,7 +311,7 @@ def stream_info(path: str | Path) -> dict:
     """
     path = Path(path)
     info = probe(path)
-    frames, _ = imageio_ffmpeg.count_frames_and_secs(str(path))
+    frames, _ = imageio_ffmpeg.count_frames_and_secs(local(path))
     return {
         "frames": int(frames),
         "fps": info.fps,
@@ -325,7 +325,7 @@ def stream_info(path: str | Path) -> dict:
 
 def _decode_audio_cmd(path: Path, rate: int) -> list[str]:
     return [
-        *(imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path)),
+        *(imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-i", local(path)),
         *("-vn", "-f", "s16le", "-acodec", "pcm_s16le", "-ac", "1", "-ar", str(rate), "-"),
     ]
 

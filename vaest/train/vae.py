@@ -14,6 +14,7 @@ from absl import logging
 from vaest.data.pipeline import training_dataset
 from vaest.data.records import Manifest, damage_reported, load_manifest
 from vaest.io.grid import rows_grid
+from vaest.memory import FLOAT32, require_memory
 from vaest.models.config import VaeConfig
 from vaest.models.vae import VAE, kl_to_prior, sum_squared_error, to_float_images
 from vaest.run_dir import CONFIG, RunDir
@@ -57,6 +58,16 @@ def resolve_config(folder: Path, manifest: Manifest, overrides: dict) -> VaeConf
     return asked
 
 
+def training_bytes(config: VaeConfig, batch_size: int) -> int:
+    """A lower bound of what one step holds: every encoder layer's float32 activations, mirrored
+    by the decoder, each kept for the gradient and matched by its gradient; and the batch."""
+    height, width = config.image_size
+    per_image = height * width * 3 + sum(
+        h * w * f for (h, w), f in zip(config.layer_sizes, config.filters, strict=True)
+    )
+    return batch_size * per_image * FLOAT32 * 2 * 2
+
+
 def build_vae(config: VaeConfig, settings: VaeSettings, strategy) -> VAE:
     with strategy.scope():
         keras.utils.set_random_seed(settings.seed)
@@ -83,6 +94,11 @@ def _train_vae(run_dir: str | Path, folder: Path, settings: VaeSettings, overrid
     manifest = load_manifest(data_dir)
     # The chief's config.json, when this worker can see it, is the one to resume with.
     config = resolve_config(run.vae, manifest, overrides or {})
+    require_memory(
+        training_bytes(config, settings.batch_size),
+        f"--batch_size {settings.batch_size} at {config.image_size[0]}x{config.image_size[1]}",
+        "choose a smaller --batch_size",
+    )
     strategy = make_strategy(settings.strategy, settings.cluster_timeout)
     model = build_vae(config, settings, strategy)
     folder.mkdir(parents=True, exist_ok=True)
