@@ -14,6 +14,7 @@ import numpy as np
 from vaest.data.records import Manifest
 from vaest.device import resolve_device, resolve_precision
 from vaest.errors import MissingStep, UserError
+from vaest.export.trust import require_trusted
 from vaest.io.imaging import as_float_images
 from vaest.run_dir import EXPORT_INFO, LATENTS, MANIFEST, SAVED_MODEL, RunDir
 
@@ -58,9 +59,10 @@ def _read_latents(path: Path, rerun: str) -> dict[str, DomainLatents]:
 class Exported:
     """A loaded RUN/export. Images go in as uint8 or float [0,1] arrays [N,H,W,3] at image_size."""
 
-    def __init__(self, folder: str | Path, device: str | None = None):
+    def __init__(self, folder: str | Path, device: str | None = None, trust: bool = False):
         """device: a TensorFlow device name (vaest.device.resolve_device) for every model call;
-        None leaves the placement to TensorFlow."""
+        None leaves the placement to TensorFlow. trust: load graphs that hold foreign ops
+        (vaest.export.trust), for an export whose maker is trusted."""
         folder = Path(folder)
         needed = [SAVED_MODEL, LATENTS, EXPORT_INFO, MANIFEST]
         missing = [name for name in needed if not (folder / name).exists()]
@@ -79,14 +81,20 @@ class Exported:
         rerun = f"run `python export_graphs.py --run_dir {folder.parent}` again"
         try:
             self.info = json.loads((folder / EXPORT_INFO).read_text())
+            if not trust:  # before loading: loading may already run the export's code
+                require_trusted(folder / SAVED_MODEL)
             self.model = tf.saved_model.load(str(folder / SAVED_MODEL))
+        except UserError:
+            raise
         except Exception as err:  # protobuf, OS and TensorFlow errors all mean a damaged file
             raise UserError(f"{folder}: damaged export ({_first_line(err)}): {rerun}") from None
         self.domains = _read_latents(folder / LATENTS, rerun)
 
     @classmethod
-    def from_run(cls, run_dir: str | Path, device: str | None = None) -> Exported:
-        return cls(RunDir(run_dir).export, device)
+    def from_run(
+        cls, run_dir: str | Path, device: str | None = None, trust: bool = False
+    ) -> Exported:
+        return cls(RunDir(run_dir).export, device, trust)
 
     @property
     def has_bfloat16(self) -> bool:
@@ -180,8 +188,11 @@ class Exported:
         return self._call("stylize", **inputs)["images"].numpy()
 
 
-def load_export(run_dir: str | Path, device: str = "auto", precision: str = "auto") -> Exported:
-    """RUN/export on --device (auto, cpu or gpu) in --precision (auto, float32 or bfloat16)."""
-    exported = Exported.from_run(run_dir, resolve_device(device))
+def load_export(
+    run_dir: str | Path, device: str = "auto", precision: str = "auto", trust: bool = False
+) -> Exported:
+    """RUN/export on --device (auto, cpu or gpu) in --precision (auto, float32 or bfloat16);
+    trust: --trust_export (vaest.export.trust)."""
+    exported = Exported.from_run(run_dir, resolve_device(device), trust)
     exported.precision = resolve_precision(precision, exported.device, exported.has_bfloat16)
     return exported

@@ -78,7 +78,7 @@ def _train_refiner(
     run = RunDir(run_dir)
     data_dir = run.data
     manifest = load_manifest(data_dir)
-    strategy = make_strategy(settings.strategy)
+    strategy = make_strategy(settings.strategy, settings.cluster_timeout)
     with strategy.scope():
         vae, vae_step = load_trained_vae(run_dir)
         require_image_size(vae.config, manifest.image_size, run.vae, data_dir)
