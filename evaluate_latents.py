@@ -33,6 +33,7 @@ flags.DEFINE_string(
     "the default stabilisation), the flow-warped temporal error against the clip's own.",
 )  # fmt: skip
 flags.DEFINE_integer("video_frames", 150, "At most this many of the clip's first frames.")
+cli.define_trust_export_flag()
 cli.define_run_dir_flag()
 FLAGS = flags.FLAGS
 

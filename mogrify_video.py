@@ -132,6 +132,7 @@ flags.DEFINE_boolean(
     "side_by_side", False,
     "Write the input and the output side by side (above each other for clips wider than 16:9).",
 )  # fmt: skip
+cli.define_trust_export_flag()
 FLAGS = flags.FLAGS
 
 
@@ -143,12 +144,16 @@ def main(argv):
         batch_size=FLAGS.batch_size if FLAGS["batch_size"].present else None,
     )
     job = make_job(settings, FLAGS.input, FLAGS.output, FLAGS.run_dir)
-    exported = load_export(FLAGS.run_dir, settings.device, settings.precision)
+    exported = load_export(
+        FLAGS.run_dir, settings.device, settings.precision, trust=FLAGS.trust_export
+    )
     logging.info("%s -> %s", job.input, job.output)
     progress = functools.partial(tqdm, dynamic_ncols=True)
     result = stylize_run(make_plan(job, exported), exported, progress)
     line = f"mogrify: wrote {result.path} ({result.frames} frames at {result.fps:.1f} frames/s)"
-    if result.temporal:
+    if result.temporal and result.temporal["ratio"] is None:
+        line += f"; no temporal error: {result.temporal['undefined']}"
+    elif result.temporal:
         t = result.temporal
         line += (
             f"; temporal error {t['warping_error']:.2e}, the input's {t['input_warping_error']:.2e}"

@@ -207,3 +207,294 @@ def test_cluster_timeout_must_be_positive():
     for bad in (0.0, -1.0, float("nan"), float("inf")):
         with pytest.raises(UserError, match="--cluster_timeout"):
             TrainSettings(cluster_timeout=bad)
+
+
+# --- an export is a program -----------------------------------------------------------------------
+
+
+def test_the_projects_own_export_holds_no_foreign_op(tiny_run):
+    from vaest.export.read import load_export
+    from vaest.export.trust import foreign_ops
+
+    assert foreign_ops(tiny_run / "export" / "saved_model") == []
+    assert load_export(tiny_run, "cpu", "float32").latent_dim > 0
+
+
+def test_an_export_that_writes_files_is_refused_unless_trusted(tiny_run, tmp_path):
+    """A SavedModel whose signature writes a file, in place of the run's own: refused by name
+    before it is loaded, so the file is never written; --trust_export loads it."""
+    import tensorflow as tf
+
+    from vaest.export.read import load_export
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run / "export", run / "export")
+    written = tmp_path / "written.txt"
+
+    class Writer(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 36, 64, 3], tf.float32)])
+        def encode(self, images):
+            tf.io.write_file(str(written), "owned")
+            return {"mean": tf.reduce_mean(images, axis=[1, 2])}
+
+    shutil.rmtree(run / "export" / "saved_model")
+    module = Writer()
+    tf.saved_model.save(module, str(run / "export" / "saved_model"), {"encode": module.encode})
+    with pytest.raises(UserError, match="the op WriteFile .*--trust_export"):
+        load_export(run, "cpu", "float32")
+    assert not written.exists()
+    trusted = load_export(run, "cpu", "float32", trust=True)
+    trusted.model.signatures["encode"](images=tf.zeros([1, 36, 64, 3]))
+    assert written.read_text() == "owned"  # what the check kept from running
+
+
+# --- step 7: weights, flags and sizes refused before any work ------------------------------------
+
+
+def settings(**values):
+    from vaest.stylize.settings import Settings
+
+    return Settings(**values)
+
+
+def test_huge_mix_weights_are_normalised_not_lost():
+    from vaest.stylize.targets import parse_target
+
+    (key,) = parse_target("wave:1e308,scream:1e308")
+    assert key.mix == (("wave", 0.5), ("scream", 0.5))
+    (key,) = parse_target("wave:3e307+scream:1e308")
+    assert [name for name, _ in key.mix] == ["wave", "scream"]
+    assert key.mix[1][1] == pytest.approx(1e308 / 1.3e308)
+
+
+@pytest.mark.parametrize(
+    ("spec", "words"),
+    [("art:", "the weight ''"), ("art@1_0", "the time '1_0'"), ("art:1_0", "the weight '1_0'")],
+)
+def test_target_numbers_are_plain_decimals(spec, words):
+    from vaest.stylize.targets import parse_target
+
+    with pytest.raises(UserError, match=words):
+        parse_target(spec)
+
+
+def test_target_weight_with_an_exponent_is_one_number():
+    from vaest.stylize.targets import parse_target
+
+    (key,) = parse_target("art:1e+5,wave:1e5")
+    assert key.mix == (("art", 0.5), ("wave", 0.5))
+    first, second = parse_target("art@0,wave:2e+0+art@1.5e+1")
+    assert second.time == 15.0 and second.mix == (("wave", 2 / 3), ("art", 1 / 3))
+
+
+@pytest.mark.parametrize(
+    ("values", "words"),
+    [
+        ({"start": float("nan")}, "--start"),
+        ({"start": float("inf")}, "--start"),
+        ({"start": 1e300}, "--start"),
+        ({"duration": float("nan")}, "--duration"),
+        ({"duration": float("inf")}, "--duration"),
+        ({"duration": 1e300}, "--duration"),
+        ({"method": "paint", "refine": False}, "--no_refine"),
+    ],
+)
+def test_step_7_settings_are_refused_before_any_work(values, words):
+    with pytest.raises(UserError, match=words):
+        settings(**values).check()
+
+
+def test_paint_with_the_refiner_is_still_allowed():
+    settings(method="paint").check()
+
+
+def test_a_fifo_input_is_refused_as_not_a_regular_file(tmp_path):
+    from vaest.io import video
+    from vaest.stylize.job import make_job
+
+    fifo = tmp_path / "pipe.mp4"
+    os.mkfifo(fifo)
+    with pytest.raises(UserError, match="not a regular file or a folder"):
+        make_job(settings(), fifo, tmp_path / "out.mp4", tmp_path)
+    with pytest.raises(UserError, match="must be a regular file"):
+        video.probe(fifo)  # extraction's reader: not "no such file"
+
+
+def test_an_empty_mp4_is_named_empty_not_sound_only(tmp_path):
+    from conftest import FFMPEG
+
+    from vaest.io import video
+
+    empty = tmp_path / "empty.mp4"
+    lavfi = ["-f", "lavfi", "-i", "testsrc2=size=64x36:rate=25", "-frames:v", "0"]
+    subprocess.run([FFMPEG, "-v", "error", "-y", *lavfi, str(empty)], check=True)
+    with pytest.raises(UserError, match="no streams at all") as raised:
+        video.probe(empty)
+    assert "sound only" not in str(raised.value)
+
+
+def test_a_relative_name_with_a_colon_is_read_as_a_file(tmp_path, monkeypatch):
+    from conftest import make_video
+
+    from vaest.io import video
+
+    make_video(tmp_path / "take:1.mp4", frames=5, size="64x36")
+    monkeypatch.chdir(tmp_path)
+    assert video.probe("take:1.mp4").size == (36, 64)
+    assert sum(1 for _ in video.iter_frames("take:1.mp4")) == 5
+
+
+def test_inset_fits_the_tiniest_outputs():
+    from vaest.stylize.geometry import Geometry
+
+    for source, output in [((2, 2), (2, 2)), ((36, 64), (2, 2)), ((2, 2), (3, 5))]:
+        geometry = Geometry(source, (36, 64), output, "crop", inset=True)
+        picture = np.full((*geometry.placement[2:], 3), 100, np.uint8)
+        thumbnail = np.full((*geometry.inset_size, 3), 200, np.uint8)
+        frame = geometry.frame(picture, thumbnail)
+        assert frame.shape == (*output, 3) and (frame == 200).any()
+
+
+def test_sizes_that_cannot_fit_in_memory_are_refused_in_one_line():
+    from vaest.data.sources import parse_image_size
+    from vaest.memory import available_bytes
+    from vaest.models.config import VaeConfig
+    from vaest.stylize.geometry import parse_output_size
+    from vaest.train.vae import training_bytes
+
+    assert available_bytes() > 0
+    with pytest.raises(UserError, match="--output_size 99999x99999 needs at least"):
+        parse_output_size("99999x99999", (2, 2), (2, 2))
+    with pytest.raises(UserError, match="--image_size 99998x99998 needs at least"):
+        parse_image_size("99998x99998")
+    config = VaeConfig(image_size=(72, 128))
+    assert training_bytes(config, 100000) > available_bytes() > training_bytes(config, 50)
+    assert parse_output_size("1920x1080", (2, 2), (2, 2)) == (1080, 1920)
+
+
+def test_a_batch_that_cannot_fit_stops_training_before_the_model_is_built(tiny_run, tmp_path):
+    from conftest import TINY_MODEL
+
+    from vaest.train.vae import VaeSettings, train_vae
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(tiny_run / "data", run_dir / "data")
+    with pytest.raises(UserError, match="--batch_size 100000 at 36x64 needs at least"):
+        train_vae(run_dir, VaeSettings(steps=1, batch_size=100000), TINY_MODEL)
+    assert not list((run_dir / "vae").glob("checkpoints/ckpt-*"))
+
+
+def test_odd_image_sizes_are_refused_at_extraction():
+    from vaest.data.sources import parse_image_size
+
+    with pytest.raises(UserError, match="two even sides"):
+        parse_image_size("3x5")
+    assert parse_image_size("36x64") == (36, 64)
+
+
+@pytest.mark.parametrize("name", ["auto", "none"])
+def test_video_domains_cannot_take_the_names_of_sources_choices(tmp_path, name):
+    from conftest import make_video
+
+    from vaest.data.sources import Options, plan_domains
+
+    clip = make_video(tmp_path / "clip.mp4", frames=3, size="64x36")
+    with pytest.raises(UserError, match=f"cannot be named {name}"):
+        plan_domains([f"{name}={clip}"], [], Options(image_size=(36, 64)))
+
+
+def test_mp4_frames_beyond_h264s_limit_are_refused_before_any_frame(tiny_run, tmp_path):
+    from conftest import make_video
+
+    from vaest.export.read import Exported
+    from vaest.stylize.job import make_job
+    from vaest.stylize.plan import make_plan
+
+    clip = make_video(tmp_path / "clip.mp4", frames=2, size="64x36")
+    exported = Exported.from_run(tiny_run)
+    for values in ({"output_size": "20000x12"}, {"output_size": "9000x6000", "side_by_side": True}):
+        job = make_job(settings(**values), clip, tmp_path / "out.mp4", tiny_run)
+        with pytest.raises(UserError, match="beyond H.264's 16384 pixels"):
+            make_plan(job, exported)
+    job = make_job(settings(output_size="20000x12"), clip, tmp_path / "out.gif", tiny_run)
+    make_plan(job, exported)  # a GIF may be that wide
+    assert list(tmp_path.iterdir()) == [clip]
+
+
+def test_the_record_in_the_mp4_names_the_export_by_content_not_by_path(tiny_run, tmp_path):
+    from conftest import make_video
+
+    from vaest.export.read import Exported
+    from vaest.io.video_out import read_comment
+    from vaest.stylize.job import make_job
+    from vaest.stylize.plan import make_plan
+    from vaest.stylize.run import run as stylize_run
+    from vaest.stylize.settings import parse_record
+
+    clip = make_video(tmp_path / "clip.mp4", frames=3, size="64x36")
+    exported = Exported.from_run(tiny_run)
+    job = make_job(
+        settings(measure_temporal=True, max_frames=1), clip, tmp_path / "o.mp4", tiny_run
+    )
+    result = stylize_run(make_plan(job, exported), exported)
+    comment = read_comment(result.path)
+    assert str(tiny_run.parent) not in comment and "/" not in comment.replace("\\/", "")
+    export = parse_record(comment)["export"]
+    assert export["run"] == tiny_run.name and export["sha256"] == exported.digest()
+    assert len(export["sha256"]) == 64
+    # One frame: its temporal error is undefined, and says why instead of "nan".
+    assert result.frames == 1 and result.temporal["ratio"] is None
+    assert "two frames" in result.temporal["undefined"]
+
+
+def test_a_one_frame_clip_gives_null_flicker_figures_with_a_reason(tiny_run, tmp_path):
+    from conftest import make_video
+
+    from vaest.evaluate.flicker import temporal_figures_by_method
+    from vaest.export.read import Exported
+
+    clip = make_video(tmp_path / "one.mp4", frames=1, size="64x36")
+    figures = temporal_figures_by_method(Exported.from_run(tiny_run), clip, "art", 150)
+    text = json.dumps(figures, allow_nan=False)  # strict JSON: no bare NaN
+    assert figures["residual"]["ratio"] is None and "two frames" in figures["residual"]["undefined"]
+    assert "NaN" not in text
+
+
+# --- read-only folders ---------------------------------------------------------------------------
+
+
+def without_root_powers(code: str) -> subprocess.CompletedProcess:
+    """Python code run without the capability to override file permissions (root has it)."""
+    drop = ["setpriv", "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search", "--"]
+    drop = drop if os.geteuid() == 0 else []
+    return subprocess.run(
+        [*drop, sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT
+    )
+
+
+def test_read_only_folders_are_named_before_any_work(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    code = f"""
+from pathlib import Path
+from vaest.errors import UserError
+from vaest.data.sources import check_output
+from vaest.io.atomic import require_writable
+from vaest.train.cluster import own_folder
+ro = Path({str(folder)!r})
+for check in (lambda: require_writable(ro / "out"), lambda: check_output(ro / "run", False),
+              lambda: own_folder(ro / "vae", "default").__enter__()):
+    try:
+        check()
+        print("written")
+    except UserError as err:
+        print(err)
+"""
+    try:
+        run = without_root_powers(code)
+    finally:
+        folder.chmod(0o755)
+    lines = run.stdout.splitlines()
+    assert len(lines) == 3 and all(f"into {folder}" in line for line in lines), run.stderr
+    assert "Permission denied" in lines[0] and list(folder.iterdir()) == []

@@ -33,6 +33,16 @@ def define_run_dir_flag() -> None:
     _key_flags_of_caller(["run_dir"])
 
 
+def define_trust_export_flag() -> None:
+    flags.DEFINE_boolean(
+        "trust_export", False,
+        "Load an export whose graphs hold ops that reach outside the model (files, processes, "
+        "Python, the network); vaest's own exports never do. An export is a program: load one "
+        "from someone else only if you trust its maker (doc/export.md).",
+    )  # fmt: skip
+    _key_flags_of_caller(["trust_export"])
+
+
 def define_training_flags(steps: int, batch_size: int) -> None:
     """The flags train_vae.py and train_refiner.py share, with their own step and batch defaults."""
     flags.DEFINE_integer("steps", steps, "Stop when this many steps have been made in total.")

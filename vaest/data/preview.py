@@ -10,6 +10,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from vaest.data import records
 from vaest.io import imaging
+from vaest.io.atomic import require_writable
 from vaest.run_dir import DATA_PREVIEW
 
 COLUMNS = 8
@@ -75,6 +76,7 @@ def make_sheets(
     data_dir = Path(data_dir)
     manifest = records.load_manifest(data_dir)
     out_dir = Path(out_dir) if out_dir is not None else data_dir / DATA_PREVIEW
+    require_writable(out_dir, "contact sheets")
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     try:

@@ -16,11 +16,13 @@ from absl import logging
 from vaest.data import records
 from vaest.errors import UserError
 from vaest.io import imaging, video
+from vaest.io.atomic import require_writable
 from vaest.memory import image_bytes, require_memory
 from vaest.run_dir import RunDir
 
 VIDEO, PAINTING = "video", "painting"
 IMAGE_FORMATS = ("png", "jpeg")
+RESERVED_SOURCES = ("auto", "none")  # what mogrify's --source means besides a video domain
 
 
 def size_text(size) -> str:
@@ -128,6 +130,11 @@ def plan_domains(videos: list[str], paintings: list[str], options: Options) -> l
         name, path = _split_flag(text, "video" if kind == VIDEO else "paintings")
         if any(plan.domain.name == name for plan in plans):
             raise UserError(f"duplicate domain name {name}: every domain needs its own name")
+        if kind == VIDEO and name in RESERVED_SOURCES:
+            raise UserError(
+                f"--video {text}: a video domain cannot be named {name}: mogrify's --source reads "
+                f"{' and '.join(RESERVED_SOURCES)} as its own choices"
+            )
         domain = records.Domain(id=len(plans), name=name, kind=kind)
         if kind == VIDEO:
             plans.append(_plan_video(domain, path, options))
@@ -198,7 +205,8 @@ def _glob_root(pattern: str) -> Path:
 
 
 def check_output(run_dir: str | Path, overwrite: bool) -> None:
-    """Refuse to replace a finished extraction unless asked to."""
+    """Refuse to replace a finished extraction unless asked to, or a folder that is not writable."""
     data = RunDir(run_dir).data
+    require_writable(data, "records")
     if data.exists() and (not data.is_dir() or any(data.iterdir())) and not overwrite:
         raise UserError(f"{data} already holds data; pass --overwrite to replace it")

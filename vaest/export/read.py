@@ -5,6 +5,7 @@ Used by mogrify and evaluation, which need nothing but this folder.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,6 +96,17 @@ class Exported:
         cls, run_dir: str | Path, device: str | None = None, trust: bool = False
     ) -> Exported:
         return cls(RunDir(run_dir).export, device, trust)
+
+    def digest(self) -> str:
+        """sha256 of every file of the export, by relative path: names this export, and no other,
+        without its place on disk."""
+        digest = hashlib.sha256()
+        for path in sorted(p for p in self.folder.rglob("*") if p.is_file()):
+            digest.update(path.relative_to(self.folder).as_posix().encode() + b"\0")
+            with path.open("rb") as file:
+                for chunk in iter(lambda: file.read(1 << 20), b""):
+                    digest.update(chunk)
+        return digest.hexdigest()
 
     @property
     def has_bfloat16(self) -> bool:

@@ -24,7 +24,7 @@ from vaest.errors import ConfigMismatch
 from vaest.export.fold import fold_vae
 from vaest.export.precision import bfloat16_twins
 from vaest.export.read import BFLOAT16_SUFFIX
-from vaest.io.atomic import staged_folder
+from vaest.io.atomic import require_writable, staged_folder
 from vaest.latent import CentroidTally
 from vaest.models.refiner import refiner_inputs
 from vaest.models.vae import to_float_images
@@ -162,6 +162,7 @@ def domain_latent_statistics(encoder, data_dir: Path, manifest: Manifest, batch_
 def export(run_dir: str | Path) -> Path:
     """Write RUN/export atomically from RUN/vae, RUN/refiner (if any) and RUN/data."""
     run = RunDir(run_dir)
+    require_writable(run.export, "export")
     data_dir = run.data
     manifest = load_manifest(data_dir)
     vae, vae_step = load_trained_vae(run_dir)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from absl import logging
 
+from vaest.errors import UserError
 from vaest.io.lock import process_alive
 
 
@@ -45,6 +46,20 @@ def remove_stale_temporaries(final: str | Path) -> list[Path]:
         shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
         removed.append(path)
     return removed
+
+
+def require_writable(folder: str | Path, what: str = "output") -> None:
+    """Refuse, before any work, a folder (or its nearest existing parent, where it would be made)
+    that this process cannot write: tried by making a file, which also holds for root and ACLs."""
+    folder = Path(folder).absolute()
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    try:
+        with tempfile.TemporaryFile(dir=existing, prefix=".vaest-write-check-"):
+            pass
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise UserError(f"cannot write the {what} into {existing} ({reason}): choose another "
+                        "folder, or make it writable") from None  # fmt: skip
 
 
 def disk_full(err: BaseException, where: str | Path) -> OSError | None:

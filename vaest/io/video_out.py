@@ -26,6 +26,18 @@ from vaest.io.video import VideoError, local, probe
 
 children.tie_imageio_ffmpeg()  # a killed run leaves no ffmpeg behind
 
+H264_MAX_SIDE = 16384  # libx264 refuses wider or taller frames
+
+
+def require_encodable(size: tuple[int, int], path: str | Path) -> None:
+    """Refuse, before any frame is made, an MP4 frame size (height, width) H.264 cannot hold."""
+    if max(size) > H264_MAX_SIDE:
+        raise VideoError(
+            f"{path}: an MP4 frame of {size[1]}x{size[0]} is beyond H.264's {H264_MAX_SIDE} pixels "
+            "a side: choose a smaller --output_size (or no --side_by_side)"
+        )
+
+
 AUDIO_RATE = 16000  # sample rate used when decoding audio for measurement
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from vaest.errors import UserError
 from vaest.io import imaging
+from vaest.memory import image_bytes, require_memory
 
 
 class Geometry:
@@ -32,7 +33,11 @@ class Geometry:
         self.content = (0, 0, *self.model_size) if self.mode == "stretch" else box
         self.placement = imaging.pad_box(self.source_size, self.output_size)
         top, left, height, width = self.placement
-        self.inset_size = (max(2, height // 4), max(2, width // 4))
+        self.margin = max(1, min(height, width) // 40) if min(height, width) > 2 else 0
+        # A quarter of the picture, and never more than fits inside its margin (a 2x2 output).
+        self.inset_size = tuple(
+            max(1, min(max(2, side // 4), side - self.margin)) for side in (height, width)
+        )
 
     def fit(self, frame: np.ndarray) -> np.ndarray:
         return imaging.fit_image(frame, self.model_size, self.mode)
@@ -66,8 +71,7 @@ class Geometry:
         out[top : top + height, left : left + width] = picture
         if thumbnail is not None:
             # Picture in picture: the untouched source in the bottom-right corner.
-            margin = max(1, min(height, width) // 40)
-            bottom, right = top + height - margin, left + width - margin
+            bottom, right = top + height - self.margin, left + width - self.margin
             out[bottom - thumbnail.shape[0] : bottom, right - thumbnail.shape[1] : right] = (
                 thumbnail
             )
@@ -105,4 +109,6 @@ def parse_output_size(text: str, source: tuple[int, int], model: tuple[int, int]
         ) from None
     if width < 2 or height < 2:
         raise UserError(f"--output_size must be at least 2x2, not {text!r}")
+    # An output frame is composed from float32 copies at its size.
+    require_memory(image_bytes(height, width, copies=2), f"--output_size {text}", "ask less")
     return height, width

@@ -15,6 +15,7 @@ from absl import logging
 
 from vaest.errors import UserError
 from vaest.io import imaging, video
+from vaest.io.atomic import require_writable
 from vaest.run_dir import RunDir
 from vaest.stylize.settings import Settings
 
@@ -74,6 +75,10 @@ def input_kind(path: Path) -> str:
         raise UserError(f"input not found: {path}")
     if path.is_dir():
         return "folder"
+    if not path.is_file():  # a FIFO would block the reader forever
+        raise UserError(
+            f"--input {path}: not a regular file or a folder (a FIFO, device or socket)"
+        )
     return "image" if path.suffix.lower() in imaging.IMAGE_SUFFIXES else "video"
 
 
@@ -117,11 +122,15 @@ def make_job(
     out_kind = output_kind(output)
     if out_kind not in ALLOWED[kind]:
         wanted = " or ".join(ALLOWED[kind])
-        raise UserError(f"--output {output}: a {kind} input gives a {wanted} output")
+        article = "an" if kind == "image" else "a"
+        raise UserError(
+            f"--output {output}: {article} {kind} input gives {article} {wanted} output"
+        )
     if output.resolve() == source.resolve():
         raise UserError(f"--output {output} is the input: the input is never overwritten")
     if output_path and not output.parent.is_dir():
         raise UserError(f"--output {output}: the folder {output.parent} does not exist")
+    require_writable(output.parent)
     if out_kind != "folder" and output.is_dir():
         raise UserError(f"--output {output} is a folder: name a {out_kind} file")
     if out_kind == "folder" and output.exists() and not output.is_dir():

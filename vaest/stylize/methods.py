@@ -48,7 +48,7 @@ def require_method(exported, method: str) -> None:
         raise MissingStep(
             f"--method paint needs a refiner trained with the patch discriminator, and the one in "
             f"{exported.folder} was not: run `python train_refiner.py --run_dir {run} "
-            f"--adversarial_weight 0.005` and `python export_graphs.py --run_dir {run}`"
+            f"--adversarial_weight 0.01` and `python export_graphs.py --run_dir {run}`"
         )
 
 

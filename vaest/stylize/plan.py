@@ -15,6 +15,8 @@ from absl import logging
 
 from vaest.device import GPU_BATCH
 from vaest.io.video import exact_rate
+from vaest.io.video_out import require_encodable
+from vaest.stylize.compose import Composer
 from vaest.stylize.geometry import Geometry, picture_geometry
 from vaest.stylize.job import Job
 from vaest.stylize.settings import BATCH_SIZE, Settings
@@ -54,6 +56,8 @@ def make_plan(job: Job, exported) -> Plan:
     geometry = rate = None
     if job.kind == "video":
         geometry = picture_geometry(s, job.info.size, exported)
+        if job.output_kind == "video":
+            require_encodable(Composer(geometry, s).output_size, job.output)
         rate = exact_rate(job.info.fps)
     schedule = target_schedule(exported, s.target, s.transition)
     logging.info(

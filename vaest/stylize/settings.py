@@ -24,6 +24,8 @@ TEMPORAL_KINDS = ("flow", "latent")  # --temporal: any of these, comma-separated
 LATENT_SMOOTHING = 0.5  # the latent moving average of --temporal latent without --smoothing
 BATCH_SIZE = 8  # frames per model call on a CPU
 
+MAX_SECONDS = 1e8  # --start and --duration: about three years, far within ffmpeg's range
+
 
 @dataclass
 class Settings:
@@ -75,14 +77,19 @@ class Settings:
             raise UserError(f"--smoothing must be in [0, 1), not {self.smoothing}")
         if self.batch_size is not None and self.batch_size < 1:
             raise UserError(f"--batch_size must be at least 1, not {self.batch_size}")
-        if self.start < 0:
-            raise UserError(f"--start must not be negative, not {self.start}")
-        if self.duration is not None and self.duration <= 0:
-            raise UserError(f"--duration must be positive, not {self.duration}")
+        if not 0 <= self.start <= MAX_SECONDS:  # also refuses nan
+            raise UserError(f"--start must be 0 to {MAX_SECONDS:g} seconds, not {self.start}")
+        if self.duration is not None and not 0 < self.duration <= MAX_SECONDS:
+            raise UserError(f"--duration must be above 0 and at most {MAX_SECONDS:g} seconds, "
+                            f"not {self.duration}")  # fmt: skip
         if self.max_frames is not None and self.max_frames < 1:
             raise UserError(f"--max_frames must be at least 1, not {self.max_frames}")
         if self.method not in METHODS:
             raise UserError(f"--method must be one of {', '.join(METHODS)}, not {self.method!r}")
+        if self.method == "paint" and not self.refine:
+            raise UserError(
+                "--method paint is the refiner's painting: it cannot go with --no_refine"
+            )
         if not 0.0 <= self.detail <= 1.0:
             raise UserError(f"--detail must be in [0, 1], not {self.detail}")
         if not 0 <= self.crf <= 51:
@@ -134,7 +141,8 @@ def settings_record(plan, exported) -> str:
     record = {
         "settings": asdict(replace(plan.settings, batch_size=plan.batch_size)),
         "shift": {"source_weight": plan.source_weight, "target_weight": plan.target_weight},
-        "export": {"folder": str(exported.folder), **facts},
+        # The run's name and the export's content, not its path: the user's folders stay private.
+        "export": {"run": exported.folder.parent.name, "sha256": exported.digest(), **facts},
     }
     return json.dumps({"vaest": record}, separators=(",", ":"))
 

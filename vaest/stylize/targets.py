@@ -11,6 +11,7 @@ Weights are normalised to sum to 1. In a timeline, a mix's parts run until the p
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,11 +81,14 @@ class TargetKey:
         return " + ".join(f"{weight:.2g} {name}" for name, weight in self.mix)
 
 
+# A plain decimal number: float() would also take "1_0" (10), "nan" and "inf".
+NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+# Entries are joined by , or + -- but not the + of an exponent (1e+5).
+SEPARATOR = re.compile(r",|(?<![\d.][eE])\+")
+
+
 def _number(text: str, what: str, spec: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
+    value = float(text) if NUMBER.fullmatch(text.strip()) else math.nan
     if not math.isfinite(value):
         raise UserError(f"--target {spec!r}: {what} {text!r} is not a number")
     return value
@@ -93,25 +97,27 @@ def _number(text: str, what: str, spec: str) -> float:
 def _mix(parts: list[str], spec: str) -> tuple[tuple[str, float], ...]:
     weights: dict[str, float] = {}
     for part in parts:
-        name, _, weight_text = part.partition(":")
+        name, colon, weight_text = part.partition(":")
         name = name.strip()
         if not name:
             raise UserError(f"--target {spec!r}: a domain name is missing")
         if name in weights:
             raise UserError(f"--target {spec!r}: {name} appears twice in one mix")
-        weight = _number(weight_text, "the weight", spec) if weight_text.strip() else 1.0
+        weight = _number(weight_text, "the weight", spec) if colon else 1.0
         if weight <= 0:
             raise UserError(f"--target {spec!r}: the weight of {name} must be positive")
         weights[name] = weight
-    total = sum(weights.values())
-    return tuple((name, weight / total) for name, weight in weights.items())
+    # Scaled by the largest first, so that huge weights (1e308 twice) cannot sum to infinity.
+    largest = max(weights.values())
+    total = sum(weight / largest for weight in weights.values())
+    return tuple((name, weight / largest / total) for name, weight in weights.items())
 
 
 def parse_target(spec: str | None) -> list[TargetKey] | None:
     """The keys of a --target spec, checked for syntax; None when no target is named."""
     if spec is None or not spec.strip():
         return None
-    parts = [p.strip() for p in spec.replace("+", ",").split(",")]
+    parts = [p.strip() for p in SEPARATOR.split(spec)]
     if any(not p for p in parts):
         raise UserError(f"--target {spec!r}: an empty entry")
     if not any("@" in p for p in parts):

@@ -26,6 +26,7 @@ import tensorflow as tf
 from absl import logging
 
 from vaest.errors import UserError
+from vaest.io.atomic import require_writable
 from vaest.io.lock import folder_lock
 from vaest.models.vae import to_float_images
 
@@ -179,6 +180,7 @@ def own_folder(folder: Path, strategy_name: str) -> Iterator[Path]:
     """The folder this process trains into: `folder`, locked, on the chief; on another worker a
     temporary folder, removed at the end (every worker takes part in a save)."""
     if is_chief(strategy_name):
+        require_writable(folder, "training")
         with folder_lock(folder, "training"):
             yield folder
         return
