@@ -498,3 +498,27 @@ for check in (lambda: require_writable(ro / "out"), lambda: check_output(ro / "r
     lines = run.stdout.splitlines()
     assert len(lines) == 3 and all(f"into {folder}" in line for line in lines), run.stderr
     assert "Permission denied" in lines[0] and list(folder.iterdir()) == []
+
+
+def test_non_square_pixels_are_stylized_as_they_play(tiny_run, tmp_path):
+    """A 48x36 clip with a sample aspect ratio of 4:3 plays as 64x36: so does its output."""
+    from conftest import FFMPEG
+
+    from vaest.export.read import Exported
+    from vaest.io import video
+    from vaest.stylize.job import make_job
+    from vaest.stylize.plan import make_plan
+    from vaest.stylize.run import run as stylize_run
+
+    clip = tmp_path / "sar.mp4"
+    lavfi = ["-f", "lavfi", "-i", "testsrc2=size=48x36:rate=25", "-frames:v", "3"]
+    encode = ["-vf", "setsar=4/3", "-pix_fmt", "yuv420p", "-c:v", "libx264", str(clip)]
+    subprocess.run([FFMPEG, "-v", "error", "-y", *lavfi, *encode], check=True)
+    info = video.probe(clip)
+    assert info.size == (36, 48) and info.display_size == (36, 64)
+    exported = Exported.from_run(tiny_run)
+    job = make_job(settings(max_frames=2), clip, tmp_path / "out.mp4", tiny_run)
+    assert {frame.shape for frame in job.frames()} == {(36, 64, 3)}
+    result = stylize_run(make_plan(job, exported), exported)
+    out = video.probe(result.path)
+    assert out.display_size == (36, 64) and out.sample_aspect == 1

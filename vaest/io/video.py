@@ -31,6 +31,9 @@ class VideoInfo:
     # `fps`, its base rate, so that frame count / fps is its duration and the sound stays in sync.
     variable_rate: bool = False
     average_fps: float | None = None
+    # Pixels that are not square (a sample aspect ratio, SAR, other than 1:1) are decoded
+    # resampled to square ones at `display_size`, so that nothing downstream plays squeezed.
+    sample_aspect: Fraction = Fraction(1)
 
     @property
     def resample_rate(self) -> float | None:
@@ -41,6 +44,11 @@ class VideoInfo:
     def size(self) -> tuple[int, int]:
         """(height, width), the order used everywhere else."""
         return self.height, self.width
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """(height, width) in square pixels: the width scaled by the SAR, kept even."""
+        return self.height, max(2, 2 * round(self.width * self.sample_aspect / 2))
 
     @property
     def estimated_frames(self) -> int:
@@ -96,24 +104,28 @@ def probe(path: str | Path) -> VideoInfo:
         duration=float(meta.get("duration") or 0.0),
         has_audio=bool(meta.get("audio_codec")),
     )
-    average, base = _stream_rates(path)
+    average, base, info.sample_aspect = _stream_header(path)
     # A base rate far above the average is a timebase, not a frame rate: keep the average then.
     if average and base and abs(base - average) > 0.01 * base and base <= 4 * average <= 480:
         info.variable_rate, info.average_fps, info.fps = True, average, base
     return info
 
 
-def _stream_rates(path: Path) -> tuple[float | None, float | None]:
-    """(average fps, base rate `tbr`) of the first video stream, from ffmpeg's header dump."""
+def _stream_header(path: Path) -> tuple[float | None, float | None, Fraction]:
+    """(average fps, base rate `tbr`, sample aspect ratio) of the first video stream, from
+    ffmpeg's header dump."""
     cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", local(path)]
     dump = subprocess.run(cmd, capture_output=True, text=True, errors="replace").stderr
     line = re.search(r"Stream #\S+.*: Video:.*", dump)
     if line is None:
-        return None, None
+        return None, None, Fraction(1)
+    sar = re.search(r"SAR (\d+):(\d+)", line.group(0))
+    sample_aspect = Fraction(int(sar.group(1)), int(sar.group(2))) if sar else Fraction(1)
     average = re.search(r"([\d.]+) fps", line.group(0))
     base = re.search(r"([\d.]+)(k?) tbr", line.group(0))
     base_rate = float(base.group(1)) * (1000 if base.group(2) else 1) if base else None
-    return (float(average.group(1)) if average else None), base_rate
+    average_rate = float(average.group(1)) if average else None
+    return average_rate, base_rate, sample_aspect if sample_aspect > 0 else Fraction(1)
 
 
 def iter_frames(
@@ -121,17 +133,24 @@ def iter_frames(
     start: float | None = None,
     duration: float | None = None,
     fps: float | None = None,
+    square: VideoInfo | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield uint8 RGB frames [H, W, 3] one at a time, optionally from `start` for `duration` s;
-    with `fps`, resampled to that constant rate (a variable-rate stream: VideoInfo.resample_rate).
-    """
+    with `fps`, resampled to that constant rate (a variable-rate stream: VideoInfo.resample_rate);
+    with `square`, the video's VideoInfo, at its display_size in square pixels."""
     path = Path(path)
     input_params = ["-ss", f"{start:.6f}"] if start else []
     output_params = ["-t", f"{duration:.6f}"] if duration else []
-    if fps:
-        output_params += ["-vf", f"fps={Fraction(fps).limit_denominator(1001)}"]
+    filters = [f"fps={Fraction(fps).limit_denominator(1001)}"] if fps else []
+    if square is not None and square.display_size != square.size:
+        height, width = square.display_size
+        filters.append(f"scale={width}:{height}:flags=bicubic,setsar=1")
+    if filters:
+        output_params += ["-vf", ",".join(filters)]
     reader, meta = _open(path, input_params=input_params, output_params=output_params)
     width, height = meta["size"]
+    if square is not None:
+        height, width = square.display_size
     try:
         for raw in reader:
             yield np.frombuffer(raw, np.uint8).reshape(height, width, 3)

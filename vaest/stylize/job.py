@@ -45,8 +45,9 @@ class Job:
         """The requested range of the input video, frame by frame (decoded anew at each call)."""
         settings = self.settings
         frames = video.iter_frames(
-            self.input, settings.start or None, settings.duration, self.info.resample_rate
-        )
+            self.input, settings.start or None, settings.duration, self.info.resample_rate,
+            square=self.info,
+        )  # fmt: skip
         try:
             for i, frame in enumerate(frames):
                 if settings.max_frames is not None and i >= settings.max_frames:
@@ -148,6 +149,11 @@ def make_job(
                 job.info.average_fps,
                 job.info.fps,
             )
+        if job.info.display_size != job.info.size:
+            logging.info(
+                "%s has non-square pixels (SAR %s): frames are resampled to %dx%d, as it plays",
+                source, job.info.sample_aspect, job.info.display_size[1], job.info.height,
+            )  # fmt: skip
         if settings.start and job.info.duration and settings.start >= job.info.duration:
             raise UserError(
                 f"--start {settings.start} s is past the end of {source} "

@@ -55,7 +55,7 @@ def make_plan(job: Job, exported) -> Plan:
     batch_size = s.batch_size or (GPU_BATCH if "GPU" in (exported.device or "") else BATCH_SIZE)
     geometry = rate = None
     if job.kind == "video":
-        geometry = picture_geometry(s, job.info.size, exported)
+        geometry = picture_geometry(s, job.info.display_size, exported)
         if job.output_kind == "video":
             require_encodable(Composer(geometry, s).output_size, job.output)
         rate = exact_rate(job.info.fps)
