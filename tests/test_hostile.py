@@ -379,9 +379,15 @@ def test_a_batch_that_cannot_fit_stops_training_before_the_model_is_built(tiny_r
 
     run_dir = tmp_path / "run"
     shutil.copytree(tiny_run / "data", run_dir / "data")
-    with pytest.raises(UserError, match="--batch_size 100000 at 36x64 needs at least"):
-        train_vae(run_dir, VaeSettings(steps=1, batch_size=100000), TINY_MODEL)
+    with pytest.raises(UserError, match="--batch_size 10000000 at 36x64 needs at least"):
+        train_vae(run_dir, VaeSettings(steps=1, batch_size=10**7), TINY_MODEL)
     assert not list((run_dir / "vae").glob("checkpoints/ckpt-*"))
+    from vaest.train.refiner import RefinerSettings, train_refiner
+
+    shutil.copytree(tiny_run / "vae", run_dir / "vae", dirs_exist_ok=True)
+    with pytest.raises(UserError, match="--batch_size 10000000 at 36x64 needs at least"):
+        train_refiner(run_dir, RefinerSettings(steps=1, batch_size=10**7))
+    assert not (run_dir / "refiner" / "checkpoints").exists()
 
 
 def test_odd_image_sizes_are_refused_at_extraction():
@@ -473,6 +479,10 @@ def without_root_powers(code: str) -> subprocess.CompletedProcess:
 
 
 def test_read_only_folders_are_named_before_any_work(tmp_path):
+    from PIL import Image
+
+    image = tmp_path / "in.png"
+    Image.new("RGB", (8, 8)).save(image)
     folder = tmp_path / "ro"
     folder.mkdir()
     folder.chmod(0o555)
@@ -481,10 +491,13 @@ from pathlib import Path
 from vaest.errors import UserError
 from vaest.data.sources import check_output
 from vaest.io.atomic import require_writable
+from vaest.stylize.job import make_job
+from vaest.stylize.settings import Settings
 from vaest.train.cluster import own_folder
 ro = Path({str(folder)!r})
 for check in (lambda: require_writable(ro / "out"), lambda: check_output(ro / "run", False),
-              lambda: own_folder(ro / "vae", "default").__enter__()):
+              lambda: own_folder(ro / "vae", "default").__enter__(),
+              lambda: make_job(Settings(), {str(image)!r}, ro / "x.png", ro)):
     try:
         check()
         print("written")
@@ -496,7 +509,7 @@ for check in (lambda: require_writable(ro / "out"), lambda: check_output(ro / "r
     finally:
         folder.chmod(0o755)
     lines = run.stdout.splitlines()
-    assert len(lines) == 3 and all(f"into {folder}" in line for line in lines), run.stderr
+    assert len(lines) == 4 and all(f"into {folder}" in line for line in lines), run.stderr
     assert "Permission denied" in lines[0] and list(folder.iterdir()) == []
 
 

@@ -34,6 +34,7 @@ from vaest.train.loop import (
     make_strategy,
 )
 from vaest.train.refining import RefinerTrainer, style_term
+from vaest.train.vae import require_batch_memory
 from vaest.train.validation import HeldOut, preview_batch
 
 
@@ -81,6 +82,7 @@ def _train_refiner(
     strategy = make_strategy(settings.strategy, settings.cluster_timeout)
     with strategy.scope():
         vae, vae_step = load_trained_vae(run_dir)
+        require_batch_memory(vae.config, settings.batch_size, gradients=False)
         require_image_size(vae.config, manifest.image_size, run.vae, data_dir)
         # The chief's config.json, when this worker can see it, is the one to resume with.
         config = resolve_refiner_config(run.refiner, vae.config.image_size, overrides or {})

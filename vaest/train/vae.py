@@ -58,14 +58,24 @@ def resolve_config(folder: Path, manifest: Manifest, overrides: dict) -> VaeConf
     return asked
 
 
-def training_bytes(config: VaeConfig, batch_size: int) -> int:
+def training_bytes(config: VaeConfig, batch_size: int, gradients: bool = True) -> int:
     """A lower bound of what one step holds: every encoder layer's float32 activations, mirrored
-    by the decoder, each kept for the gradient and matched by its gradient; and the batch."""
+    by the decoder, each kept for the gradient and matched by its gradient (unless the VAE only
+    runs forward, as under the refiner); and the batch."""
     height, width = config.image_size
     per_image = height * width * 3 + sum(
         h * w * f for (h, w), f in zip(config.layer_sizes, config.filters, strict=True)
     )
-    return batch_size * per_image * FLOAT32 * 2 * 2
+    return batch_size * per_image * FLOAT32 * 2 * (2 if gradients else 1)
+
+
+def require_batch_memory(config: VaeConfig, batch_size: int, gradients: bool = True) -> None:
+    """Refuse, before the model is built, a --batch_size whose step cannot fit in memory."""
+    require_memory(
+        training_bytes(config, batch_size, gradients),
+        f"--batch_size {batch_size} at {config.image_size[0]}x{config.image_size[1]}",
+        "choose a smaller --batch_size",
+    )
 
 
 def build_vae(config: VaeConfig, settings: VaeSettings, strategy) -> VAE:
@@ -94,11 +104,7 @@ def _train_vae(run_dir: str | Path, folder: Path, settings: VaeSettings, overrid
     manifest = load_manifest(data_dir)
     # The chief's config.json, when this worker can see it, is the one to resume with.
     config = resolve_config(run.vae, manifest, overrides or {})
-    require_memory(
-        training_bytes(config, settings.batch_size),
-        f"--batch_size {settings.batch_size} at {config.image_size[0]}x{config.image_size[1]}",
-        "choose a smaller --batch_size",
-    )
+    require_batch_memory(config, settings.batch_size)
     strategy = make_strategy(settings.strategy, settings.cluster_timeout)
     model = build_vae(config, settings, strategy)
     folder.mkdir(parents=True, exist_ok=True)
