@@ -357,10 +357,9 @@ def test_inset_fits_the_tiniest_outputs():
 
 def test_sizes_that_cannot_fit_in_memory_are_refused_in_one_line():
     from vaest.data.sources import parse_image_size
-    from vaest.memory import available_bytes
+    from vaest.memory import available_bytes, training_bytes
     from vaest.models.config import VaeConfig
     from vaest.stylize.geometry import parse_output_size
-    from vaest.train.vae import training_bytes
 
     assert available_bytes() > 0
     with pytest.raises(UserError, match="--output_size 99999x99999 needs at least"):

@@ -40,3 +40,23 @@ def require_memory(needed: int, what: str, hint: str) -> None:
 def image_bytes(height: int, width: int, copies: int = 1) -> int:
     """An RGB image in float32, `copies` times (a resize holds its input and output)."""
     return height * width * 3 * FLOAT32 * copies
+
+
+def training_bytes(config, batch_size: int, gradients: bool = True) -> int:
+    """A lower bound of what one training step of a VAE (its VaeConfig) holds: every encoder
+    layer's float32 activations, mirrored by the decoder, each kept for the gradient and matched
+    by its gradient (unless the VAE only runs forward, as under the refiner); and the batch."""
+    height, width = config.image_size
+    per_image = height * width * 3 + sum(
+        h * w * f for (h, w), f in zip(config.layer_sizes, config.filters, strict=True)
+    )
+    return batch_size * per_image * FLOAT32 * 2 * (2 if gradients else 1)
+
+
+def require_batch_memory(config, batch_size: int, gradients: bool = True) -> None:
+    """Refuse, before the model is built, a --batch_size whose step cannot fit in memory."""
+    require_memory(
+        training_bytes(config, batch_size, gradients),
+        f"--batch_size {batch_size} at {config.image_size[0]}x{config.image_size[1]}",
+        "choose a smaller --batch_size",
+    )

@@ -14,6 +14,7 @@ from absl import logging
 from vaest.data.pipeline import training_dataset
 from vaest.data.records import damage_reported, load_manifest
 from vaest.io.grid import rows_grid
+from vaest.memory import require_batch_memory
 from vaest.models.config import RefinerConfig
 from vaest.models.vae import sum_squared_error, to_float_images
 from vaest.run_dir import CONFIG, RunDir
@@ -34,7 +35,6 @@ from vaest.train.loop import (
     make_strategy,
 )
 from vaest.train.refining import RefinerTrainer, style_term
-from vaest.train.vae import require_batch_memory
 from vaest.train.validation import HeldOut, preview_batch
 
 

@@ -14,7 +14,7 @@ from absl import logging
 from vaest.data.pipeline import training_dataset
 from vaest.data.records import Manifest, damage_reported, load_manifest
 from vaest.io.grid import rows_grid
-from vaest.memory import FLOAT32, require_memory
+from vaest.memory import require_batch_memory
 from vaest.models.config import VaeConfig
 from vaest.models.vae import VAE, kl_to_prior, sum_squared_error, to_float_images
 from vaest.run_dir import CONFIG, RunDir
@@ -56,26 +56,6 @@ def resolve_config(folder: Path, manifest: Manifest, overrides: dict) -> VaeConf
     if saved is not None:
         asked.require_same(saved, str(folder))
     return asked
-
-
-def training_bytes(config: VaeConfig, batch_size: int, gradients: bool = True) -> int:
-    """A lower bound of what one step holds: every encoder layer's float32 activations, mirrored
-    by the decoder, each kept for the gradient and matched by its gradient (unless the VAE only
-    runs forward, as under the refiner); and the batch."""
-    height, width = config.image_size
-    per_image = height * width * 3 + sum(
-        h * w * f for (h, w), f in zip(config.layer_sizes, config.filters, strict=True)
-    )
-    return batch_size * per_image * FLOAT32 * 2 * (2 if gradients else 1)
-
-
-def require_batch_memory(config: VaeConfig, batch_size: int, gradients: bool = True) -> None:
-    """Refuse, before the model is built, a --batch_size whose step cannot fit in memory."""
-    require_memory(
-        training_bytes(config, batch_size, gradients),
-        f"--batch_size {batch_size} at {config.image_size[0]}x{config.image_size[1]}",
-        "choose a smaller --batch_size",
-    )
 
 
 def build_vae(config: VaeConfig, settings: VaeSettings, strategy) -> VAE:
