@@ -165,7 +165,7 @@ def test_unreachable_worker_is_named_after_the_cluster_timeout(monkeypatch, capl
     from vaest.train.cluster import read_cluster, wait_for_peers
 
     missing = two_worker_cluster(monkeypatch)
-    caplog.set_level("INFO")
+    caplog.set_level("INFO", logger="absl")  # whatever verbosity an earlier import left
     start = time.monotonic()
     with pytest.raises(UserError, match="--cluster_timeout") as raised:
         wait_for_peers(read_cluster(), timeout=1.0, poll=0.1)
