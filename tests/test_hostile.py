@@ -534,3 +534,23 @@ def test_non_square_pixels_are_stylized_as_they_play(tiny_run, tmp_path):
     result = stylize_run(make_plan(job, exported), exported)
     out = video.probe(result.path)
     assert out.display_size == (36, 64) and out.sample_aspect == 1
+
+
+def test_messages_read_right(tiny_run, tmp_path):
+    """An image's article, and the paint hint's weight is the README's."""
+    import re
+
+    from PIL import Image
+
+    from vaest.errors import MissingStep
+    from vaest.export.read import Exported
+    from vaest.stylize.job import make_job
+    from vaest.stylize.methods import require_method
+
+    image = tmp_path / "in.png"
+    Image.new("RGB", (8, 8)).save(image)
+    with pytest.raises(UserError, match="an image input gives an image output"):
+        make_job(settings(), image, tmp_path / "out.mp4", tmp_path)
+    readme = re.search(r"--adversarial_weight ([\d.]+)", (ROOT / "README.md").read_text())
+    with pytest.raises(MissingStep, match=f"--adversarial_weight {readme.group(1)}`"):
+        require_method(Exported.from_run(tiny_run), "paint")
