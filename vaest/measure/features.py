@@ -30,6 +30,10 @@ LAYER_NAMES = tuple(
     f"block{b}_conv{i}" for b, (_, convs) in enumerate(BLOCKS, 1) for i in range(1, convs + 1)
 )
 FEATURE_NAMES = ("relu1_2", "relu2_2", "relu3_3")
+# With content=True the trunk goes on into block 4 as far as relu4_2, Gatys et al.'s content
+# layer: deep enough to forget texture and colour, shallow enough to keep the layout.
+CONTENT_LAYER_NAMES = ("block4_conv1", "block4_conv2")
+CONTENT_FEATURE_NAME = "relu4_2"
 
 # Both networks take Caffe-style input: BGR in 0-255 minus a per-channel mean, with the mean of
 # the images each was trained on (HED: BSDS500 as in its Caffe release; Keras: ImageNet).
@@ -79,11 +83,13 @@ def _conv_weights(h5: h5py.File) -> dict[str, list[h5py.Dataset]]:
     return found
 
 
-def _build_trunk() -> keras.Model:
-    """VGG16 conv blocks 1-3 for any image size, returning each block's last ReLU output."""
+def _build_trunk(content: bool = False) -> keras.Model:
+    """VGG16 conv blocks 1-3 for any image size, returning each block's last ReLU output (and
+    relu4_2 after them with content=True)."""
     inputs = keras.Input((None, None, 3))
     x, outputs = inputs, []
-    for b, (filters, convs) in enumerate(BLOCKS, 1):
+    blocks = (*BLOCKS, (512, 2)) if content else BLOCKS
+    for b, (filters, convs) in enumerate(blocks, 1):
         if b > 1:
             # 'same' as in HED: odd sizes round up instead of dropping the last row or column.
             x = keras.layers.MaxPooling2D(2, padding="same")(x)
@@ -92,31 +98,33 @@ def _build_trunk() -> keras.Model:
                 filters, 3, padding="same", activation="relu", name=f"block{b}_conv{i}"
             )(x)
         outputs.append(x)
-    return keras.Model(inputs, outputs, name="vgg16_blocks1_3")
+    return keras.Model(inputs, outputs, name="vgg16_blocks1_4" if content else "vgg16_blocks1_3")
 
 
 class TextureFeatures:
     """VGG16 conv blocks 1-3 with the weights of an .h5 file, as a function of images.
 
     Calling it gives the feature maps after relu1_2, relu2_2 and relu3_3: 64, 128 and 256
-    channels at full, 1/2 and 1/4 resolution (rounded up). `trunk` is the Keras model.
+    channels at full, 1/2 and 1/4 resolution (rounded up); with content=True also relu4_2's 512
+    channels at 1/8. `trunk` is the Keras model.
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, content: bool = False):
         path = Path(path)
         if not path.is_file():
             raise UserError(f"VGG16 weights file not found: {path}")
         self.path = path
-        self.trunk = _build_trunk()
+        self.trunk = _build_trunk(content)
+        layer_names = LAYER_NAMES + CONTENT_LAYER_NAMES if content else LAYER_NAMES
         try:
             with h5py.File(path, "r") as h5:
                 weights = _conv_weights(h5)
-                missing = [name for name in LAYER_NAMES if name not in weights]
+                missing = [name for name in layer_names if name not in weights]
                 if missing:
                     raise UserError(
                         f"{path} does not hold VGG16 conv weights (no layer {missing[0]})"
                     )
-                for name in LAYER_NAMES:
+                for name in layer_names:
                     layer = self.trunk.get_layer(name)
                     values = [np.asarray(w) for w in weights[name]]
                     expected = [tuple(v.shape) for v in layer.weights]

@@ -1,0 +1,300 @@
+"""--method optimize (per-frame optimisation, Ruder et al. 2016) against residual and Reinhard.
+
+Trains a small run (72x128 model, the default size) on a pan over two photographs of
+../shared/data with one painting as the domain (--painting, default candy.jpg), and extracts a
+judge's data set at the output size (the painting's tiles and the film's frames at 180x320). On a
+pan over two other photographs (unseen), toward the painting at alpha = 1, it stylizes with
+residual, Reinhard (the paintings' Lab statistics) and optimize, and reports at the output size:
+the deception rate (vaest.measure.deception), the texture and colour distance ratios to the
+painting's held-out tiles, edge correlation; the flow-warped error ratio with the temporal term
+and without it; seconds per frame at 320x180 and 640x360, warm and cold started; and L-BFGS
+against Adam at equal time. Writes doc/optimize_crop.png, a 100% crop. Skips when
+../shared/data is absent.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from absl import app, flags
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))
+from common import (  # noqa: E402
+    SHARED,
+    TRAIN_PHOTOS,
+    UNSEEN_PHOTOS,
+    cpu_summary,
+    pan,
+    refiner_settings,
+    vae_settings,
+    work_folder,
+)
+
+flags.DEFINE_string("painting", "candy.jpg", "The painting domain, from ../shared/data.")
+flags.DEFINE_integer("vae_steps", 300, "VAE training steps.")
+flags.DEFINE_integer("refiner_steps", 80, "Refiner training steps.")
+flags.DEFINE_integer("frames", 12, "Unseen frames stylized per setting at 320x180.")
+flags.DEFINE_integer("iterations", 10, "mogrify_video.py --iterations.")
+flags.DEFINE_string("optimizer", "lbfgs", "mogrify_video.py --optimizer.")
+flags.DEFINE_string("texture_loss", "sliced", "mogrify_video.py --texture_loss.")
+flags.DEFINE_bool("train_only", False, "Train (or resume) the run and stop.")
+flags.DEFINE_string("work_dir", None, "Keep the runs here (default: a temporary folder).")
+FLAGS = flags.FLAGS
+MODEL = (72, 128)
+OUTPUT = (180, 320)
+LARGE = (360, 640)
+BATCH = 8
+
+
+def train(work: Path) -> Path:
+    """The run (data, VAE, refiner, export) and the judge's data at the output size."""
+    from vaest.data.extract import extract
+    from vaest.data.sources import Options, plan_domains
+    from vaest.export.write import export
+    from vaest.io.imaging import find_images
+    from vaest.train.refiner import train_refiner
+    from vaest.train.vae import train_vae
+
+    photos = {p.stem: p for p in find_images(SHARED / "photos")}
+    video = pan([photos[n] for n in TRAIN_PHOTOS], work / "train.mp4", OUTPUT, 300, 1)
+    pan([photos[n] for n in UNSEEN_PHOTOS], work / "unseen.mp4", OUTPUT, 100, 2)
+    art = work / "art"
+    art.mkdir(exist_ok=True)
+    shutil.copy(SHARED / "paintings" / FLAGS.painting, art / FLAGS.painting)
+    run, judge = work / "run", work / "judge"
+    for folder, size in ((run, MODEL), (judge, OUTPUT)):
+        if not (folder / "data").exists():
+            options = Options(image_size=size, frame_stride=2, tiles_per_painting=150)
+            extract(plan_domains([f"film={video}"], [f"art={art}"], options), options, folder)
+    train_vae(run, vae_settings(FLAGS.vae_steps, BATCH))
+    train_refiner(run, refiner_settings(FLAGS.refiner_steps, BATCH))
+    if not (run / "export").exists():
+        export(run)
+    return run
+
+
+def main(argv):
+    if not SHARED.exists():
+        print(f"skipped: {SHARED} is absent")
+        return
+    work = work_folder(FLAGS.work_dir, "vaest-optimize-")
+    print(cpu_summary())
+    start = time.perf_counter()
+    train(work)
+    print(f"training and data: {(time.perf_counter() - start) / 60:.1f} min")
+    if FLAGS.train_only:
+        return
+    measure(work)
+
+
+def optimizing(run: Path, frames_at_size, settings, features, textures, seconds: list):
+    """The optimised pictures of consecutive frames (float [N, H, W, 3] at their size); appends
+    each frame's seconds to `seconds`."""
+    from vaest.export.read import Exported
+    from vaest.io.imaging import resize
+    from vaest.latent import Shift
+    from vaest.stylize.optimize import Objective
+    from vaest.stylize.optimize_frames import FrameOptimizer
+    from vaest.stylize.optimize_method import OptimizeMethod
+    from vaest.stylize.stylizer import Stylizer
+
+    exported = Exported.from_run(run)
+    fitted = np.stack([resize(f, *MODEL) for f in to_uint8_all(frames_at_size)])
+    source = exported.encode(fitted)[0].mean(axis=0)  # --source auto
+    shift = Shift.toward(source, exported.domain("art").centroid, 1.0)
+    method = OptimizeMethod(
+        Stylizer(exported, shift),
+        FrameOptimizer(Objective(features, settings.weights, settings.texture), settings),
+        textures,
+        lambda image: image,
+    )
+    out = []
+    for i, frame in enumerate(frames_at_size):
+        start = time.perf_counter()
+        out.extend(method(fitted[i : i + 1], frame[None], np.array([i / 25])))
+        seconds.append(time.perf_counter() - start)
+    return np.stack(out), method.optimizer
+
+
+def to_uint8_all(images):
+    from vaest.io.imaging import to_uint8
+
+    return [to_uint8(image) for image in images]
+
+
+class Constant:
+    """A texture target that does not change over time."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def at(self, time):
+        return self.target
+
+
+def measure(work: Path) -> None:
+    import dataclasses
+
+    from vaest.colour import lab_statistics, reinhard_transfer
+    from vaest.data.records import domain_images
+    from vaest.export.read import Exported
+    from vaest.io.imaging import resize, save_image, to_uint8
+    from vaest.io.video import iter_frames
+    from vaest.latent import Shift
+    from vaest.measure import features, metrics
+    from vaest.measure.deception import fit_painting_classifier
+    from vaest.measure.style import style_figures
+    from vaest.stylize.methods import stylize_by_method
+    from vaest.stylize.optimize_frames import OptimizeSettings
+    from vaest.stylize.texture_target import painting_tiles, texture_target
+    from vaest.stylize.upsample import detail_upsample
+    from vaest.temporal import temporal_figures
+
+    run, judge = work / "run", work / "judge" / "data"
+    weights = features.default_weights_path()
+    texture = features.TextureFeatures(weights)
+    deep = features.TextureFeatures(weights, content=True)
+    tiles = domain_images(judge, "train", "art")
+    classifier = fit_painting_classifier(texture, tiles, domain_images(judge, "train", "film"))
+    held = domain_images(judge, "val", "art")
+    colours, tile_texture = (
+        metrics.colour_statistics(held),
+        features.texture_statistics(texture, held),
+    )
+    unseen = [f for i, f in enumerate(iter_frames(work / "unseen.mp4")) if i < FLAGS.frames]
+    frames = np.stack(unseen).astype(np.float32) / 255.0
+    exported = Exported.from_run(run)
+    report = {"cpu": cpu_summary(), "frames": len(frames), "output": list(OUTPUT)}
+    report["export_steps"] = {k: exported.info[k] for k in ("vae_step", "refiner_step")}
+
+    fitted = np.stack([resize(f, *MODEL) for f in unseen])
+    means = exported.encode(fitted)[0]
+    shift = Shift.toward(means.mean(axis=0), exported.domain("art").centroid, 1.0)
+    styled = stylize_by_method(exported, fitted, shift, means=means)["residual"]
+    residual = (
+        np.stack(
+            [detail_upsample(s, m, f) for s, m, f in zip(styled, fitted, unseen, strict=True)]
+        ).astype(np.float32)
+        / 255.0
+    )
+    outputs = {"reinhard": reinhard_transfer(frames, lab_statistics(tiles)), "residual": residual}
+
+    start = time.perf_counter()
+    kind = FLAGS.texture_loss
+    target = Constant(texture_target(deep, painting_tiles(exported, "art", OUTPUT), kind))
+    report["texture_target_seconds"] = round(time.perf_counter() - start, 1)
+    base = OptimizeSettings(iterations=FLAGS.iterations, optimizer=FLAGS.optimizer, texture=kind)
+    timing = {}
+    for name, settings in (
+        ("optimize", base),
+        ("optimize, no temporal term", dataclasses.replace(base, temporal=False)),
+    ):
+        seconds = []
+        outputs[name], _ = optimizing(run, frames, settings, deep, target, seconds)
+        timing[name] = seconds
+    for name, images in outputs.items():
+        row = style_figures(images, frames, colours, texture, tile_texture, classifier)
+        row.update(temporal_figures(to_uint8_all(images), unseen))
+        report[name] = row
+    with_term = report["optimize"]["ratio"]
+    without = report["optimize, no temporal term"]["ratio"]
+    report["flow-warped error ratio, with / without the temporal term"] = with_term / without
+    report["seconds per frame 320x180 (warm frames)"] = float(np.mean(timing["optimize"][1:]))
+    report["seconds first frame 320x180"] = timing["optimize"][0]
+    report.update(warm_against_cold(run, frames, base, deep, target))
+    report.update(optimizer_race(run, frames, base, deep, target))
+
+    large = [resize(f, *LARGE) for f in unseen[:2]]
+    large_target = Constant(texture_target(deep, painting_tiles(exported, "art", LARGE), kind))
+    seconds = []
+    big, _ = optimizing(
+        run, np.stack(large).astype(np.float32) / 255.0, base, deep, large_target, seconds
+    )
+    report["seconds per frame 640x360 (warm frames)"] = float(np.mean(seconds[1:]))
+    report["seconds first frame 640x360"] = seconds[0]
+    print(json.dumps(report, indent=2, default=str))
+    print_table(report)
+    crop = big[-1][100:300, 180:460]
+    save_image(to_uint8(crop), ROOT / "doc" / "optimize_crop.png")
+    side = np.concatenate([frames[-1], residual[-1], outputs["optimize"][-1]], axis=1)
+    save_image(to_uint8(side), work / "side_by_side.png")
+    (work / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print(f"wrote doc/optimize_crop.png; runs and {work / 'side_by_side.png'} in {work}")
+
+
+def warm_against_cold(run, frames, settings, deep, target) -> dict:
+    """On frames 1 and 2 after an optimised frame 0: the iterations a cold start (from the frame
+    itself) needs to reach the loss the warm start reaches in settings.iterations."""
+    import dataclasses
+
+    from vaest import temporal
+    from vaest.stylize.optimize import minimise
+
+    seconds = []
+    _, optimizer = optimizing(run, frames[:1], settings, deep, target, seconds)
+    objective = optimizer.objective
+    previous, needed = optimizer.last.picture, []
+    for i in range(1, 3):
+        pair = temporal.pair_flow(frames[i - 1], frames[i])
+        warped = temporal.warp(previous, pair.flow)
+        colour = frames[i]  # the same for both starts: only the start differs
+        goal = objective.frame_target(frames[i], colour, target.at(0), warped, pair.visible)
+        warm = minimise(objective, warped, goal, settings.iterations, settings.optimizer, True)
+        cold = minimise(
+            objective, frames[i], goal, 3 * settings.iterations, settings.optimizer, True
+        )
+        reached = [k + 1 for k, loss in enumerate(cold.losses) if loss <= warm.losses[-1]]
+        needed.append(reached[0] if reached else None)
+        previous = warm.picture
+    del dataclasses
+    return {
+        "cold start: iterations to the warm start's loss "
+        f"(warm: {settings.iterations}; None: not in {3 * settings.iterations})": needed
+    }
+
+
+def optimizer_race(run, frames, settings, deep, target) -> dict:
+    """L-BFGS against Adam on the first frame from the residual guess, at equal time."""
+    from vaest.stylize.optimize import minimise
+
+    seconds = []
+    _, optimizer = optimizing(run, frames[:1], settings, deep, target, seconds)
+    objective = optimizer.objective
+    goal = objective.frame_target(frames[0], frames[0], target.at(0))
+    start = frames[0]
+    found = {}
+    minimise(objective, start, goal, 1, "adam")
+    minimise(objective, start, goal, 1, "lbfgs")
+    began = time.perf_counter()
+    adam = minimise(objective, start, goal, 3 * settings.iterations, "adam")
+    budget = time.perf_counter() - began
+    found["adam"] = (3 * settings.iterations, float(objective.loss(adam.picture[None], goal)))
+    for n in range(2, 3 * settings.iterations + 1, 2):
+        began = time.perf_counter()
+        lbfgs = minimise(objective, start, goal, n, "lbfgs")
+        if time.perf_counter() - began > budget:
+            break
+        found["lbfgs"] = (n, float(objective.loss(lbfgs.picture[None], goal)))
+    return {f"equal time ({budget:.1f} s), iterations and loss": found}
+
+
+def print_table(report: dict) -> None:
+    names = ("deception_rate", "input_deception_rate", "texture_distance_ratio",
+             "edge_correlation", "colour_distance_ratio", "ratio")  # fmt: skip
+    print("\nunseen pan at 320x180, alpha = 1: " + " | ".join(names))
+    for method in ("reinhard", "residual", "optimize", "optimize, no temporal term"):
+        row = report[method]
+        cells = [f"{row[n]:6.3f}" if isinstance(row.get(n), float) else str(row.get(n))
+                 for n in names]  # fmt: skip
+        print(f"  {method:28s} " + " ".join(cells))
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    app.run(main)

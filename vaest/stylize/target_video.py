@@ -1,0 +1,136 @@
+"""--target_video STYLE: content frame t takes its target from the style video's frame at time t.
+
+This is the multi-style video of the seed stylizers: the style changes as the style video does.
+- The latent methods move each frame toward the style frame's own latent: c_target(t) is the
+  encoder's mean of the style frame at t, smoothed over --transition seconds (an exponential
+  moving average with that time constant), so that z'_t = mu_t - a c_source + b c_target(t)
+  (vaest.latent.Shift): with a = b = alpha, mu_t + alpha (enc(style_t) - c_source).
+- --method optimize takes the style frame's VGG features as its texture target.
+
+A style video shorter than the content loops; a still image is one target for every frame. The
+style video streams: only the current frame is held, and a loop decodes it again from the start.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from vaest.errors import UserError
+from vaest.io import imaging, video
+
+
+def check_target_video(text: str | None) -> Path | None:
+    """--target_video: an existing, readable video or image (checked without TensorFlow)."""
+    if text is None or not str(text).strip():
+        return None
+    path = Path(text)
+    if not path.is_file():
+        raise UserError(f"--target_video {text}: no such file")
+    if path.suffix.lower() in imaging.IMAGE_SUFFIXES:
+        imaging.load_image(path)  # an ImageError (a UserError) names what is wrong
+    else:
+        info = video.probe(path)  # a VideoError for anything that is not a video
+        if info.width < 1 or info.height < 1:
+            raise UserError(f"--target_video {text}: the video has no frames")
+    return path
+
+
+class StyleFrames:
+    """The style video's (or image's) frame at a time, cropped to fill `size` (height, width)."""
+
+    def __init__(self, path: str | Path, size: tuple[int, int]):
+        self.path = Path(path)
+        self.size = tuple(size)
+        self.still = self.path.suffix.lower() in imaging.IMAGE_SUFFIXES
+        self.fps = 1.0 if self.still else video.probe(self.path).fps
+        self.count: int | None = 1 if self.still else None  # known once the end was read
+        self._frames = None
+        self._position = -1  # index of self._frame
+        self._frame = None
+        if self.still:
+            self._frame = self._fit(imaging.load_image(self.path))
+            self._position = 0
+
+    def _fit(self, frame: np.ndarray) -> np.ndarray:
+        return imaging.fit_image(frame, self.size, "crop")
+
+    def index_at(self, time: float) -> int:
+        index = max(0, math.floor(time * self.fps + 1e-6))
+        return index % self.count if self.count else index
+
+    def at(self, time: float) -> np.ndarray:
+        """uint8 [H, W, 3]: the frame shown at `time` seconds (looping)."""
+        index = self.index_at(time)
+        if self._frames is None or index < self._position:
+            self._restart()
+        while self._position < index:
+            try:
+                frame = next(self._frames)
+            except StopIteration:
+                if self._position < 0:
+                    raise UserError(f"--target_video {self.path}: no frame could be read") from None
+                self.count = self._position + 1
+                self._restart()
+                index %= self.count
+                continue
+            self._position += 1
+            self._frame = frame
+        return self._fit(self._frame) if not self.still else self._frame
+
+    def _restart(self) -> None:
+        if self._frames is not None:
+            self._frames.close()
+        self._frames = video.iter_frames(self.path)
+        self._position = -1
+
+
+class StyleLatents:
+    """c_target by time for the latent methods (a TargetSchedule's interface: `at`, `constant`):
+    the style frame's mean latent, smoothed over `transition` seconds. Times are asked in order;
+    asking a time again keeps the value."""
+
+    constant = False
+
+    def __init__(self, exported, frames: StyleFrames, transition: float):
+        self.exported = exported
+        self.frames = frames
+        self.transition = float(transition)
+        self.names = [frames.path.name]
+        self._time = None
+        self._value = None
+
+    def at(self, times) -> np.ndarray:
+        times = np.atleast_1d(np.asarray(times, np.float64))
+        styles = np.stack([self.frames.at(t) for t in times])
+        means = self.exported.encode(styles)[0].astype(np.float64)
+        out = np.empty_like(means)
+        for i, (time, mean) in enumerate(zip(times, means, strict=True)):
+            if self._value is None or self.transition == 0:
+                self._value = mean
+            else:
+                keep = math.exp(-max(0.0, time - self._time) / self.transition)
+                self._value = keep * self._value + (1.0 - keep) * mean
+            self._time = time
+            out[i] = self._value
+        return out.astype(np.float32)
+
+
+class StyleTextures:
+    """--method optimize's texture target by time: the style frame's, at the working size."""
+
+    def __init__(self, features, frames: StyleFrames, kind: str):
+        from vaest.stylize.texture_target import texture_target  # TensorFlow: only when used
+
+        self._target = lambda frame: texture_target(features, [frame], kind)
+        self.frames = frames
+        self._cached = (None, None)
+
+    def at(self, time: float):
+        index = self.frames.index_at(time)
+        if self._cached[0] != index:
+            frame = imaging.as_float_images(self.frames.at(time))
+            self._cached = (index, self._target(frame))
+        return self._cached[1]

@@ -1,0 +1,118 @@
+"""What --method optimize's texture term pulls toward: a painting domain's tiles, or a style frame.
+
+The tiles are cut from the domain's paintings (the export's manifest lists them) at the working
+size, as extract_tiles.py cuts them at the model size (vaest.data.extract.tile_boxes): the
+strokes then keep their size in pixels whatever the model size. Paintings no longer on disk fall
+back to the tiles recorded in RUN/data, at the model size.
+
+A target is, per VGG layer (relu1_2, relu2_2, relu3_3), a pool of feature vectors [1, P, C] for
+the sliced Wasserstein term, or the mean Gram matrix [C, C] for the Gram term. A mix of domains
+(--target wave:0.7,scream:0.3, or a timeline's transition) mixes the pools in proportion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+from absl import logging
+
+from vaest.data.extract import tile_boxes
+from vaest.data.records import domain_images
+from vaest.errors import MissingStep
+from vaest.io import imaging
+from vaest.measure.feature_loss import POOL_POSITIONS
+from vaest.measure.features import TextureFeatures, texture_statistics
+
+TEXTURE_LAYERS = 3  # relu1_2, relu2_2, relu3_3
+TILES_PER_DOMAIN = 24
+TILE_SEED = 0
+
+
+def painting_tiles(exported, name: str, size: tuple[int, int], count=TILES_PER_DOMAIN):
+    """float32 [N, H, W, 3]: tiles of a painting domain's paintings at `size` (height, width)."""
+    sources = [Path(p) for p in exported.manifest.domain(name).sources]
+    readable = [p for p in sources if p.is_file()]
+    if not readable:
+        data = exported.folder.parent / "data"
+        if not (data / "manifest.json").is_file():
+            raise MissingStep(
+                f"--method optimize needs the paintings of {name!r} or their tiles in {data}; "
+                "neither is there"
+            )
+        logging.info("the paintings of %s are gone: texture from the tiles in %s", name, data)
+        return domain_images(data, "train", name)
+    rng = np.random.default_rng(TILE_SEED)
+    per_painting = max(1, count // len(readable))
+    tiles = []
+    for path in readable:
+        painting = imaging.load_image(path)
+        for top, left, h, w in tile_boxes(painting.shape[:2], size, per_painting, rng):
+            crop = np.ascontiguousarray(painting[top : top + h, left : left + w])
+            tiles.append(imaging.resize(crop, *size))
+    return imaging.as_float_images(np.stack(tiles))
+
+
+def sliced_pools(features: TextureFeatures, images: Iterable, seed: int = TILE_SEED) -> list:
+    """Per texture layer, [1, POOL_POSITIONS, C]: feature vectors drawn evenly from every image,
+    one image's maps at a time (a set of large tiles would not fit at once)."""
+    images = list(images)
+    rng = np.random.default_rng(seed)
+    share = -(-POOL_POSITIONS // len(images))
+    layers = [[] for _ in range(TEXTURE_LAYERS)]
+    for image in images:
+        for layer, maps in enumerate(features(image)[:TEXTURE_LAYERS]):
+            vectors = maps.reshape(-1, maps.shape[-1])
+            layers[layer].append(vectors[rng.integers(0, len(vectors), share)])
+    return [np.concatenate(rows)[:POOL_POSITIONS][None] for rows in layers]
+
+
+def gram_targets(features: TextureFeatures, images: Iterable) -> list:
+    """Per texture layer, the images' mean Gram matrix [C, C]."""
+    return texture_statistics(features, list(images))[:TEXTURE_LAYERS]
+
+
+def texture_target(features: TextureFeatures, images: Iterable, kind: str) -> list:
+    """The target of images (float [H, W, 3] each): pools for sliced, Gram matrices for gram."""
+    return sliced_pools(features, images) if kind == "sliced" else gram_targets(features, images)
+
+
+def mix(targets: list[list[np.ndarray]], weights, kind: str) -> list[np.ndarray]:
+    """Several domains' targets mixed by weights summing to 1: pools share their rows in
+    proportion (each pool is a random sample, so its first rows are one too); Gram matrices are
+    averaged."""
+    weights = np.asarray(weights, np.float64)
+    if len(targets) == 1:
+        return targets[0]
+    if kind == "gram":
+        return [
+            sum(w * t[i] for w, t in zip(weights, targets, strict=True))
+            for i in range(TEXTURE_LAYERS)
+        ]
+    counts = np.floor(weights * POOL_POSITIONS).astype(int)
+    counts[np.argmax(weights)] += POOL_POSITIONS - counts.sum()
+    return [
+        np.concatenate([t[i][:, :n] for t, n in zip(targets, counts, strict=True)], axis=1)
+        for i in range(TEXTURE_LAYERS)
+    ]
+
+
+class TextureSchedule:
+    """The texture target at each frame time, following a TargetSchedule's mix of domains: each
+    domain's target is made once, the mixes are cached."""
+
+    def __init__(self, features, exported, schedule, size: tuple[int, int], kind: str):
+        self.schedule = schedule
+        self.kind = kind
+        self.targets = [
+            texture_target(features, painting_tiles(exported, name, size), kind)
+            for name in schedule.names
+        ]
+        self._cached = (None, None)
+
+    def at(self, time: float) -> list[np.ndarray]:
+        weights = tuple(np.round(self.schedule.weights_at(time)[0], 3))
+        if self._cached[0] != weights:
+            self._cached = (weights, mix(self.targets, weights, self.kind))
+        return self._cached[1]
