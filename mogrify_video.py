@@ -23,6 +23,14 @@ from vaest.device import DEVICES, GPU_BATCH, PRECISIONS
 from vaest.export.read import load_export
 from vaest.stylize.job import make_job
 from vaest.stylize.methods import DEFAULT_METHOD, METHODS
+from vaest.stylize.optimize_choices import (
+    DEFAULT_ITERATIONS,
+    DEFAULT_OPTIMIZE_SIZE,
+    DEFAULT_OPTIMIZER,
+    DEFAULT_TEXTURE,
+    OPTIMIZERS,
+    TEXTURES,
+)
 from vaest.stylize.plan import make_plan
 from vaest.stylize.run import run as stylize_run
 from vaest.stylize.settings import BATCH_SIZE, SOURCE_AUTO, Settings
@@ -87,7 +95,9 @@ flags.DEFINE_enum(
     "How the frame's structure is kept: residual adds back what the model could not rebuild of "
     "the frame (its detail and colour variation, not its mean colour); refine is the refiner "
     "alone (faster: one decode instead of two); split is the frequency-split baseline; paint is "
-    "the refiner trained against a patch discriminator (train_refiner.py --adversarial_weight).",
+    "the refiner trained against a patch discriminator (train_refiner.py --adversarial_weight); "
+    "optimize finds each picture by optimisation toward the frame's content, the paintings' "
+    "texture and z''s colours, each frame starting from the last (slow: seconds per frame).",
 )
 flags.DEFINE_float(
     "detail", 1.0, "How much of the frame's structure is kept, 0-1 (0: the painting's look only)."
@@ -133,6 +143,31 @@ flags.DEFINE_boolean(
     "Write the input and the output side by side (above each other for clips wider than 16:9).",
 )  # fmt: skip
 cli.define_trust_export_flag()
+flags.DEFINE_string(
+    "target_video", None,
+    "A style video (or image): content frame t takes its target from the style video's frame at "
+    "the same time (looping a shorter one), its latent for the latent methods (smoothed over "
+    "--transition), its VGG features for --method optimize.",
+)  # fmt: skip
+# --method optimize (vaest.stylize.optimize_method).
+flags.DEFINE_integer(
+    "iterations", DEFAULT_ITERATIONS,
+    "--method optimize: optimiser iterations per frame (3x for the first frame and after a cut).",
+)  # fmt: skip
+flags.DEFINE_enum(
+    "optimizer", DEFAULT_OPTIMIZER, OPTIMIZERS,
+    "--method optimize: lbfgs (tensorflow-probability's L-BFGS) or adam.",
+)  # fmt: skip
+flags.DEFINE_enum(
+    "texture_loss", DEFAULT_TEXTURE, TEXTURES,
+    "--method optimize: sliced (Wasserstein distance of VGG features to the paintings' tiles) or "
+    "gram (their mean Gram matrices), for comparison.",
+)  # fmt: skip
+flags.DEFINE_string(
+    "optimize_size",
+    DEFAULT_OPTIMIZE_SIZE,
+    "--method optimize: WIDTHxHEIGHT cap of the size it works at (the output is resized to).",
+)
 FLAGS = flags.FLAGS
 
 

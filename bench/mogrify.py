@@ -341,7 +341,7 @@ def quality(run_dir: Path, video_path: Path | None) -> None:
     from vaest.measure import metrics
     from vaest.measure.features import TextureFeatures, default_weights_path, texture_statistics
     from vaest.measure.style import style_figures
-    from vaest.stylize.methods import METHODS
+    from vaest.stylize.methods import LATENT_METHODS as METHODS
     from vaest.stylize.stylizer import Stylizer
 
     exported = Exported.from_run(run_dir)

@@ -109,15 +109,16 @@ def optimizing(run: Path, frames_at_size, settings, features, textures, seconds:
     source = exported.encode(fitted)[0].mean(axis=0)  # --source auto
     shift = Shift.toward(source, exported.domain("art").centroid, 1.0)
     method = OptimizeMethod(
-        Stylizer(exported, shift),
+        Stylizer(exported, shift, clock=(0.0, 25.0)),
         FrameOptimizer(Objective(features, settings.weights, settings.texture), settings),
         textures,
-        lambda image: image,
+        pictures=iter(to_uint8_all(frames_at_size)),
+        sizes=lambda size: (size, lambda image: image),
     )
     out = []
-    for i, frame in enumerate(frames_at_size):
+    for i in range(len(frames_at_size)):
         start = time.perf_counter()
-        out.extend(method(fitted[i : i + 1], frame[None], np.array([i / 25])))
+        out.extend(method(fitted[i : i + 1]))
         seconds.append(time.perf_counter() - start)
     return np.stack(out), method.optimizer
 
@@ -144,6 +145,7 @@ def measure(work: Path) -> None:
     from vaest.colour import lab_statistics, reinhard_transfer
     from vaest.data.records import domain_images
     from vaest.export.read import Exported
+    from vaest.flow import temporal_figures
     from vaest.io.imaging import resize, save_image, to_uint8
     from vaest.io.video import iter_frames
     from vaest.latent import Shift
@@ -154,7 +156,6 @@ def measure(work: Path) -> None:
     from vaest.stylize.optimize_frames import OptimizeSettings
     from vaest.stylize.texture_target import painting_tiles, texture_target
     from vaest.stylize.upsample import detail_upsample
-    from vaest.temporal import temporal_figures
 
     run, judge = work / "run", work / "judge" / "data"
     weights = features.default_weights_path()
@@ -202,13 +203,16 @@ def measure(work: Path) -> None:
         row = style_figures(images, frames, colours, texture, tile_texture, classifier)
         row.update(temporal_figures(to_uint8_all(images), unseen))
         report[name] = row
+        print(f"{name}: {json.dumps(row)}", flush=True)
     with_term = report["optimize"]["ratio"]
     without = report["optimize, no temporal term"]["ratio"]
     report["flow-warped error ratio, with / without the temporal term"] = with_term / without
     report["seconds per frame 320x180 (warm frames)"] = float(np.mean(timing["optimize"][1:]))
     report["seconds first frame 320x180"] = timing["optimize"][0]
-    report.update(warm_against_cold(run, frames, base, deep, target))
-    report.update(optimizer_race(run, frames, base, deep, target))
+    print(f"seconds per frame at 320x180: {timing}", flush=True)
+    for part in (warm_against_cold, optimizer_race):
+        report.update(part(run, frames, base, deep, target))
+        print(json.dumps(report, indent=2, default=str), flush=True)
 
     large = [resize(f, *LARGE) for f in unseen[:2]]
     large_target = Constant(texture_target(deep, painting_tiles(exported, "art", LARGE), kind))
@@ -233,7 +237,7 @@ def warm_against_cold(run, frames, settings, deep, target) -> dict:
     itself) needs to reach the loss the warm start reaches in settings.iterations."""
     import dataclasses
 
-    from vaest import temporal
+    from vaest import flow
     from vaest.stylize.optimize import minimise
 
     seconds = []
@@ -241,8 +245,8 @@ def warm_against_cold(run, frames, settings, deep, target) -> dict:
     objective = optimizer.objective
     previous, needed = optimizer.last.picture, []
     for i in range(1, 3):
-        pair = temporal.pair_flow(frames[i - 1], frames[i])
-        warped = temporal.warp(previous, pair.flow)
+        pair = flow.pair_flow(frames[i - 1], frames[i])
+        warped = flow.warp(previous, pair.flow)
         colour = frames[i]  # the same for both starts: only the start differs
         goal = objective.frame_target(frames[i], colour, target.at(0), warped, pair.visible)
         warm = minimise(objective, warped, goal, settings.iterations, settings.optimizer, True)

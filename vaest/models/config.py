@@ -144,7 +144,7 @@ class RefinerConfig(_Saved):
     # value) of the VAE output.
     push_weight: float = 0.4
     push_margin: float = 0.001
-    # Optional texture term (vaest.style_loss): the refined decode of a latent shifted by
+    # Optional texture term (vaest.measure.feature_loss): the refined decode of a latent shifted by
     # style_strength * (c_target - c_video) toward the style_target painting domain ("": the
     # only one) is pulled toward the paintings' VGG Gram matrices. Weighted per value, like
     # the mean squared error; 0 turns it off.
@@ -158,7 +158,7 @@ class RefinerConfig(_Saved):
     adversarial_weight: float = 0.0
     content_weight: float = 1.0
     # With adversarial training: the sliced Wasserstein distance of the painted output's VGG16
-    # features to its target domain's tiles' (vaest.models.style_loss); 0 turns it off.
+    # features to its target domain's tiles' (vaest.measure.feature_loss); 0 turns it off.
     sliced_wasserstein_weight: float = 0.0
     adversarial_spread: float = 0.25
     discriminator_filters: tuple[int, ...] = (32, 64, 128)

@@ -40,6 +40,7 @@ class Composer:
             and self.detail > 0
             and enlarging
         )
+        self.whole = settings.method == "optimize"  # pictures come without letterbox bars
         self.keep_colours = settings.keep_colours
         self.side_by_side = side_by_side = settings.side_by_side
         height, width = geometry.output_size
@@ -63,6 +64,8 @@ class Composer:
             picture = detail_upsample(
                 geometry.content_of(styled), geometry.content_of(fitted), source, self.detail
             )
+        elif self.whole:  # already the picture alone, at its own working size
+            picture = geometry.to_placement(to_uint8(styled))
         else:
             picture = geometry.to_placement(geometry.content_of(to_uint8(styled)))
         if self.keep_colours:

@@ -14,6 +14,9 @@ Every method starts from the shifted latent z' (vaest.latent.Shift) of a frame x
   (train_refiner.py --adversarial_weight): the refiner repaints decode(z') with the paintings'
   local look, guided by `detail` of the frame's luminance detail. Without such a refiner it is a
   UserError, since the plain refiner would give a colour grade under a name that promises paint.
+- `optimize`: each picture found by optimisation toward the frame's content, the paintings'
+  texture and decode(z')'s colours (vaest.stylize.optimize_method); slow, and needs no training
+  beyond the VAE's.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from vaest.errors import MissingStep
 from vaest.io.imaging import as_float_images
 from vaest.latent import Shift
 
-METHODS = ("residual", "refine", "split", "paint")
+LATENT_METHODS = ("residual", "refine", "split", "paint")  # computed from z' batch by batch
+# optimize (vaest.stylize.optimize_method) finds each picture by optimisation, frame by frame
+METHODS = (*LATENT_METHODS, "optimize")
 
 
 DEFAULT_METHOD = "residual"
@@ -53,8 +58,8 @@ def require_method(exported, method: str) -> None:
 
 
 def available_methods(exported) -> tuple[str, ...]:
-    """The methods this export serves (paint needs an adversarially trained refiner)."""
-    return tuple(m for m in METHODS if m != "paint" or exported.adversarial)
+    """The latent methods this export serves (paint needs an adversarially trained refiner)."""
+    return tuple(m for m in LATENT_METHODS if m != "paint" or exported.adversarial)
 
 
 def frequency_split(decoded, frames, detail: float = 1.0, sigma: float = SPLIT_SIGMA):
@@ -97,9 +102,11 @@ def _stylize(
     exported, frames, shifted, means, methods, *, refine=True, detail=1.0
 ) -> dict[str, np.ndarray]:
     """{method: output} for the methods asked, sharing one decode (and refine) of z' (and mu)."""
-    unknown = set(methods) - set(METHODS)
+    unknown = set(methods) - set(LATENT_METHODS)
     if unknown:
-        raise ValueError(f"unknown method {unknown.pop()!r}; the methods are {', '.join(METHODS)}")
+        raise ValueError(
+            f"unknown method {unknown.pop()!r}; the methods are {', '.join(LATENT_METHODS)}"
+        )
     for method in methods:
         require_method(exported, method)
     frames = as_float_images(frames)

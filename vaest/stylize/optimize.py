@@ -9,7 +9,7 @@ A picture x at the working size minimises the weighted sum of
 - colour: x low-passed (cell means) against decode(z'), upsampled and low-passed alike:
   the latent shift sets the palette, so --strength, mixes and timelines keep their meaning;
 - temporal: Ruder et al.'s short-term loss, (1/D) sum c (x - w)^2, with w the previous output
-  warped along the input's flow and c the visibility of vaest.temporal (zero for a first frame);
+  warped along the input's flow and c the visibility of vaest.flow (zero for a first frame);
 - variation: the mean squared difference of neighbouring pixels, against the speckle that
   gradient steps on single pixels leave.
 
@@ -25,7 +25,6 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from vaest.errors import UserError
 from vaest.measure.feature_loss import (
     FeatureDistance,
     gram_loss,
@@ -33,9 +32,8 @@ from vaest.measure.feature_loss import (
     vgg_features,
 )
 from vaest.measure.features import TextureFeatures
+from vaest.stylize.optimize_choices import check_optimizer, check_texture
 
-OPTIMIZERS = ("lbfgs", "adam")
-TEXTURES = ("sliced", "gram")
 CONTENT_LAYER = 3  # relu4_2 in TextureFeatures(content=True)'s maps
 COLOUR_CELL = 8  # pixels of the working size per cell of the colour term's grid
 # Feature vectors compared per layer and projections: as few as keep the texture, since sorting
@@ -71,16 +69,6 @@ class FrameTarget(NamedTuple):
     colour: tf.Tensor  # [1, gh, gw, 3]: decode(z') on the colour grid
     previous: tf.Tensor  # [1, H, W, 3]: the previous output warped onto this frame
     visible: tf.Tensor  # [1, H, W, 1]: where it counts (Ruder et al.'s c)
-
-
-def check_optimizer(name: str) -> None:
-    if name not in OPTIMIZERS:
-        raise UserError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, not {name!r}")
-
-
-def check_texture(name: str) -> None:
-    if name not in TEXTURES:
-        raise UserError(f"--texture_loss must be one of {', '.join(TEXTURES)}, not {name!r}")
 
 
 def low_pass(images):

@@ -2,7 +2,7 @@
 
 Each frame after the first starts from the previous output warped along the input's flow (the
 pixels it uncovers take whatever the warp brings there) and is pulled toward that warped output
-on the pixels that stay visible (vaest.temporal's DIS flow and its occlusion test). The first
+on the pixels that stay visible (vaest.flow's DIS flow and its occlusion test). The first
 frame, and a frame after a cut, start from the caller's first guess (a fast painted method) with
 FIRST_FRAME_FACTOR times the iterations and no temporal term.
 """
@@ -14,28 +14,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vaest import temporal
-from vaest.errors import UserError
-from vaest.stylize.optimize import (
-    Minimised,
-    Objective,
-    Weights,
+from vaest import flow
+from vaest.stylize.optimize import Minimised, Objective, Weights, minimise
+from vaest.stylize.optimize_choices import (
+    DEFAULT_ITERATIONS,
+    DEFAULT_OPTIMIZER,
+    DEFAULT_TEXTURE,
+    check_iterations,
     check_optimizer,
     check_texture,
-    minimise,
 )
 from vaest.stylize.stabilize import MIN_VISIBLE_SHARE
 
 FIRST_FRAME_FACTOR = 3  # a first frame, or one after a cut, starts far from its optimum
-DEFAULT_ITERATIONS = 10
-DEFAULT_OPTIMIZER = "lbfgs"
-
-
-def check_iterations(value) -> int:
-    """--iterations: a whole number of at least 1."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UserError(f"--iterations must be a whole number of at least 1, not {value!r}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -44,7 +35,7 @@ class OptimizeSettings:
 
     iterations: int = DEFAULT_ITERATIONS  # per frame; FIRST_FRAME_FACTOR times more on a first
     optimizer: str = DEFAULT_OPTIMIZER  # lbfgs or adam
-    texture: str = "sliced"  # sliced (Wasserstein) or gram
+    texture: str = DEFAULT_TEXTURE  # sliced (Wasserstein) or gram
     temporal: bool = True  # Ruder et al.'s temporal term, for videos
     warm_start: bool = True  # False: every frame starts from itself (a cold start)
     weights: Weights = field(default_factory=Weights)
@@ -79,7 +70,7 @@ class FrameOptimizer:
         settings = self.settings
         pair = None
         if self._previous_input is not None:
-            pair = temporal.pair_flow(self._previous_input, frame)
+            pair = flow.pair_flow(self._previous_input, frame)
             if pair.visible_share < MIN_VISIBLE_SHARE:
                 self.cuts.append(self._index)
                 pair = None
@@ -88,7 +79,7 @@ class FrameOptimizer:
             start = first_guess() if settings.warm_start else frame
             iterations = settings.first_iterations
         else:
-            warped = temporal.warp(self._previous_output, pair.flow)
+            warped = flow.warp(self._previous_output, pair.flow)
             start = warped if settings.warm_start else frame
             iterations = settings.iterations
             if settings.temporal:

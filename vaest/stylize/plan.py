@@ -20,6 +20,7 @@ from vaest.stylize.compose import Composer
 from vaest.stylize.geometry import Geometry, picture_geometry
 from vaest.stylize.job import Job
 from vaest.stylize.settings import BATCH_SIZE, Settings
+from vaest.stylize.target_video import StyleFrames, StyleLatents
 from vaest.stylize.targets import TargetSchedule, target_schedule
 
 
@@ -30,7 +31,7 @@ class Plan:
     job: Job
     source_weight: float  # a of z' = mu - a c_source + b c_target
     target_weight: float  # b
-    schedule: TargetSchedule  # c_target over the input's time
+    schedule: TargetSchedule  # c_target over the input's time (or a style video's StyleLatents)
     temporal: frozenset[str]  # the stabilisations: flow, latent, both or none
     latent_smoothing: float  # s of the latent moving average; 0 = off
     batch_size: int  # frames per model call
@@ -53,6 +54,8 @@ def make_plan(job: Job, exported) -> Plan:
     s = job.settings
     (a, b), temporal, smoothing = s.resolved()
     batch_size = s.batch_size or (GPU_BATCH if "GPU" in (exported.device or "") else BATCH_SIZE)
+    if s.method == "optimize" and not s.batch_size:
+        batch_size = 1  # optimised one frame after another: the bar shows seconds per frame
     geometry = rate = None
     if job.kind == "video":
         geometry = picture_geometry(s, job.info.display_size, exported)
@@ -60,6 +63,9 @@ def make_plan(job: Job, exported) -> Plan:
             require_encodable(Composer(geometry, s).output_size, job.output)
         rate = exact_rate(job.info.fps)
     schedule = target_schedule(exported, s.target, s.transition)
+    if s.target_video:
+        frames = StyleFrames(s.target_video, exported.image_size)
+        schedule = StyleLatents(exported, frames, s.transition)
     logging.info(
         "model on %s in %s, %d frames per call", exported.device, exported.precision, batch_size
     )

@@ -32,10 +32,15 @@ def run(plan: Plan, exported, progress: Callable | None = None) -> Result:
     if not video and (plan.settings.smoothing or plan.settings.measure_temporal):
         logging.info("--smoothing and --measure_temporal apply to videos only")
     # Stabilised at the model size: the flicker is made there, and the flow is cheapest there.
-    steady = video and "flow" in plan.temporal
+    # optimize has its own temporal term, along the same flow
+    steady = video and "flow" in plan.temporal and plan.settings.method != "optimize"
     stabilizer = FlowStabilizer(plan.settings.temporal_weight) if steady else None
     source = np.asarray(source, np.float32)
     stylizer = Stylizer.for_plan(plan, exported, source, stabilizer)
+    if plan.settings.method == "optimize":
+        from vaest.stylize.optimize_method import OptimizeMethod  # TensorFlow's VGG, when used
+
+        stylizer = OptimizeMethod.for_plan(plan, exported, stylizer)
     plan.job.output.parent.mkdir(parents=True, exist_ok=True)
     if video:
         return run_video(plan, exported, stylizer, bar, means)

@@ -15,6 +15,17 @@ from vaest.device import check_device, check_precision
 from vaest.errors import UserError
 from vaest.stylize.geometry import parse_output_size
 from vaest.stylize.methods import DEFAULT_METHOD, METHODS
+from vaest.stylize.optimize_choices import (
+    DEFAULT_ITERATIONS,
+    DEFAULT_OPTIMIZE_SIZE,
+    DEFAULT_OPTIMIZER,
+    DEFAULT_TEXTURE,
+    check_iterations,
+    check_optimizer,
+    check_texture,
+    parse_optimize_size,
+)
+from vaest.stylize.target_video import check_target_video
 from vaest.stylize.targets import check_transition, parse_target
 from vaest.stylize.upsample import UPSAMPLINGS
 
@@ -57,6 +68,12 @@ class Settings:
     upsample: str = "guided"  # guided (vaest.stylize.upsample) or resize
     keep_colours: bool = False
     side_by_side: bool = False
+    target_video: str | None = None  # a style video (or image): frame t's target at time t
+    # --method optimize (vaest.stylize.optimize_method)
+    iterations: int = DEFAULT_ITERATIONS  # per frame
+    optimizer: str = DEFAULT_OPTIMIZER  # lbfgs or adam
+    texture_loss: str = DEFAULT_TEXTURE  # sliced (Wasserstein) or gram
+    optimize_size: str = DEFAULT_OPTIMIZE_SIZE  # WIDTHxHEIGHT: the working size's cap
     device: str = "auto"  # auto, cpu or gpu (vaest.device)
     precision: str = "auto"  # auto, float32 or bfloat16 (vaest.device.resolve_precision)
 
@@ -95,6 +112,11 @@ class Settings:
         if not 0 <= self.crf <= 51:
             raise UserError(f"--crf must be in 0..51, not {self.crf}")
         parse_output_size(self.output_size, (2, 2), (2, 2))  # the syntax, before any work
+        check_iterations(self.iterations)
+        check_optimizer(self.optimizer)
+        check_texture(self.texture_loss)
+        parse_optimize_size(self.optimize_size)
+        check_target_video(self.target_video)
         self.resolved()
 
     def temporal_kinds(self) -> set[str]:

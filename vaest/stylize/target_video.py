@@ -99,6 +99,7 @@ class StyleLatents:
         self.frames = frames
         self.transition = float(transition)
         self.names = [frames.path.name]
+        self.label = f"the frames of {frames.path.name}, smoothed over {transition:g} s"
         self._time = None
         self._value = None
 

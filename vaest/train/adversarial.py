@@ -9,7 +9,7 @@ the frame's detail), and two or three more terms shape that output:
 - a content term, the distance of VGG16 relu3_3 features to the frame's, relative to the
   frame's own magnitude, so the content stays recognisable without keeping the photo's edges;
 - optionally (sliced_wasserstein_weight), a texture term: the sliced Wasserstein distance of the
-  output's VGG16 features to its target domain's tiles' (vaest.models.style_loss).
+  output's VGG16 features to its target domain's tiles' (vaest.measure.feature_loss).
 The discriminator and its optimizer checkpoint with the refiner, and every random draw is seeded
 by the step, so a resumed run continues bit for bit.
 """
@@ -26,9 +26,9 @@ from vaest.data.records import domain_images, read_records
 from vaest.errors import UserError
 from vaest.io.imaging import as_float_images
 from vaest.latent import CentroidTally, Shift
+from vaest.measure.feature_loss import FeatureDistance, SlicedWasserstein, pools_from_tiles
 from vaest.models import discriminator as adversary
 from vaest.models.refiner import refiner_inputs
-from vaest.models.style_loss import FeatureDistance, SlicedWasserstein, pools_from_tiles
 from vaest.models.vae import replica_share, to_float_images
 from vaest.train.refining import RefinerTrainer, required_features
 
@@ -90,7 +90,7 @@ class AdversarialRefinerTrainer(RefinerTrainer):
 
     def __init__(self, vae, config, offsets: np.ndarray, features, seed=0, texture=None, **kw):
         """offsets: domain_offsets; features: vaest.measure.features.TextureFeatures; texture:
-        a style_loss.SlicedWasserstein when config.sliced_wasserstein_weight > 0."""
+        a feature_loss.SlicedWasserstein when config.sliced_wasserstein_weight > 0."""
         super().__init__(vae, config, **kw)
         self.texture = texture
         self.offsets = tf.constant(offsets, tf.float32)

@@ -16,6 +16,7 @@ from vaest.data.records import read_records
 from vaest.errors import UserError
 from vaest.io.imaging import as_float_images
 from vaest.latent import CentroidTally, Shift, choose_domain
+from vaest.measure.feature_loss import StyleLoss
 from vaest.measure.features import (
     TextureFeatures,
     load_texture_features,
@@ -24,7 +25,6 @@ from vaest.measure.features import (
 )
 from vaest.models.config import RefinerConfig
 from vaest.models.refiner import build_refiner, refiner_inputs
-from vaest.models.style_loss import StyleLoss
 from vaest.models.vae import VAE, replica_share, sum_squared_error, to_float_images
 
 
@@ -92,7 +92,7 @@ class RefinerTrainer(keras.Model):
         style_offset=None,
         **kw,
     ):
-        """style: a vaest.models.style_loss.StyleLoss, with style_offset the latent offset of
+        """style: a vaest.measure.feature_loss.StyleLoss, with style_offset the latent offset of
         vaest.latent.Shift it trains at, when config.style_weight > 0."""
         super().__init__(**kw)
         self.vae = vae
