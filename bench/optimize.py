@@ -235,8 +235,6 @@ def measure(work: Path) -> None:
 def warm_against_cold(run, frames, settings, deep, target) -> dict:
     """On frames 1 and 2 after an optimised frame 0: the iterations a cold start (from the frame
     itself) needs to reach the loss the warm start reaches in settings.iterations."""
-    import dataclasses
-
     from vaest import flow
     from vaest.stylize.optimize import minimise
 
@@ -249,14 +247,20 @@ def warm_against_cold(run, frames, settings, deep, target) -> dict:
         warped = flow.warp(previous, pair.flow)
         colour = frames[i]  # the same for both starts: only the start differs
         goal = objective.frame_target(frames[i], colour, target.at(0), warped, pair.visible)
-        warm = minimise(objective, warped, goal, settings.iterations, settings.optimizer, True)
+        warm = minimise(
+            objective, warped, goal, settings.iterations, optimizer=settings.optimizer, trace=True
+        )
         cold = minimise(
-            objective, frames[i], goal, 3 * settings.iterations, settings.optimizer, True
+            objective,
+            frames[i],
+            goal,
+            3 * settings.iterations,
+            optimizer=settings.optimizer,
+            trace=True,
         )
         reached = [k + 1 for k, loss in enumerate(cold.losses) if loss <= warm.losses[-1]]
         needed.append(reached[0] if reached else None)
         previous = warm.picture
-    del dataclasses
     return {
         "cold start: iterations to the warm start's loss "
         f"(warm: {settings.iterations}; None: not in {3 * settings.iterations})": needed
@@ -273,15 +277,15 @@ def optimizer_race(run, frames, settings, deep, target) -> dict:
     goal = objective.frame_target(frames[0], frames[0], target.at(0))
     start = frames[0]
     found = {}
-    minimise(objective, start, goal, 1, "adam")
-    minimise(objective, start, goal, 1, "lbfgs")
+    minimise(objective, start, goal, 1, optimizer="adam")
+    minimise(objective, start, goal, 1, optimizer="lbfgs")
     began = time.perf_counter()
-    adam = minimise(objective, start, goal, 3 * settings.iterations, "adam")
+    adam = minimise(objective, start, goal, 3 * settings.iterations, optimizer="adam")
     budget = time.perf_counter() - began
     found["adam"] = (3 * settings.iterations, float(objective.loss(adam.picture[None], goal)))
     for n in range(2, 3 * settings.iterations + 1, 2):
         began = time.perf_counter()
-        lbfgs = minimise(objective, start, goal, n, "lbfgs")
+        lbfgs = minimise(objective, start, goal, n, optimizer="lbfgs")
         if time.perf_counter() - began > budget:
             break
         found["lbfgs"] = (n, float(objective.loss(lbfgs.picture[None], goal)))

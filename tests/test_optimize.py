@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -92,8 +91,8 @@ def test_the_warm_start_converges_in_fewer_iterations(objective, texture, moving
     pair = flow.pair_flow(moving[0], moving[1])
     warped = flow.warp(first, pair.flow)
     goal = objective.frame_target(moving[1], moving[1], texture, warped, pair.visible)
-    warm = minimise(objective, warped, goal, 4, "adam", trace=True)
-    cold = minimise(objective, moving[1], goal, 12, "adam", trace=True)
+    warm = minimise(objective, warped, goal, 4, optimizer="adam", trace=True)
+    cold = minimise(objective, moving[1], goal, 12, optimizer="adam", trace=True)
     reached = [k for k, loss in enumerate(cold.losses, 1) if loss <= warm.losses[-1]]
     assert not reached or reached[0] > 4, (warm.losses, cold.losses)
     assert warm.losses[-1] < cold.losses[3]
@@ -105,7 +104,7 @@ def test_either_optimizer_lowers_the_loss(objective, texture, moving, optimizer)
 
     goal = objective.frame_target(moving[0], moving[0] * 0.5, texture)
     start = objective.loss(moving[0][None], goal)
-    found = minimise(objective, moving[0], goal, 5, optimizer)
+    found = minimise(objective, moving[0], goal, 5, optimizer=optimizer)
     assert found.picture.shape == moving[0].shape
     assert 0.0 <= found.picture.min() and found.picture.max() <= 1.0
     assert float(objective.loss(found.picture[None], goal)) < 0.9 * float(start)
@@ -120,7 +119,7 @@ def test_the_gram_texture_term_is_a_choice(deep, exported, moving):
     objective = Objective(deep, Weights(), "gram")
     goal = objective.frame_target(moving[0], moving[0], gram)
     before = float(objective.terms(moving[0][None], goal)[1])
-    found = minimise(objective, moving[0], goal, 5, "adam")
+    found = minimise(objective, moving[0], goal, 5, optimizer="adam")
     assert float(objective.terms(found.picture[None], goal)[1]) < before
 
 

@@ -178,6 +178,7 @@ def minimise(
     start,
     target: FrameTarget,
     iterations: int,
+    *,
     optimizer: str = "lbfgs",
     trace: bool = False,
 ) -> Minimised:

@@ -85,6 +85,8 @@ class FrameOptimizer:
             if settings.temporal:
                 previous, visible = warped, pair.visible
         target = self.objective.frame_target(frame, colour, texture, previous, visible)
-        self.last = minimise(self.objective, start, target, iterations, settings.optimizer)
+        self.last = minimise(
+            self.objective, start, target, iterations, optimizer=settings.optimizer
+        )
         self._previous_input, self._previous_output = frame, self.last.picture
         return self.last.picture
