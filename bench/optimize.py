@@ -233,7 +233,7 @@ def measure(work: Path) -> None:
 
 
 def warm_against_cold(run, frames, settings, deep, target) -> dict:
-    """On frames 1 and 2 after an optimised frame 0: the iterations a cold start (from the frame
+    """On frame 1 after an optimised frame 0: the iterations a cold start (from the frame
     itself) needs to reach the loss the warm start reaches in settings.iterations."""
     from vaest import flow
     from vaest.stylize.optimize import minimise
@@ -242,7 +242,7 @@ def warm_against_cold(run, frames, settings, deep, target) -> dict:
     _, optimizer = optimizing(run, frames[:1], settings, deep, target, seconds)
     objective = optimizer.objective
     previous, needed = optimizer.last.picture, []
-    for i in range(1, 3):
+    for i in range(1, 2):
         pair = flow.pair_flow(frames[i - 1], frames[i])
         warped = flow.warp(previous, pair.flow)
         colour = frames[i]  # the same for both starts: only the start differs
@@ -283,7 +283,7 @@ def optimizer_race(run, frames, settings, deep, target) -> dict:
     adam = minimise(objective, start, goal, 3 * settings.iterations, optimizer="adam")
     budget = time.perf_counter() - began
     found["adam"] = (3 * settings.iterations, float(objective.loss(adam.picture[None], goal)))
-    for n in range(2, 3 * settings.iterations + 1, 2):
+    for n in range(3, 2 * settings.iterations + 1, 3):
         began = time.perf_counter()
         lbfgs = minimise(objective, start, goal, n, optimizer="lbfgs")
         if time.perf_counter() - began > budget:
