@@ -235,10 +235,13 @@ def test_mogrify_optimizes_a_video_toward_a_style_video_and_an_image(tiny_run, t
     tinted = [np.full((36, 64, 3), (200, 60 + 40 * k, 30), np.uint8) for k in range(2)]
     style = write_frames(tmp_path / "style.mp4", tinted, fps=10)
     chosen = {"method": "optimize", "iterations": 1, "optimizer": "adam"}
-    settings = Settings(output_size="80x48", target_video=str(style), **chosen)
+    settings = Settings(
+        output_size="80x48", target_video=str(style), measure_temporal=True, **chosen
+    )
     job = make_job(settings, clip, tmp_path / "out.mp4", tiny_run)
     result = run(make_plan(job, exported), exported)
     assert result.frames == 3 and count_frames(result.path) == 3
+    assert result.temporal["ratio"] > 0  # measured at the model size, like the other methods
     first = next(iter_frames(result.path))
     assert first.shape == (48, 80, 3) and first.std() > 1  # a picture, not a flat frame
 

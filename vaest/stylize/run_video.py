@@ -57,7 +57,10 @@ def run_video(plan: Plan, exported, stylizer, bar, known_means=None) -> Result:
         for thumbnails, fitted, means in prefetch(fitted_batches()):
             styled = stylizer(fitted, means)
             for frame, picture in zip(fitted, styled, strict=True) if meter else ():
-                meter.add(frame, to_uint8(picture))
+                picture = to_uint8(picture)
+                if picture.shape != frame.shape:  # optimize's whole picture at its working size
+                    picture = geometry.fit(picture)
+                meter.add(frame, picture)
             yield thumbnails, fitted, styled
 
     def output_frames(progress):
