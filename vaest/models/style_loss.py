@@ -108,14 +108,20 @@ class SlicedWasserstein:
         """maps: self.features(images); domain_ids [N] int32; seed int32 [2] -> [N]."""
         terms = []
         for layer, (layer_maps, pool) in enumerate(zip(maps, self.pools, strict=True)):
-            count = layer_maps.shape[1] * layer_maps.shape[2]
+            height, width = layer_maps.shape[1], layer_maps.shape[2]
             images, channels = tf.shape(layer_maps)[0], layer_maps.shape[-1]
             draw = seed + tf.constant([0, 1000], tf.int32) * layer
-            ours = tf.reshape(layer_maps, [images, count, channels])
-            if count > SAMPLE_POSITIONS:
+            dynamic = height is None or width is None
+            if dynamic:  # any size (the painter): drawn with replacement
+                count = tf.shape(layer_maps)[1] * tf.shape(layer_maps)[2]
+                size = SAMPLE_POSITIONS
+            else:
+                count = height * width
+                size = min(count, SAMPLE_POSITIONS)
+            ours = tf.reshape(layer_maps, [images, -1, channels])
+            if dynamic or size < count:
                 keep = tf.random.stateless_uniform([SAMPLE_POSITIONS], draw, 0, count, tf.int32)
                 ours = tf.gather(ours, keep, axis=1)
-            size = min(count, SAMPLE_POSITIONS)
             picks = tf.random.stateless_uniform(
                 [images, size], draw + [2, 0], 0, pool.shape[1], tf.int32
             )

@@ -1,0 +1,68 @@
+"""The painted method at the paint resolution: the latent shift's colour guide, then the painter.
+
+For frames at the paint resolution (any size of the model's aspect), the VAE runs at the model
+size on the fitted frames: decode(z') and decode(mu) give the shift's change, which is laid on
+the frame along its edges (vaest.models.painter.colour_guide); the exported painter
+(export_graphs.py's paint signature) then paints frame and guide at their own size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vaest.errors import MissingStep
+from vaest.io.imaging import as_float_images, fit_image, to_uint8
+from vaest.latent import Shift
+from vaest.models.painter import colour_guide
+
+
+def has_painter(exported) -> bool:
+    return bool(exported.info.get("has_painter", False))
+
+
+def painter_weights(exported, mix: dict[str, float]) -> np.ndarray:
+    """[domains] weights in the export's painter order for {painting domain: weight}."""
+    order = exported.info["painter_domains"]
+    unknown = set(mix) - set(order)
+    if unknown:
+        raise MissingStep(
+            f"the painter was not trained on {sorted(unknown)[0]!r}; it paints {', '.join(order)}"
+        )
+    weights = np.array([mix.get(name, 0.0) for name in order], np.float32)
+    return weights / max(float(weights.sum()), 1e-9)
+
+
+def colour_guides(exported, frames, shift: Shift, kind: str | None = None) -> np.ndarray:
+    """The painter's colour guides for frames at the paint resolution, float32 [N,H,W,3]."""
+    kind = kind or exported.info.get("painter_guide") or "change"
+    small = np.stack([fit_image(f, exported.image_size) for f in to_uint8(frames)])
+    means, _ = exported.encode(small)
+    styled = exported.decode(shift.apply(means))
+    rebuilt = exported.decode(means)
+    return np.stack(
+        [colour_guide(f, s, r, kind) for f, s, r in zip(frames, styled, rebuilt, strict=True)]
+    )
+
+
+def paint_frames(exported, frames, guides, weights, batch: int = 4) -> np.ndarray:
+    """The exported painter on frames and their guides at any size; weights [domains] (one
+    blend for every frame) or [N, domains]. float32 [N,H,W,3] in [0, 1]."""
+    if not has_painter(exported):
+        raise MissingStep(
+            f"{exported.folder} has no painter: run `python train_refiner.py --painter` and "
+            "`python export_graphs.py` first"
+        )
+    tf = exported._tf
+    frames, guides = as_float_images(frames), as_float_images(guides)
+    weights = np.broadcast_to(np.asarray(weights, np.float32), (len(frames), np.shape(weights)[-1]))
+    paint = exported.model.signatures["paint"]
+    out = []
+    for start in range(0, len(frames), batch):
+        part = slice(start, start + batch)
+        found = paint(
+            frames=tf.constant(frames[part]),
+            guides=tf.constant(guides[part]),
+            weights=tf.constant(np.ascontiguousarray(weights[part])),
+        )
+        out.append(found["images"].numpy())
+    return np.concatenate(out)
