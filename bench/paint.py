@@ -91,7 +91,7 @@ def train(work: Path) -> dict:
         options = Options(image_size=MODEL_SIZE, frame_stride=2, tiles_per_painting=150)
         plans = plan_domains([f"film={train_video}"], [f"one={one}"], options)
         extract(plans, options, run)
-        extract_paint_data(plans, run, OUTPUT_SIZE)
+        extract_paint_data(plans, run, OUTPUT_SIZE, options)
     train_vae(run, vae_settings(FLAGS.vae_steps, FLAGS.batch_size))
     train_refiner(run, refiner_settings(FLAGS.refiner_steps, FLAGS.batch_size))
     if not (run / "export").exists():
@@ -172,6 +172,7 @@ def measure(work: Path, minutes: dict) -> None:
     """The method table on the unseen pan at the output size, the side-by-side and the crop."""
     from vaest.colour import lab_statistics, reinhard_transfer
     from vaest.export.write import export
+    from vaest.flow import temporal_figures
     from vaest.io.grid import rows_grid
     from vaest.io.imaging import fit_image, load_image, save_image
     from vaest.latent import Shift
@@ -180,7 +181,6 @@ def measure(work: Path, minutes: dict) -> None:
     from vaest.measure.style import style_figures
     from vaest.stylize.paint import colour_guides, paint_frames, painter_weights
     from vaest.stylize.stabilize import stabilize
-    from vaest.temporal import temporal_figures
 
     run = work / "run" if FLAGS.painter_name == "painter" else work / f"run-{FLAGS.painter_name}"
     if run != work / "run":

@@ -81,8 +81,26 @@ def settings(steps: int):
     from vaest.train.painter import PainterSettings
 
     return PainterSettings(
-        steps=steps, batch_size=2, learning_rate=1e-3, save_every=100, preview_every=100
+        steps=steps, batch_size=2, learning_rate=1e-3, save_every=1, preview_every=100
     )
+
+
+def linked_run(painter_run: Path, to: Path, parts=("data", "vae", "refiner")) -> Path:
+    """A run folder sharing painter_run's data and models (read only) by symbolic links."""
+    to.mkdir()
+    for part in parts:
+        (to / part).symlink_to(painter_run / part)
+    return to
+
+
+@pytest.fixture(scope="module")
+def trained(painter_run, tmp_path_factory) -> Path:
+    """A run whose painter trained 2 steps straight, checkpointed at steps 1 and 2."""
+    from vaest.train.painter import train_painter
+
+    run = linked_run(painter_run, tmp_path_factory.mktemp("trained") / "run")
+    train_painter(run, settings(2), SMALL)
+    return run
 
 
 def painter_weights(run: Path) -> list[np.ndarray]:
@@ -92,72 +110,68 @@ def painter_weights(run: Path) -> list[np.ndarray]:
     return [w.numpy() for w in painter.weights]
 
 
-def test_resume_is_exact(painter_run, tmp_path):
+def test_resume_is_exact(painter_run, trained, tmp_path):
+    """Resumed from the straight run's step-1 checkpoint, step 2 is the straight run's."""
+    from vaest.run_dir import CONFIG, checkpoints
     from vaest.train.checkpoints import latest_step
     from vaest.train.painter import train_painter
 
-    runs = {}
-    for name in ("straight", "resumed"):
-        run = tmp_path / name
-        run.mkdir()
-        for part in ("data", "vae"):
-            (run / part).symlink_to(painter_run / part)
-        runs[name] = run
-    train_painter(runs["straight"], settings(3), SMALL)
-    train_painter(runs["resumed"], settings(2), SMALL)
-    assert latest_step(runs["resumed"] / "painter") == 2
-    train_painter(runs["resumed"], settings(3), SMALL)
-    assert latest_step(runs["resumed"] / "painter") == 3
-    straight, resumed = painter_weights(runs["straight"]), painter_weights(runs["resumed"])
-    assert any(np.abs(a).sum() > 0 for a in straight)
-    for a, b in zip(straight, resumed, strict=True):
+    resumed = linked_run(painter_run, tmp_path / "resumed", parts=("data", "vae"))
+    folder = resumed / "painter"
+    shutil.copytree(trained / "painter", folder)
+    for path in checkpoints(folder).glob("ckpt-2.*"):
+        path.unlink()
+    (checkpoints(folder) / "checkpoint").unlink()  # the index is rebuilt from what is there
+    assert latest_step(folder) == 1 and (folder / CONFIG).exists()
+    at_step_1 = painter_weights(resumed)
+    train_painter(resumed, settings(2), SMALL)
+    assert latest_step(folder) == 2
+    straight, again = painter_weights(trained), painter_weights(resumed)
+    assert len(straight) == len(again) > 0
+    assert any(np.abs(a - b).max() > 0 for a, b in zip(straight, at_step_1, strict=True))
+    for a, b in zip(straight, again, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
 def test_the_temporal_term_lowers_measured_flicker(painter_run):
     """Steps on the temporal term alone make the painter's output on two consecutive crops
-    steadier as vaest.temporal measures it (OpenCV's warp, not the trainer's)."""
-    from vaest import temporal
+    steadier as vaest.flow measures it (OpenCV's warp, not the trainer's)."""
+    from vaest import flow
     from vaest.data.paint import load_paint_data
     from vaest.models.painter import painter_inputs
     from vaest.train.painter import warp_images
 
     frames = load_paint_data(painter_run).frames["clip"]
     earlier, later = frames[10], frames[11]
-    pair = temporal.pair_flow(earlier, later)
+    pair = flow.pair_flow(earlier, later)
     painter = two_domain_painter()
     both = tf.constant(np.stack([earlier, later]))
     inputs = painter_inputs(both, both)
     weights = tf.constant([[1.0, 0.0]] * 2)
     visible = tf.constant(pair.visible[None, ..., None].astype(np.float32))
-    flow = tf.constant(pair.flow[None])
+    motion = tf.constant(pair.flow[None])
 
     def measured() -> float:
         out = painter(inputs, weights).numpy()
-        return temporal.pair_error(out[0], out[1], pair)
+        return flow.pair_error(out[0], out[1], pair)
 
     before = measured()
     optimizer = tf.keras.optimizers.Adam(1e-3)
     for _ in range(15):
         with tf.GradientTape() as tape:
             out = painter(inputs, weights, training=True)
-            difference = tf.square(out[1:] - warp_images(out[:1], flow))
+            difference = tf.square(out[1:] - warp_images(out[:1], motion))
             loss = tf.reduce_sum(difference * visible) / tf.reduce_sum(visible)
         grads = tape.gradient(loss, painter.trainable_variables)
         optimizer.apply_gradients(zip(grads, painter.trainable_variables, strict=True))
     assert measured() < 0.5 * before
 
 
-def test_the_exported_painter_paints_at_any_size_without_vaest(painter_run, tmp_path):
+def test_the_exported_painter_paints_at_any_size_without_vaest(trained):
     from vaest.export.write import export
-    from vaest.train.painter import train_painter
 
-    run = tmp_path / "run"
-    run.mkdir()
-    for part in ("data", "vae", "refiner"):
-        (run / part).symlink_to(painter_run / part)
-    train_painter(run, settings(1), SMALL)
-    export(run)
+    export(trained)
+    run = trained
     info = json.loads((run / "export" / "export.json").read_text())
     assert info["has_painter"] and info["painter_domains"] == ["art"]
     script = textwrap.dedent(
@@ -178,7 +192,8 @@ def test_the_exported_painter_paints_at_any_size_without_vaest(painter_run, tmp_
         for height, width in ((40, 72), (99, 131)):
             frames = tf.random.uniform([2, height, width, 3])
             out = paint(frames=frames, guides=frames, weights=tf.ones([2, 1]))["images"]
-            shapes.append(out.shape.as_list() + [float(tf.reduce_min(out)), float(tf.reduce_max(out))])
+            low, high = float(tf.reduce_min(out)), float(tf.reduce_max(out))
+            shapes.append(out.shape.as_list() + [low, high])
         print(json.dumps(shapes))
         """
     )

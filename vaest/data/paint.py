@@ -9,13 +9,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from vaest.data.sources import VIDEO, DomainPlan
+from vaest.data.extract import frame_image
+from vaest.data.sources import VIDEO, DomainPlan, Options
 from vaest.errors import UserError
 from vaest.io import imaging, video
 from vaest.io.atomic import staged_folder
@@ -43,11 +45,13 @@ def extract_paint_data(
     plans: list[DomainPlan],
     run_dir: str | Path,
     size: tuple[int, int],
-    fit: str = "crop",
+    options: Options | None = None,
     max_frames: int = 600,
 ) -> Path:
     """Write RUN/data/paint for the extraction plans (vaest.data.sources.plan_domains): the
-    first `max_frames` frames of every video at `size`, and every painting covering it."""
+    first `max_frames` frames of every video at `size` (cut and fitted as `options` says, as
+    the model-size frames are), and every painting covering it."""
+    fitting = dataclasses.replace(options or Options(), image_size=tuple(size))
     if min(size) < 32:
         raise UserError(f"the paint size must be at least 32x32, not {size[0]}x{size[1]}")
     folder = RunDir(run_dir).data / PAINT_DATA
@@ -63,9 +67,7 @@ def extract_paint_data(
                     for index, frame in enumerate(frames):
                         if index >= max_frames:
                             break
-                        imaging.save_image(
-                            imaging.fit_image(frame, size, fit), out / f"{index:06d}.png"
-                        )
+                        imaging.save_image(frame_image(frame, fitting), out / f"{index:06d}.png")
                 except video.VideoError as err:
                     raise UserError(str(err)) from None
                 finally:

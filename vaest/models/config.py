@@ -206,7 +206,6 @@ class PainterConfig(_Saved):
     content_weight: float = 1.0
     colour_weight: float = 20.0
     temporal_weight: float = 20.0
-    adversarial_weight: float = 0.0
     colour_sigma: float = 6.0  # px at the paint resolution: colour is judged below this
     crop_range: tuple[int, ...] = (128, 256)  # training crops' side, drawn in this range
     alpha_spread: float = 0.25  # the shift is drawn in 1 +- this during training
@@ -219,7 +218,7 @@ class PainterConfig(_Saved):
         if self.guide not in ("change", "decode"):
             raise UserError(f"the painter's guide must be change or decode, not {self.guide!r}")
         for name in ("texture_weight", "content_weight", "colour_weight", "temporal_weight",
-                     "adversarial_weight", "colour_sigma", "alpha_spread"):  # fmt: skip
+                     "colour_sigma", "alpha_spread"):  # fmt: skip
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise UserError(f"{name} must be a finite number, 0 or more, not {value}")

@@ -127,15 +127,6 @@ def painter_inputs(frames, guides):
     return tf.concat([tf.cast(frames, tf.float32), tf.cast(guides, tf.float32)], axis=-1)
 
 
-def domain_weights(config: PainterConfig, mix: dict[str, float]) -> np.ndarray:
-    """[domains] weights for {domain name: weight}, normalised to sum to 1."""
-    unknown = set(mix) - set(config.domains)
-    if unknown:
-        raise KeyError(f"the painter knows no domain {sorted(unknown)[0]!r}")
-    weights = np.array([mix.get(name, 0.0) for name in config.domains], np.float32)
-    return weights / max(float(weights.sum()), 1e-9)
-
-
 def colour_guide(frame, styled, rebuilt, kind: str = "change") -> np.ndarray:
     """The colour guide at the frame's size, float32 [H, W, 3] in [0, 1].
 

@@ -11,18 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 from vaest.errors import MissingStep
-from vaest.io.imaging import as_float_images, fit_image, to_uint8
+from vaest.io.imaging import fit_image, to_uint8
 from vaest.latent import Shift
 from vaest.models.painter import colour_guide
 
 
-def has_painter(exported) -> bool:
-    return bool(exported.info.get("has_painter", False))
-
-
 def painter_weights(exported, mix: dict[str, float]) -> np.ndarray:
     """[domains] weights in the export's painter order for {painting domain: weight}."""
-    order = exported.info["painter_domains"]
+    order = exported.painter_domains
     unknown = set(mix) - set(order)
     if unknown:
         raise MissingStep(
@@ -34,7 +30,7 @@ def painter_weights(exported, mix: dict[str, float]) -> np.ndarray:
 
 def colour_guides(exported, frames, shift: Shift, kind: str | None = None) -> np.ndarray:
     """The painter's colour guides for frames at the paint resolution, float32 [N,H,W,3]."""
-    kind = kind or exported.info.get("painter_guide") or "change"
+    kind = kind or exported.painter_guide
     small = np.stack([fit_image(f, exported.image_size) for f in to_uint8(frames)])
     means, _ = exported.encode(small)
     styled = exported.decode(shift.apply(means))
@@ -47,22 +43,15 @@ def colour_guides(exported, frames, shift: Shift, kind: str | None = None) -> np
 def paint_frames(exported, frames, guides, weights, batch: int = 4) -> np.ndarray:
     """The exported painter on frames and their guides at any size; weights [domains] (one
     blend for every frame) or [N, domains]. float32 [N,H,W,3] in [0, 1]."""
-    if not has_painter(exported):
+    if not exported.has_painter:
         raise MissingStep(
             f"{exported.folder} has no painter: run `python train_refiner.py --painter` and "
             "`python export_graphs.py` first"
         )
-    tf = exported._tf
-    frames, guides = as_float_images(frames), as_float_images(guides)
-    weights = np.broadcast_to(np.asarray(weights, np.float32), (len(frames), np.shape(weights)[-1]))
-    paint = exported.model.signatures["paint"]
+    weights = np.asarray(weights, np.float32)
+    weights = np.broadcast_to(weights, (len(frames), weights.shape[-1]))
     out = []
     for start in range(0, len(frames), batch):
         part = slice(start, start + batch)
-        found = paint(
-            frames=tf.constant(frames[part]),
-            guides=tf.constant(guides[part]),
-            weights=tf.constant(np.ascontiguousarray(weights[part])),
-        )
-        out.append(found["images"].numpy())
+        out.append(exported.paint(frames[part], guides[part], weights[part]))
     return np.concatenate(out)

@@ -9,7 +9,7 @@ is shaped by:
 - content: the relative distance of its VGG16 relu3_3 features to the frame's;
 - colour: the squared difference of the low-passed output and the low-passed guide;
 - temporal: the output at t+1 against the output at t warped along the frames' DIS flow, over
-  the pixels both frames show (Huang et al. 2017; vaest.temporal's flow and visibility).
+  the pixels both frames show (Huang et al. 2017; vaest.flow's flow and visibility).
 Every draw comes from (seed, step), so a resumed run continues bit for bit.
 """
 
@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from vaest import temporal
+from vaest import flow
 from vaest.data.paint import PaintData, load_paint_data
 from vaest.data.records import load_manifest
 from vaest.errors import UserError
@@ -39,7 +39,7 @@ from vaest.run_dir import CONFIG, RunDir
 from vaest.train.adversarial import domain_offsets
 from vaest.train.checkpoints import latest_step, load_config, load_trained_vae, save_config
 from vaest.train.loop import Schedule, TrainingRun, TrainSettings
-from vaest.train.refiner import required_features
+from vaest.train.refining import required_features
 
 POOL_CROPS = 48  # crops per painting domain whose VGG features the texture term samples
 CLIP_NORM = 1.0  # global gradient norm: Adam without it collapsed at a high learning rate
@@ -93,7 +93,7 @@ class PairSampler:
     def draw(self, step: int, purpose: int = 0) -> dict[str, np.ndarray]:
         rng = np.random.default_rng([self.seed, max(step, 0), purpose])
         side, count = self.side(rng), len(self.config.domains)
-        earlier, later, guides_t, guides_u, flows, visible, ids, alphas = ([] for _ in range(8))
+        earlier, later, guides_t, guides_u, flows, visible, ids = ([] for _ in range(7))
         for _ in range(self.batch):
             name = self.videos[int(rng.integers(len(self.videos)))]
             frames = self.data.frames[name]
@@ -109,11 +109,10 @@ class PairSampler:
                 guide = colour_guide(frames[index], shifted, rebuilt[index], self.config.guide)
                 frame_list.append(frames[index][box])
                 guide_list.append(guide[box])
-            pair = temporal.pair_flow(earlier[-1], later[-1])
+            pair = flow.pair_flow(earlier[-1], later[-1])
             flows.append(pair.flow)
             visible.append(pair.visible[..., None].astype(np.float32))
             ids.append(domain)
-            alphas.append(alpha)
         ids = np.array(ids + ids, np.int32)
         return {
             "frames": np.stack(earlier + later),
@@ -139,7 +138,7 @@ class PairSampler:
 
 def warp_images(images, flow):
     """Backward bilinear warp in TensorFlow: images sampled at p + flow(p), the border
-    replicated, as vaest.temporal.warp does in OpenCV. images [N,H,W,C], flow [N,H,W,2]."""
+    replicated, as vaest.flow.warp does in OpenCV. images [N,H,W,C], flow [N,H,W,2]."""
     shape = tf.shape(images)
     height, width = shape[1], shape[2]
     ys, xs = tf.meshgrid(
