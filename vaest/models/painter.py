@@ -99,7 +99,11 @@ class Painter(keras.Model):
     def blocks(self) -> list:
         return [getattr(self, f"block{i}") for i in range(self.config.residual_blocks)]
 
-    def call(self, inputs, weights):
+    def call(self, inputs, weights=None):
+        """weights: [N, domains] domain weights; None paints the even mix of every domain."""
+        if weights is None:
+            count = len(self.config.domains)
+            weights = tf.fill([tf.shape(inputs)[0], count], 1.0 / count)
         height, width = tf.shape(inputs)[1], tf.shape(inputs)[2]
         # Reflect up to multiples of STRIDE, so the upsampled maps meet the input's size.
         pad_h, pad_w = (-height) % STRIDE, (-width) % STRIDE
