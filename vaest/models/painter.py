@@ -8,14 +8,12 @@ painting domain, blended by a domain-weight vector, so one network paints every 
 and a mix or a timeline of domains blends those parameters.
 
 Its input is the frame and the colour guide (the latent shift's look at the paint resolution,
-see colour_guide), 6 channels in [0, 1]; its output is RGB in [0, 1].
+see vaest.stylize.upsample.colour_guide), 6 channels in [0, 1]; its output is RGB in [0, 1].
 """
 
 from __future__ import annotations
 
-import cv2
 import keras
-import numpy as np
 import tensorflow as tf
 
 from vaest.models.config import PainterConfig
@@ -129,24 +127,3 @@ def build_painter(config: PainterConfig) -> Painter:
 def painter_inputs(frames, guides):
     """The painter's 6-channel input from frames and colour guides, float [N, H, W, 3] in [0, 1]."""
     return tf.concat([tf.cast(frames, tf.float32), tf.cast(guides, tf.float32)], axis=-1)
-
-
-def colour_guide(frame, styled, rebuilt, kind: str = "change") -> np.ndarray:
-    """The colour guide at the frame's size, float32 [H, W, 3] in [0, 1].
-
-    frame: the frame at the paint resolution; styled = decode(z') and rebuilt = decode(mu) at the
-    model size. "change": the frame plus the shift's change styled - rebuilt, upsampled along the
-    frame's edges as the residual method does (vaest.stylize.upsample); "decode": styled resized.
-    """
-    from vaest.io.imaging import as_float_images
-    from vaest.stylize.upsample import grey, guided_upsample
-
-    frame = as_float_images(frame)
-    height, width = frame.shape[:2]
-    styled = as_float_images(styled)
-    if kind == "decode":
-        return np.clip(cv2.resize(styled, (width, height), interpolation=cv2.INTER_LINEAR), 0, 1)
-    rebuilt = as_float_images(rebuilt)
-    small = cv2.resize(frame, (styled.shape[1], styled.shape[0]), interpolation=cv2.INTER_AREA)
-    change = guided_upsample(styled - rebuilt, grey(small), grey(frame))
-    return np.clip(frame + change, 0.0, 1.0)

@@ -32,10 +32,11 @@ from vaest.errors import UserError
 from vaest.io.grid import rows_grid
 from vaest.io.imaging import fit_image, to_uint8
 from vaest.models.config import PainterConfig
-from vaest.models.painter import build_painter, colour_guide, painter_inputs
+from vaest.models.painter import build_painter, painter_inputs
 from vaest.models.refiner import gaussian_blur
 from vaest.models.style_loss import FeatureDistance, SlicedWasserstein, pools_from_tiles
 from vaest.run_dir import CONFIG, RunDir
+from vaest.stylize.upsample import colour_guide
 from vaest.train.adversarial import domain_offsets
 from vaest.train.checkpoints import latest_step, load_config, load_trained_vae, save_config
 from vaest.train.loop import Schedule, TrainingRun, TrainSettings
