@@ -205,3 +205,17 @@ def test_the_exported_painter_paints_at_any_size_without_vaest(trained):
     shapes = json.loads(result.stdout.strip().splitlines()[-1])
     assert [s[:4] for s in shapes] == [[2, 40, 72, 3], [2, 99, 131, 3]]
     assert all(0.0 <= s[4] <= s[5] <= 1.0 for s in shapes)
+
+
+def test_minutes_stop_training_and_save(painter_run, tmp_path):
+    """A time budget ends the run long before --steps, at a saved, resumable step."""
+    import dataclasses
+
+    from vaest.train.checkpoints import latest_step
+    from vaest.train.painter import train_painter
+
+    run = linked_run(painter_run, tmp_path / "run", parts=("data", "vae"))
+    budget = dataclasses.replace(settings(1000), minutes=0.001, save_every=500)
+    train_painter(run, budget, SMALL)
+    step = latest_step(run / "painter")
+    assert step is not None and 1 <= step < 1000
