@@ -42,6 +42,15 @@ flags.DEFINE_integer(
     "max_pixels", imaging.MAX_PIXELS, "Refuse larger images (possible decompression bombs).", 1
 )
 flags.DEFINE_boolean("overwrite", False, "Replace an existing RUN/data once the new one is done.")
+flags.DEFINE_string(
+    "paint_size", "",
+    "Also keep, in RUN/data/paint, the videos' frames and the paintings at this paint "
+    "resolution, HxW (e.g. 360x640, the output size the painter will mostly paint at): what "
+    "train_refiner.py --painter trains on. Empty: none.",
+)  # fmt: skip
+flags.DEFINE_integer(
+    "paint_frames", 600, "With --paint_size: keep the first N frames of each video.", 2
+)
 
 
 def main(argv):
@@ -61,6 +70,12 @@ def main(argv):
     with tqdm(total=total, unit="img", dynamic_ncols=True) as bar:
         manifest = extract.extract(plans, options, FLAGS.run_dir, FLAGS.overwrite, progress=bar)
     print(extract.summary(manifest, RunDir(FLAGS.run_dir).data))
+    if FLAGS.paint_size:
+        from vaest.data.paint import extract_paint_data
+
+        size = sources.parse_image_size(FLAGS.paint_size)
+        folder = extract_paint_data(plans, FLAGS.run_dir, size, options, FLAGS.paint_frames)
+        print(f"paint data at {size[0]}x{size[1]} in {folder}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
-"""Step 4: train the residual refiner on the frozen VAE's reconstructions, into RUN/refiner.
+"""Step 4: train the residual refiner on the frozen VAE's reconstructions, into RUN/refiner;
+or, with --painter, the painter at the paint resolution, into RUN/painter.
 
 The refiner sees the VAE's decode of the posterior mean and learns to rebuild the original image.
-Resumes from RUN/refiner's newest checkpoint, continuing to --steps in total.
+The painter (vaest.train.painter) learns to paint frames of RUN/data/paint (extract_tiles.py
+--paint_size) with each painting domain's texture, guided by the latent shift's colours.
+Resumes from the folder's newest checkpoint, continuing to --steps in total or for --minutes.
 """
 
 from absl import flags
@@ -61,7 +64,31 @@ flags.DEFINE_float(
 )  # fmt: skip
 flags.DEFINE_float("adversarial_spread", 0.25, "Alpha is drawn from 1 +- this for the GAN terms.")
 flags.DEFINE_float("r1_gamma", 0.2, "R1 penalty weight of the discriminator, per patch.")
+flags.DEFINE_bool(
+    "painter", False,
+    "Train the painter instead of the refiner: strokes at the paint resolution, for "
+    "mogrify_video.py --method paint. Needs RUN/data/paint (extract_tiles.py --paint_size). "
+    "Give a budget with --minutes; --batch_size counts pairs of consecutive crops (try 2).",
+)  # fmt: skip
+flags.DEFINE_enum(
+    "painter_guide", "change", ["change", "decode"],
+    "With --painter: the colour guide beside the frame: change, the frame plus the latent "
+    "shift's change decode(z') - decode(mu); or decode, decode(z') upsampled.",
+)  # fmt: skip
+flags.DEFINE_float("texture_weight", 1.0, "With --painter: weight of the sliced Wasserstein term.")
+flags.DEFINE_float("colour_weight", 20.0, "With --painter: weight of the low-passed colour term.")
+flags.DEFINE_float(
+    "temporal_weight", 20.0, "With --painter: weight of the flow-warped consecutive-frame term."
+)
+flags.DEFINE_list(
+    "crop_range", ["128", "256"], "With --painter: the training crops' side is drawn in LOW,HIGH."
+)
 FLAGS = flags.FLAGS
+
+PAINTER_FLAGS = {  # flag -> PainterConfig field
+    "painter_guide": "guide", "texture_weight": "texture_weight", "content_weight":
+    "content_weight", "colour_weight": "colour_weight", "temporal_weight": "temporal_weight",
+}  # fmt: skip
 
 CONFIG_FLAGS = (
     "guide", "guide_sigma", "reconstruction_weight", "push_weight", "push_margin",
@@ -70,9 +97,33 @@ CONFIG_FLAGS = (
 )  # fmt: skip
 
 
+def train_painter_from_flags() -> None:
+    from vaest.train.checkpoints import latest_step
+    from vaest.train.painter import PainterSettings, train_painter
+
+    given = {} if FLAGS["batch_size"].present else {"batch_size": PainterSettings.batch_size}
+    if not FLAGS["steps"].present:
+        given["steps"] = PainterSettings.steps
+    settings = cli.settings_from_flags(PainterSettings, **given)
+    overrides = {field: FLAGS[flag].value for flag, field in PAINTER_FLAGS.items()
+                 if FLAGS[flag].present}  # fmt: skip
+    if FLAGS["crop_range"].present:
+        try:
+            overrides["crop_range"] = tuple(int(x) for x in FLAGS.crop_range)
+        except ValueError as err:
+            raise UserError(f"bad --crop_range: {err}") from None
+    figures = train_painter(FLAGS.run_dir, settings, overrides)
+    step = latest_step(RunDir(FLAGS.run_dir).painter)
+    print(f"painter: at step {step} in {FLAGS.run_dir}/painter; validation: {figures}")
+
+
 def main(argv):
     from vaest.train.checkpoints import latest_step
     from vaest.train.refiner import RefinerSettings, train_refiner
+
+    if FLAGS.painter:
+        train_painter_from_flags()
+        return
 
     settings = cli.settings_from_flags(RefinerSettings)
     overrides = {k: FLAGS[k].value for k in CONFIG_FLAGS if FLAGS[k].present}

@@ -61,6 +61,11 @@ def define_training_flags(steps: int, batch_size: int) -> None:
     flags.DEFINE_integer("save_every", 500, "Checkpoint and validate every this many steps.")
     flags.DEFINE_integer("preview_every", 250, "Write a preview grid every this many steps.")
     flags.DEFINE_integer("seed", 0, "Seed for initial weights, data order and sampling.")
+    flags.DEFINE_float(
+        "minutes", 0.0,
+        "A time budget: stop (and save) after this many minutes of training in this call, or "
+        "at --steps, whichever comes first. 0: no budget.",
+    )  # fmt: skip
     flags.DEFINE_bool(
         "overwrite", False,
         "Start afresh when the folder holds checkpoints that cannot be resumed (none is "
@@ -68,7 +73,7 @@ def define_training_flags(steps: int, batch_size: int) -> None:
     )  # fmt: skip
     _define_run_dir()
     names = ["steps", "batch_size", "learning_rate", "strategy", "save_every", "preview_every"]
-    _key_flags_of_caller([*names, "cluster_timeout", "seed", "overwrite", "run_dir"])
+    _key_flags_of_caller([*names, "cluster_timeout", "seed", "minutes", "overwrite", "run_dir"])
 
 
 def settings_from_flags(cls, **given):

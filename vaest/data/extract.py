@@ -41,7 +41,8 @@ class RecordTask:
     build: Callable[[], np.ndarray] = field(repr=False)
 
 
-def _frame_image(frame: np.ndarray, options: Options) -> np.ndarray:
+def frame_image(frame: np.ndarray, options: Options) -> np.ndarray:
+    """A video frame with options.crop's margins cut, fitted to options.image_size."""
     top, left, bottom, right = options.crop
     height, width = frame.shape[:2]
     frame = frame[top : height - bottom, left : width - right]
@@ -57,7 +58,7 @@ def _video_jobs(plan: DomainPlan, options: Options) -> Generator[RecordTask]:
             if index % options.frame_stride == 0:
                 key = f"{plan.domain.name}:{source.name}:{index}"
                 yield RecordTask(
-                    str(source.path), index, key, lambda f=frame: _frame_image(f, options)
+                    str(source.path), index, key, lambda f=frame: frame_image(f, options)
                 )
     except video.VideoError as err:
         raise UserError(str(err)) from None

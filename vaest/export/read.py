@@ -113,8 +113,9 @@ class Exported:
         return "encode" + BFLOAT16_SUFFIX in self.model.signatures
 
     def _call(self, name: str, **inputs):
-        """One signature of the SavedModel, in self.precision, on self.device."""
-        if self.precision == "bfloat16":
+        """One signature of the SavedModel, in self.precision, on self.device (the painter has
+        no bfloat16 twin: it runs in float32)."""
+        if self.precision == "bfloat16" and name + BFLOAT16_SUFFIX in self.model.signatures:
             name += BFLOAT16_SUFFIX
         if self.device is None:
             return self.model.signatures[name](**inputs)
@@ -141,6 +142,30 @@ class Exported:
     @property
     def guide(self) -> str:
         return self.info.get("guide", "none")
+
+    @property
+    def has_painter(self) -> bool:
+        """Whether the export holds a painter (train_refiner.py --painter): --method paint."""
+        return bool(self.info.get("has_painter", False))
+
+    @property
+    def painter_domains(self) -> list[str]:
+        """The painting domains of the painter, in the order of its domain weights."""
+        return list(self.info.get("painter_domains", []))
+
+    @property
+    def painter_guide(self) -> str:
+        """The colour guide the painter was trained with: change or decode."""
+        return self.info.get("painter_guide") or "change"
+
+    def paint(self, frames, guides, weights) -> np.ndarray:
+        """The painter on frames and their colour guides, [N, H, W, 3] at any size, with domain
+        weights [N, domains] in painter_domains' order; float32 [N, H, W, 3] in [0, 1]."""
+        weights = self._tf.constant(np.asarray(weights, np.float32))
+        out = self._call(
+            "paint", frames=self._images(frames), guides=self._images(guides), weights=weights
+        )
+        return out["images"].numpy()
 
     def painting_domains(self) -> list[str]:
         return [d.name for d in self.domains.values() if d.kind == "painting"]

@@ -1,9 +1,11 @@
 """Step 5: RUN/export, everything mogrify and evaluation need and nothing they must guess.
 
 - saved_model/: a SavedModel with signatures encode, decode, refine (if a refiner was trained) and
-  stylize; images cross them as float32 in [0,1] at the model's size.
+  stylize; images cross them as float32 in [0,1] at the model's size. With a trained painter,
+  also paint: frames, colour guides and domain weights at any size (vaest.models.painter).
 - latents.npz: per-domain centroid, spread and counts of the posterior mean over every record.
-- config.json, refiner_config.json, manifest.json and export.json (checkpoint steps used).
+- config.json, refiner_config.json, painter_config.json, manifest.json and export.json
+  (checkpoint steps used; the painter's domains in the order of its weights).
 
 The VAE goes in with its batch norm folded into its convolutions (vaest.export.fold).
 """
@@ -26,6 +28,7 @@ from vaest.export.precision import bfloat16_twins
 from vaest.export.read import BFLOAT16_SUFFIX
 from vaest.io.atomic import require_writable, staged_folder
 from vaest.latent import CentroidTally
+from vaest.models.painter import painter_inputs
 from vaest.models.refiner import refiner_inputs
 from vaest.models.vae import to_float_images
 from vaest.run_dir import (
@@ -33,19 +36,22 @@ from vaest.run_dir import (
     EXPORT_INFO,
     LATENTS,
     MANIFEST,
+    PAINTER_CONFIG,
     REFINER_CONFIG,
     SAVED_MODEL,
     RunDir,
 )
-from vaest.train.checkpoints import load_trained_refiner, load_trained_vae
+from vaest.train.checkpoints import load_trained_painter, load_trained_refiner, load_trained_vae
 
 
 class StyleModel(tf.Module):
     """The exported graphs. Only tf ops: loads with tf.saved_model.load, without vaest."""
 
-    def __init__(self, config, encoder, decoder, refiner=None, refiner_config=None):
-        """config: the VaeConfig; encoder and decoder: the VAE's, or fold_vae's for inference."""
+    def __init__(self, config, encoder, decoder, refiner=None, refiner_config=None, painter=None):
+        """config: the VaeConfig; encoder and decoder: the VAE's, or fold_vae's for inference;
+        painter: a vaest.models.painter.Painter, or None."""
         super().__init__()
+        self.painter = painter
         self.encoder = encoder
         self.decoder = decoder
         self.refiner = refiner
@@ -78,6 +84,10 @@ class StyleModel(tf.Module):
             return decoded
         return self._refine(decoded["images"], frames, detail)
 
+    def _paint(self, frames, guides, weights):
+        inputs = painter_inputs(to_float_images(frames), to_float_images(guides))
+        return {"images": _float32(self.painter(inputs, weights, training=False))}
+
     def signatures(self, height: int, width: int, latent_dim: int) -> dict:
         images = tf.TensorSpec([None, height, width, 3], tf.float32, name="images")
         latent = tf.TensorSpec([latent_dim], tf.float32)
@@ -106,15 +116,24 @@ class StyleModel(tf.Module):
             else:
                 self.refine = tf.function(lambda images: self._refine(images, images))
                 found["refine"] = self.refine.get_concrete_function(images)
+        if self.painter is not None:  # at any size: the painter is fully convolutional
+            self.paint = tf.function(self._paint)
+            any_size = [None, None, None, 3]
+            found["paint"] = self.paint.get_concrete_function(
+                tf.TensorSpec(any_size, tf.float32, name="frames"),
+                tf.TensorSpec(any_size, tf.float32, name="guides"),
+                tf.TensorSpec([None, len(self.painter.config.domains)], tf.float32, name="weights"),
+            )
         return found
 
 
-def save_graphs(path: Path, vae, refiner=None, refiner_config=None):
-    """The SavedModel mogrify runs: the VAE with its batch norm folded, the refiner, and their
-    bfloat16 twins. Returns the folded encoder and the signatures."""
+def save_graphs(path: Path, vae, refiner=None, refiner_config=None, painter=None):
+    """The SavedModel mogrify runs: the VAE with its batch norm folded, the refiner, the painter
+    (float32 only), and the bfloat16 twins of the first two. Returns the folded encoder and the
+    signatures."""
     config = vae.config
     encoder, decoder = fold_vae(vae)
-    module = StyleModel(config, encoder, decoder, refiner, refiner_config)
+    module = StyleModel(config, encoder, decoder, refiner, refiner_config, painter)
     signatures = module.signatures(*config.image_size, config.latent_dim)
     twins = bfloat16_twins(config, encoder, decoder, refiner, refiner_config)
     module.bfloat16 = StyleModel(config, *twins, refiner_config)  # saved with the module
@@ -180,17 +199,20 @@ def export(run_dir: str | Path) -> Path:
         )
     if refiner is None:
         logging.warning("no trained refiner in %s: exporting the VAE alone", run.refiner)
+    painter, painter_step = load_trained_painter(run_dir)
 
     final = run.export
     with staged_folder(final) as tmp:
         guide = refiner_config.guide if refiner_config else "none"
-        encoder, signatures = save_graphs(tmp / SAVED_MODEL, vae, refiner, refiner_config)
+        encoder, signatures = save_graphs(tmp / SAVED_MODEL, vae, refiner, refiner_config, painter)
         # The folded encoder: the centroids come from the graph that stylize runs.
         stats = domain_latent_statistics(encoder, data_dir, manifest)
         np.savez(tmp / LATENTS, **stats)
         shutil.copy(run.vae / CONFIG, tmp / CONFIG)
         if refiner_config is not None:
             shutil.copy(run.refiner / CONFIG, tmp / REFINER_CONFIG)
+        if painter is not None:
+            shutil.copy(run.painter / CONFIG, tmp / PAINTER_CONFIG)
         shutil.copy(data_dir / MANIFEST, tmp / MANIFEST)
         info = {
             "vae_step": vae_step,
@@ -199,6 +221,11 @@ def export(run_dir: str | Path) -> Path:
             # trained with the patch discriminator: what --method paint needs
             "adversarial": bool(refiner_config is not None and refiner_config.adversarial),
             "guide": guide,
+            "has_painter": painter is not None,
+            "painter_step": painter_step,
+            # the order of the paint signature's domain weights, and the colour guide it takes
+            "painter_domains": list(painter.config.domains) if painter is not None else [],
+            "painter_guide": painter.config.guide if painter is not None else None,
             "image_size": list(config.image_size),
             "latent_dim": config.latent_dim,
             # batch norm folded into the convolutions (vaest.export.fold)

@@ -121,20 +121,28 @@ def sliced_wasserstein(
 ):
     """[N]: SlicedWasserstein's distance of each image's feature maps to its domain's pool.
 
-    maps: per layer [N, H, W, C]; pools: per layer [domains, positions, C]; domain_ids [N] int32;
-    seed int32 [2], from which every random draw is made; positions: feature vectors compared per
-    image and layer (all of them when the map has fewer); directions: projections per layer.
+    maps: per layer [N, H, W, C] (H and W may be unknown: the painter runs at any size);
+    pools: per layer [domains, positions, C]; domain_ids [N] int32; seed int32 [2], from which
+    every random draw is made; positions: feature vectors compared per image and layer (all of
+    them when a map of known size has fewer; drawn with replacement from one of unknown size);
+    directions: projections per layer.
     """
     terms = []
     for layer, (layer_maps, pool) in enumerate(zip(maps, pools, strict=True)):
-        count = layer_maps.shape[1] * layer_maps.shape[2]
+        height, width = layer_maps.shape[1], layer_maps.shape[2]
         images, channels = tf.shape(layer_maps)[0], layer_maps.shape[-1]
         draw = seed + tf.constant([0, 1000], tf.int32) * layer
-        ours = tf.reshape(layer_maps, [images, count, channels])
-        if count > positions:
-            keep = tf.random.stateless_uniform([positions], draw, 0, count, tf.int32)
+        dynamic = height is None or width is None
+        if dynamic:
+            count = tf.shape(layer_maps)[1] * tf.shape(layer_maps)[2]
+            size = positions
+        else:
+            count = height * width
+            size = min(count, positions)
+        ours = tf.reshape(layer_maps, [images, -1, channels])
+        if dynamic or size < count:
+            keep = tf.random.stateless_uniform([size], draw, 0, count, tf.int32)
             ours = tf.gather(ours, keep, axis=1)
-        size = min(count, positions)
         picks = tf.random.stateless_uniform(
             [images, size], draw + [2, 0], 0, pool.shape[1], tf.int32
         )

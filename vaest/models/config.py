@@ -186,3 +186,41 @@ class RefinerConfig(_Saved):
             value = getattr(self, name)
             if not math.isfinite(value) or (name in weights and value < 0):
                 raise UserError(f"{name} must be a finite number, 0 or more, not {value}")
+
+
+@dataclass(frozen=True)
+class PainterConfig(_Saved):
+    """The painter (vaest.models.painter): texture at the paint resolution, from the frame and
+    the latent shift's colour guide. The layout is Johnson et al. 2016's, with one instance-norm
+    scale and bias per painting domain (Dumoulin et al. 2017)."""
+
+    domains: tuple[str, ...] = ("paintings",)  # painting domains, in the order of the weights
+    filters: tuple[int, ...] = (32, 64, 128)  # 9x9 stem, then two stride-2 3x3 convs
+    residual_blocks: int = 5
+    # The colour guide beside the frame: "change", the frame plus the shift's change
+    # decode(z') - decode(mu) upsampled along the frame's edges (as the residual method makes
+    # it); or "decode", decode(z') upsampled.
+    guide: str = "change"
+    # Loss weights (vaest.train.painter), each per term, which are scale-free or per value.
+    texture_weight: float = 1.0
+    content_weight: float = 1.0
+    colour_weight: float = 20.0
+    temporal_weight: float = 20.0
+    colour_sigma: float = 6.0  # px at the paint resolution: colour is judged below this
+    crop_range: tuple[int, ...] = (128, 256)  # training crops' side, drawn in this range
+    alpha_spread: float = 0.25  # the shift is drawn in 1 +- this during training
+
+    def __post_init__(self):
+        if not self.domains or len(set(self.domains)) != len(self.domains):
+            raise UserError(f"the painter needs distinct painting domains, not {self.domains}")
+        if len(self.filters) != 3 or min(self.filters) < 1 or self.residual_blocks < 0:
+            raise UserError("the painter needs three positive filter counts and >= 0 blocks")
+        if self.guide not in ("change", "decode"):
+            raise UserError(f"the painter's guide must be change or decode, not {self.guide!r}")
+        for name in ("texture_weight", "content_weight", "colour_weight", "temporal_weight",
+                     "colour_sigma", "alpha_spread"):  # fmt: skip
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise UserError(f"{name} must be a finite number, 0 or more, not {value}")
+        if len(self.crop_range) != 2 or not 32 <= self.crop_range[0] <= self.crop_range[1]:
+            raise UserError(f"crop_range must be two sides, 32 <= low <= high: {self.crop_range}")

@@ -75,3 +75,21 @@ def detail_upsample(styled, fitted, source, detail: float = 1.0) -> np.ndarray:
     out = cv2.addWeighted(out, 1.0, source, float(detail), 0.0, dtype=cv2.CV_32F)
     np.maximum(out, 0.0, out=out)  # convertScaleAbs takes absolute values, then saturates
     return cv2.convertScaleAbs(out)
+
+
+def colour_guide(frame, styled, rebuilt, kind: str = "change") -> np.ndarray:
+    """The colour guide at the frame's size, float32 [H, W, 3] in [0, 1].
+
+    frame: the frame at the paint resolution; styled = decode(z') and rebuilt = decode(mu) at the
+    model size. "change": the frame plus the shift's change styled - rebuilt, upsampled along the
+    frame's edges as the residual method does (vaest.stylize.upsample); "decode": styled resized.
+    """
+    frame = as_float_images(frame)
+    height, width = frame.shape[:2]
+    styled = as_float_images(styled)
+    if kind == "decode":
+        return np.clip(cv2.resize(styled, (width, height), interpolation=cv2.INTER_LINEAR), 0, 1)
+    rebuilt = as_float_images(rebuilt)
+    small = cv2.resize(frame, (styled.shape[1], styled.shape[0]), interpolation=cv2.INTER_AREA)
+    change = guided_upsample(styled - rebuilt, grey(small), grey(frame))
+    return np.clip(frame + change, 0.0, 1.0)

@@ -14,7 +14,8 @@ import tensorflow as tf
 from absl import logging
 
 from vaest.errors import ConfigMismatch, MissingStep, UserError
-from vaest.models.config import RefinerConfig, VaeConfig
+from vaest.models.config import PainterConfig, RefinerConfig, VaeConfig
+from vaest.models.painter import build_painter
 from vaest.models.refiner import build_refiner
 from vaest.models.vae import VAE
 from vaest.run_dir import CONFIG, RunDir, checkpoints
@@ -174,3 +175,16 @@ def load_trained_refiner(run_dir: str | Path):
     checkpoint = tf.train.Checkpoint(refiner=refiner)
     checkpoint.restore(newest_good_checkpoint(folder)).expect_partial()
     return refiner, config, step
+
+
+def load_trained_painter(run_dir: str | Path):
+    """(the painter of RUN/painter at its newest checkpoint, its step), or (None, None)."""
+    folder = RunDir(run_dir).painter
+    step = latest_step(folder)
+    if step is None or not (folder / CONFIG).exists():
+        return None, None
+    require_untouched_config(folder)
+    painter = build_painter(load_config(PainterConfig, folder))
+    checkpoint = tf.train.Checkpoint(painter=painter)
+    checkpoint.restore(newest_good_checkpoint(folder)).expect_partial()
+    return painter, step

@@ -74,9 +74,12 @@ class TrainSettings:
     seed: int = 0
     overwrite: bool = False  # start afresh over checkpoints that cannot be resumed
     cluster_timeout: float = CLUSTER_TIMEOUT  # multi_worker: seconds to wait for every worker
+    minutes: float = 0.0  # a time budget for this call: training stops after it; 0: none
 
     def __post_init__(self):
         """Checked before any work, so that a bad flag costs nothing."""
+        if not (math.isfinite(self.minutes) and self.minutes >= 0):
+            raise UserError(f"--minutes must be 0 (no budget) or more, not {self.minutes}")
         if self.steps < 0:
             raise UserError(f"--steps must not be negative, not {self.steps}")
         for name in ("batch_size", "save_every", "preview_every"):
@@ -96,11 +99,12 @@ class Schedule:
     preview_every: int = 250
     log_every: int = 10
     overwrite: bool = False  # start afresh over checkpoints of which none is complete
+    minutes: float = 0.0  # stop (and save) after this many minutes of training; 0: no budget
 
     @classmethod
     def of(cls, settings) -> Schedule:
         """The schedule a trainer's settings ask for."""
-        names = ("steps", "batch_size", "save_every", "preview_every", "overwrite")
+        names = ("steps", "batch_size", "save_every", "preview_every", "overwrite", "minutes")
         return cls(**{name: getattr(settings, name) for name in names})
 
 
@@ -139,7 +143,7 @@ class _Monitor(keras.callbacks.Callback):
         self.run = run
         self.start = start
         self.bad_step: int | None = None
-        self.last_time = time.perf_counter()
+        self.last_time = self.started = time.perf_counter()
         self.images_per_second = 0.0
         sched = run.schedule
         self.bar = tqdm(
@@ -177,6 +181,8 @@ class _Monitor(keras.callbacks.Callback):
             self.run.save_and_validate(step)
         if step % sched.preview_every == 0 and step != sched.steps:
             self.run.preview(step)
+        if sched.minutes and now - self.started >= 60.0 * sched.minutes:
+            self.model.stop_training = True  # train() saves and validates at this step
 
     def close(self):
         self.bar.close()

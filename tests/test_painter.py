@@ -1,0 +1,221 @@
+"""The painter: any size, one look per domain, exact resume, the temporal term, the export."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from vaest.models.config import PainterConfig
+from vaest.models.painter import ConditionalInstanceNorm, build_painter
+
+SMALL = {"filters": (8, 16, 16), "residual_blocks": 1, "crop_range": (32, 64)}
+PAINT_SIZE = (72, 128)
+
+
+def two_domain_painter() -> tuple:
+    """A small painter whose two domains have different random norm parameters."""
+    painter = build_painter(PainterConfig(domains=("a", "b"), **SMALL))
+    rng = np.random.default_rng(0)
+    for layer in painter._flatten_layers():
+        if isinstance(layer, ConditionalInstanceNorm):
+            layer.scale.assign(rng.uniform(0.5, 1.5, layer.scale.shape).astype(np.float32))
+            layer.bias.assign(rng.normal(0, 0.5, layer.bias.shape).astype(np.float32))
+    return painter
+
+
+def test_paints_at_any_size():
+    painter = build_painter(PainterConfig(**SMALL))
+    for height, width in ((37, 61), (96, 160)):
+        inputs = tf.random.uniform([2, height, width, 6], seed=1)
+        out = painter(inputs, tf.ones([2, 1])).numpy()
+        assert out.shape == (2, height, width, 3)
+        assert out.min() >= 0.0 and out.max() <= 1.0
+        assert out.std() > 0.0
+
+
+def test_each_domain_has_its_look_and_a_mix_lies_between():
+    painter = two_domain_painter()
+    inputs = tf.random.uniform([1, 48, 80, 6], seed=2)
+    a, b, mix = (
+        painter(inputs, tf.constant([w], tf.float32)).numpy()
+        for w in ([1.0, 0.0], [0.0, 1.0], [0.5, 0.5])
+    )
+    apart = np.abs(a - b).mean()
+    assert apart > 0.01
+    assert np.abs(mix - a).mean() < apart and np.abs(mix - b).mean() < apart
+    # the blend is of the parameters: a one-domain painter holding their mean paints the mix
+    single = build_painter(PainterConfig(domains=("m",), **SMALL))
+    for ours, theirs in zip(single.weights, painter.weights, strict=True):
+        value = theirs.numpy()  # [domains, channels]: a norm's per-domain scale or bias
+        ours.assign(value.mean(0, keepdims=True) if value.ndim == 2 else value)
+    np.testing.assert_allclose(single(inputs, tf.ones([1, 1])).numpy(), mix, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def painter_run(tiny_run, tmp_path_factory) -> Path:
+    """The tiny run's data and VAE, with RUN/data/paint at 72x128 (one painting domain)."""
+    from vaest.data.paint import extract_paint_data
+    from vaest.data.sources import Options, plan_domains
+
+    run = tmp_path_factory.mktemp("painter") / "run"
+    run.mkdir()
+    for part in ("data", "vae", "refiner"):
+        shutil.copytree(tiny_run / part, run / part)
+    options = Options(image_size=(36, 64))
+    plans = plan_domains(
+        [f"clip={tiny_run / 'clip.mp4'}"], [f"art={tiny_run / 'paintings'}"], options
+    )
+    extract_paint_data(plans, run, PAINT_SIZE, max_frames=24)
+    return run
+
+
+def settings(steps: int):
+    from vaest.train.painter import PainterSettings
+
+    return PainterSettings(
+        steps=steps, batch_size=2, learning_rate=1e-3, save_every=1, preview_every=100
+    )
+
+
+def linked_run(painter_run: Path, to: Path, parts=("data", "vae", "refiner")) -> Path:
+    """A run folder sharing painter_run's data and models (read only) by symbolic links."""
+    to.mkdir()
+    for part in parts:
+        (to / part).symlink_to(painter_run / part)
+    return to
+
+
+@pytest.fixture(scope="module")
+def trained(painter_run, tmp_path_factory) -> Path:
+    """A run whose painter trained 2 steps straight, checkpointed at steps 1 and 2."""
+    from vaest.train.painter import train_painter
+
+    run = linked_run(painter_run, tmp_path_factory.mktemp("trained") / "run")
+    train_painter(run, settings(2), SMALL)
+    return run
+
+
+def painter_weights(run: Path) -> list[np.ndarray]:
+    from vaest.train.checkpoints import load_trained_painter
+
+    painter, _ = load_trained_painter(run)
+    return [w.numpy() for w in painter.weights]
+
+
+def test_resume_is_exact(painter_run, trained, tmp_path):
+    """Resumed from the straight run's step-1 checkpoint, step 2 is the straight run's."""
+    from vaest.run_dir import CONFIG, checkpoints
+    from vaest.train.checkpoints import latest_step
+    from vaest.train.painter import train_painter
+
+    resumed = linked_run(painter_run, tmp_path / "resumed", parts=("data", "vae"))
+    folder = resumed / "painter"
+    shutil.copytree(trained / "painter", folder)
+    for path in checkpoints(folder).glob("ckpt-2.*"):
+        path.unlink()
+    (checkpoints(folder) / "checkpoint").unlink()  # the index is rebuilt from what is there
+    assert latest_step(folder) == 1 and (folder / CONFIG).exists()
+    at_step_1 = painter_weights(resumed)
+    train_painter(resumed, settings(2), SMALL)
+    assert latest_step(folder) == 2
+    straight, again = painter_weights(trained), painter_weights(resumed)
+    assert len(straight) == len(again) > 0
+    assert any(np.abs(a - b).max() > 0 for a, b in zip(straight, at_step_1, strict=True))
+    for a, b in zip(straight, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_temporal_term_lowers_measured_flicker(painter_run):
+    """Steps on the temporal term alone make the painter's output on two consecutive crops
+    steadier as vaest.flow measures it (OpenCV's warp, not the trainer's)."""
+    from vaest import flow
+    from vaest.data.paint import load_paint_data
+    from vaest.models.painter import painter_inputs
+    from vaest.train.painter import warp_images
+
+    frames = load_paint_data(painter_run).frames["clip"]
+    earlier, later = frames[10], frames[11]
+    pair = flow.pair_flow(earlier, later)
+    painter = two_domain_painter()
+    both = tf.constant(np.stack([earlier, later]))
+    inputs = painter_inputs(both, both)
+    weights = tf.constant([[1.0, 0.0]] * 2)
+    visible = tf.constant(pair.visible[None, ..., None].astype(np.float32))
+    motion = tf.constant(pair.flow[None])
+
+    def measured() -> float:
+        out = painter(inputs, weights).numpy()
+        return flow.pair_error(out[0], out[1], pair)
+
+    before = measured()
+    optimizer = tf.keras.optimizers.Adam(1e-3)
+    for _ in range(15):
+        with tf.GradientTape() as tape:
+            out = painter(inputs, weights, training=True)
+            difference = tf.square(out[1:] - warp_images(out[:1], motion))
+            loss = tf.reduce_sum(difference * visible) / tf.reduce_sum(visible)
+        grads = tape.gradient(loss, painter.trainable_variables)
+        optimizer.apply_gradients(zip(grads, painter.trainable_variables, strict=True))
+    assert measured() < 0.5 * before
+
+
+def test_the_exported_painter_paints_at_any_size_without_vaest(trained):
+    from vaest.export.write import export
+
+    export(trained)
+    run = trained
+    info = json.loads((run / "export" / "export.json").read_text())
+    assert info["has_painter"] and info["painter_domains"] == ["art"]
+    script = textwrap.dedent(
+        """
+        import json, sys
+
+        class NoVaest:  # the SavedModel must not need the project
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] == "vaest":
+                    raise ImportError("vaest is not importable here")
+
+        sys.meta_path.insert(0, NoVaest())
+        import numpy as np
+        import tensorflow as tf
+
+        paint = tf.saved_model.load(sys.argv[1]).signatures["paint"]
+        shapes = []
+        for height, width in ((40, 72), (99, 131)):
+            frames = tf.random.uniform([2, height, width, 3])
+            out = paint(frames=frames, guides=frames, weights=tf.ones([2, 1]))["images"]
+            low, high = float(tf.reduce_min(out)), float(tf.reduce_max(out))
+            shapes.append(out.shape.as_list() + [low, high])
+        print(json.dumps(shapes))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(run / "export" / "saved_model")],
+        capture_output=True, text=True, timeout=300, cwd="/",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    shapes = json.loads(result.stdout.strip().splitlines()[-1])
+    assert [s[:4] for s in shapes] == [[2, 40, 72, 3], [2, 99, 131, 3]]
+    assert all(0.0 <= s[4] <= s[5] <= 1.0 for s in shapes)
+
+
+def test_minutes_stop_training_and_save(painter_run, tmp_path):
+    """A time budget ends the run long before --steps, at a saved, resumable step."""
+    import dataclasses
+
+    from vaest.train.checkpoints import latest_step
+    from vaest.train.painter import train_painter
+
+    run = linked_run(painter_run, tmp_path / "run", parts=("data", "vae"))
+    budget = dataclasses.replace(settings(1000), minutes=0.001, save_every=500)
+    train_painter(run, budget, SMALL)
+    step = latest_step(run / "painter")
+    assert step is not None and 1 <= step < 1000

@@ -1,0 +1,57 @@
+"""The painted method at the paint resolution: the latent shift's colour guide, then the painter.
+
+For frames at the paint resolution (any size of the model's aspect), the VAE runs at the model
+size on the fitted frames: decode(z') and decode(mu) give the shift's change, which is laid on
+the frame along its edges (vaest.stylize.upsample.colour_guide); the exported painter
+(export_graphs.py's paint signature) then paints frame and guide at their own size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vaest.errors import MissingStep
+from vaest.io.imaging import fit_image, to_uint8
+from vaest.latent import Shift
+from vaest.stylize.upsample import colour_guide
+
+
+def painter_weights(exported, mix: dict[str, float]) -> np.ndarray:
+    """[domains] weights in the export's painter order for {painting domain: weight}."""
+    order = exported.painter_domains
+    unknown = set(mix) - set(order)
+    if unknown:
+        raise MissingStep(
+            f"the painter was not trained on {sorted(unknown)[0]!r}; it paints {', '.join(order)}"
+        )
+    weights = np.array([mix.get(name, 0.0) for name in order], np.float32)
+    return weights / max(float(weights.sum()), 1e-9)
+
+
+def colour_guides(exported, frames, shift: Shift, kind: str | None = None) -> np.ndarray:
+    """The painter's colour guides for frames at the paint resolution, float32 [N,H,W,3]."""
+    kind = kind or exported.painter_guide
+    small = np.stack([fit_image(f, exported.image_size) for f in to_uint8(frames)])
+    means, _ = exported.encode(small)
+    styled = exported.decode(shift.apply(means))
+    rebuilt = exported.decode(means)
+    return np.stack(
+        [colour_guide(f, s, r, kind) for f, s, r in zip(frames, styled, rebuilt, strict=True)]
+    )
+
+
+def paint_frames(exported, frames, guides, weights, batch: int = 4) -> np.ndarray:
+    """The exported painter on frames and their guides at any size; weights [domains] (one
+    blend for every frame) or [N, domains]. float32 [N,H,W,3] in [0, 1]."""
+    if not exported.has_painter:
+        raise MissingStep(
+            f"{exported.folder} has no painter: run `python train_refiner.py --painter` and "
+            "`python export_graphs.py` first"
+        )
+    weights = np.asarray(weights, np.float32)
+    weights = np.broadcast_to(weights, (len(frames), weights.shape[-1]))
+    out = []
+    for start in range(0, len(frames), batch):
+        part = slice(start, start + batch)
+        out.append(exported.paint(frames[part], guides[part], weights[part]))
+    return np.concatenate(out)

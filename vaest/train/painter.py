@@ -1,0 +1,288 @@
+"""Train the painter (vaest.models.painter) at the paint resolution, into RUN/painter.
+
+Each step takes random square crops (config.crop_range, the same box in two consecutive frames)
+of the frames in RUN/data/paint, with a painting domain and a shift strength per pair; the
+frozen VAE's colour guide is made for the whole frame and cropped alike. The painter's output
+is shaped by:
+- texture: the sliced Wasserstein distance of its VGG16 features to its domain's (the domain's
+  paintings at the paint resolution, vaest.measure.feature_loss);
+- content: the relative distance of its VGG16 relu3_3 features to the frame's;
+- colour: the squared difference of the low-passed output and the low-passed guide;
+- temporal: the output at t+1 against the output at t warped along the frames' DIS flow, over
+  the pixels both frames show (Huang et al. 2017; vaest.flow's flow and visibility).
+Every draw comes from (seed, step), so a resumed run continues bit for bit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from vaest import flow
+from vaest.data.paint import PaintData, load_paint_data
+from vaest.data.records import load_manifest
+from vaest.errors import UserError
+from vaest.io.grid import rows_grid
+from vaest.io.imaging import fit_image, to_uint8
+from vaest.measure.feature_loss import FeatureDistance, SlicedWasserstein, pools_from_tiles
+from vaest.models.config import PainterConfig
+from vaest.models.painter import build_painter, painter_inputs
+from vaest.models.refiner import gaussian_blur
+from vaest.run_dir import CONFIG, RunDir
+from vaest.stylize.upsample import colour_guide
+from vaest.train.adversarial import domain_offsets
+from vaest.train.checkpoints import latest_step, load_config, load_trained_vae, save_config
+from vaest.train.loop import Schedule, TrainingRun, TrainSettings
+from vaest.train.refining import required_features
+
+POOL_CROPS = 48  # crops per painting domain whose VGG features the texture term samples
+CLIP_NORM = 1.0  # global gradient norm: Adam without it collapsed at a high learning rate
+
+
+@dataclass
+class PainterSettings(TrainSettings):
+    steps: int = 100000  # a bound: --minutes usually ends the run first
+    batch_size: int = 2  # pairs of consecutive crops per step
+    texture_weights: str = "auto"
+
+
+def resolve_painter_config(folder: Path, domains: tuple[str, ...], overrides: dict):
+    """The saved config when resuming (overrides must agree with it), else a new one."""
+    saved = None
+    if latest_step(folder) is not None and (folder / CONFIG).exists():
+        saved = load_config(PainterConfig, folder)
+    asked = dataclasses.replace(saved or PainterConfig(domains=domains), **overrides)
+    if saved is not None:
+        asked.require_same(saved, str(folder))
+    return asked
+
+
+def shifted_decodes(vae, frames: np.ndarray, offsets: np.ndarray, batch: int = 16):
+    """(decode(mu) [N,h,w,3], decode(mu + offset_d) [D,N,h,w,3]) at the model size, for frames
+    at any size of the model's aspect."""
+    size = tuple(vae.config.image_size)
+    small = np.stack([fit_image(f, size) for f in to_uint8(frames)]).astype(np.float32) / 255.0
+    rebuilt, styled = [], []
+    for start in range(0, len(small), batch):
+        mean = vae.encode(small[start : start + batch])[0]
+        rebuilt.append(vae.decode(mean).numpy())
+        styled.append(np.stack([vae.decode(mean + o[None]).numpy() for o in offsets], 1))
+    return np.concatenate(rebuilt), np.concatenate(styled).transpose(1, 0, 2, 3, 4)
+
+
+class PairSampler:
+    """Training batches as numpy arrays, each drawn from (seed, step) alone."""
+
+    def __init__(self, data: PaintData, decodes: dict, config: PainterConfig, batch: int, seed=0):
+        """decodes: video name -> shifted_decodes of its frames, offsets in config.domains order."""
+        self.data, self.decodes, self.config = data, decodes, config
+        self.batch, self.seed = batch, seed
+        self.videos = [v for v in data.frames if len(data.frames[v]) > 1]
+
+    def side(self, rng) -> int:
+        low, high = self.config.crop_range
+        side = 32 * int(rng.integers(low // 32, high // 32 + 1))
+        return max(32, min(side, *self.data.size))
+
+    def draw(self, step: int, purpose: int = 0) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng([self.seed, max(step, 0), purpose])
+        side, count = self.side(rng), len(self.config.domains)
+        earlier, later, guides_t, guides_u, flows, visible, ids = ([] for _ in range(7))
+        for _ in range(self.batch):
+            name = self.videos[int(rng.integers(len(self.videos)))]
+            frames = self.data.frames[name]
+            t = int(rng.integers(len(frames) - 1))
+            domain = int(rng.integers(count))
+            alpha = 1.0 + self.config.alpha_spread * (2.0 * rng.random() - 1.0)
+            top = int(rng.integers(frames.shape[1] - side + 1))
+            left = int(rng.integers(frames.shape[2] - side + 1))
+            box = (slice(top, top + side), slice(left, left + side))
+            rebuilt, styled = self.decodes[name]
+            for index, frame_list, guide_list in ((t, earlier, guides_t), (t + 1, later, guides_u)):
+                shifted = rebuilt[index] + alpha * (styled[domain, index] - rebuilt[index])
+                guide = colour_guide(frames[index], shifted, rebuilt[index], self.config.guide)
+                frame_list.append(frames[index][box])
+                guide_list.append(guide[box])
+            pair = flow.pair_flow(earlier[-1], later[-1])
+            flows.append(pair.flow)
+            visible.append(pair.visible[..., None].astype(np.float32))
+            ids.append(domain)
+        ids = np.array(ids + ids, np.int32)
+        return {
+            "frames": np.stack(earlier + later),
+            "guides": np.stack(guides_t + guides_u),
+            "weights": np.eye(count, dtype=np.float32)[ids],
+            "domain_ids": ids,
+            "flow": np.stack(flows),
+            "visible": np.stack(visible),
+        }
+
+    def dataset_from(self, step: int) -> tf.data.Dataset:
+        spec = {
+            "frames": tf.TensorSpec([None, None, None, 3], tf.float32),
+            "guides": tf.TensorSpec([None, None, None, 3], tf.float32),
+            "weights": tf.TensorSpec([None, len(self.config.domains)], tf.float32),
+            "domain_ids": tf.TensorSpec([None], tf.int32),
+            "flow": tf.TensorSpec([None, None, None, 2], tf.float32),
+            "visible": tf.TensorSpec([None, None, None, 1], tf.float32),
+        }
+        batches = (self.draw(s) for s in itertools.count(step))
+        return tf.data.Dataset.from_generator(lambda: batches, output_signature=spec).prefetch(2)
+
+
+def warp_images(images, flow):
+    """Backward bilinear warp in TensorFlow: images sampled at p + flow(p), the border
+    replicated, as vaest.flow.warp does in OpenCV. images [N,H,W,C], flow [N,H,W,2]."""
+    shape = tf.shape(images)
+    height, width = shape[1], shape[2]
+    ys, xs = tf.meshgrid(
+        tf.range(height, dtype=tf.float32), tf.range(width, dtype=tf.float32), indexing="ij"
+    )
+    x = tf.clip_by_value(xs + flow[..., 0], 0.0, tf.cast(width - 1, tf.float32))
+    y = tf.clip_by_value(ys + flow[..., 1], 0.0, tf.cast(height - 1, tf.float32))
+    x0, y0 = tf.floor(x), tf.floor(y)
+    fx, fy = (x - x0)[..., None], (y - y0)[..., None]
+    x0, y0 = tf.cast(x0, tf.int32), tf.cast(y0, tf.int32)
+    x1, y1 = tf.minimum(x0 + 1, width - 1), tf.minimum(y0 + 1, height - 1)
+    flat = tf.reshape(images, [shape[0], -1, shape[3]])
+
+    def at(yy, xx):
+        index = tf.reshape(yy * width + xx, [shape[0], -1])
+        return tf.reshape(tf.gather(flat, index, batch_dims=1), tf.shape(images))
+
+    top = at(y0, x0) * (1 - fx) + at(y0, x1) * fx
+    bottom = at(y1, x0) * (1 - fx) + at(y1, x1) * fx
+    return top * (1 - fy) + bottom * fy
+
+
+class PainterTrainer(keras.Model):
+    """The painter and its losses; the VGG16 trunk is frozen."""
+
+    def __init__(self, config: PainterConfig, features, pools, seed: int = 0, **kw):
+        super().__init__(**kw)
+        self.config = config
+        self.painter = build_painter(config)
+        self.texture = SlicedWasserstein(features, pools)
+        self.content = FeatureDistance(features, layer=2)  # relu3_3
+        self.seed = seed
+
+    def call(self, frames, guides, weights, training=False):
+        return self.painter(painter_inputs(frames, guides), weights, training=training)
+
+    def losses_of(self, data, seed):
+        """{term: value} for a batch of pairs (PairSampler.draw), and the painted crops."""
+        cfg = self.config
+        frames = data["frames"]
+        out = self(frames, data["guides"], data["weights"], training=True)
+        pairs = tf.shape(out)[0] // 2
+        # The VGG terms judge the later frame of each pair only (VGG costs twice the painter;
+        # the earlier frame is tied to it by the temporal term).
+        maps = self.texture.features(tf.concat([out[pairs:], frames[pairs:]], 0))
+        ours = [m[:pairs] for m in maps]
+        theirs = maps[self.content.layer][pairs:]
+        content = tf.reduce_mean(self.content.between(ours[self.content.layer], theirs))
+        texture = tf.reduce_mean(self.texture(ours, data["domain_ids"][pairs:], seed))
+        sigma = cfg.colour_sigma
+        colour = tf.reduce_mean(
+            tf.square(gaussian_blur(out, sigma) - gaussian_blur(data["guides"], sigma))
+        )
+        warped = warp_images(out[:pairs], data["flow"])
+        difference = tf.reduce_mean(tf.square(out[pairs:] - warped), axis=-1, keepdims=True)
+        visible = data["visible"]
+        flicker = tf.reduce_sum(difference * visible) / (tf.reduce_sum(visible) + 1.0)
+        terms = {"texture": texture, "content": content, "colour": colour, "temporal": flicker}
+        loss = (
+            cfg.texture_weight * texture
+            + cfg.content_weight * content
+            + cfg.colour_weight * colour
+            + cfg.temporal_weight * flicker
+        )
+        return {"loss": loss, **terms}, out
+
+    def _step_seed(self):
+        step = tf.cast(self.optimizer.iterations, tf.int32)
+        return tf.stack([tf.constant(self.seed, tf.int32), step])
+
+    def train_step(self, data):
+        with tf.GradientTape() as tape:
+            terms, _ = self.losses_of(data, self._step_seed())
+        variables = self.painter.trainable_variables
+        grads = tape.gradient(terms["loss"], variables)
+        self.optimizer.apply_gradients(zip(grads, variables, strict=True))
+        return terms
+
+
+def train_painter(run_dir: str | Path, settings: PainterSettings, overrides: dict | None = None):
+    """Train (or resume) RUN/painter to settings.steps or settings.minutes; returns the
+    final validation figures (the losses on a fixed batch)."""
+    run = RunDir(run_dir)
+    manifest = load_manifest(run.data)
+    data = load_paint_data(run_dir)
+    vae, vae_step = load_trained_vae(run_dir)
+    domains = tuple(d for d in data.paintings if any(m.name == d for m in manifest.domains))
+    if not domains:
+        raise UserError(f"no painting domain of {run.data / 'paint'} is in the manifest")
+    config = resolve_painter_config(run.painter, domains, overrides or {})
+    keras.utils.set_random_seed(settings.seed)
+    features = required_features(settings.texture_weights, "the painter")
+    by_id = domain_offsets(vae, run.data, manifest)
+    ids = {d.name: d.id for d in manifest.domains}
+    offsets = np.stack([by_id[ids[name]] for name in config.domains])
+    decodes = {name: shifted_decodes(vae, f, offsets) for name, f in data.frames.items()}
+    rng = np.random.default_rng(settings.seed)
+    side = min(config.crop_range[1], *data.size)
+    crops = {}
+    for index, name in enumerate(config.domains):
+        paintings = data.paintings[name]
+        picks = [paintings[int(rng.integers(len(paintings)))] for _ in range(POOL_CROPS)]
+        crops[index] = np.stack([_crop(p, side, rng) for p in picks])
+    pools = pools_from_tiles(features, crops, len(config.domains), settings.seed)
+    model = PainterTrainer(config, features, pools, settings.seed)
+    model.compile(
+        optimizer=keras.optimizers.Adam(settings.learning_rate, global_clipnorm=CLIP_NORM)
+    )
+    model.optimizer.build(model.painter.trainable_variables)
+    folder = run.painter
+    folder.mkdir(parents=True, exist_ok=True)
+    save_config(config, folder)
+    sampler = PairSampler(data, decodes, config, settings.batch_size, settings.seed)
+    fixed = {k: tf.constant(v) for k, v in sampler.draw(0, purpose=1).items()}
+
+    def validate() -> dict[str, float]:
+        terms, _ = model.losses_of(fixed, tf.constant([settings.seed, 0], tf.int32))
+        return {k: float(v) for k, v in terms.items()}
+
+    def preview() -> np.ndarray:
+        _, painted = model.losses_of(fixed, tf.constant([settings.seed, 0], tf.int32))
+        return rows_grid([fixed["frames"].numpy(), fixed["guides"].numpy(), painted.numpy()])
+
+    training = TrainingRun(
+        "painter",
+        folder,
+        model,
+        {"painter": model.painter, "optimizer": model.optimizer},
+        Schedule.of(settings),
+        validate,
+        preview,
+    )
+    start = training.restore(settings.learning_rate)
+    logging.info(
+        "painter: on the VAE at step %d, %d parameters, domains %s, step %d",
+        vae_step, model.painter.count_params(), ", ".join(config.domains), start,
+    )  # fmt: skip
+    return training.train(sampler.dataset_from)
+
+
+def _crop(image: np.ndarray, side: int, rng) -> np.ndarray:
+    """A random square crop at the image's own scale (its shorter side, if smaller than side)."""
+    side = min(side, *image.shape[:2])
+    top = int(rng.integers(image.shape[0] - side + 1))
+    left = int(rng.integers(image.shape[1] - side + 1))
+    return image[top : top + side, left : left + side]
