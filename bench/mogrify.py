@@ -30,7 +30,7 @@ the colour and VGG texture distances to the paintings relative to the input's.
 
 Then, output larger than the model (--part hd runs only this): a 1280x720 clip (a pan over the
 photos of ../shared/data when present, else testsrc2) stylized with --upsample resize (the
-model's output enlarged) and guided (vaest.stylize.upsample), with RUN's export or else the
+model's output enlarged) and guided (vaest.upsample), with RUN's export or else the
 untrained one: frames/s end to end, and the output's sharpness (gradient energy ratio) and edge
 correlation against the input; targets sharpness >= 0.8 and edge correlation >= 0.9. Also the
 peak of numpy memory for 3840x2160 clips of two lengths: streaming keeps it flat.

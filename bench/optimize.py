@@ -155,7 +155,7 @@ def measure(work: Path) -> None:
     from vaest.stylize.methods import stylize_by_method
     from vaest.stylize.optimize_frames import OptimizeSettings
     from vaest.stylize.texture_target import painting_tiles, texture_target
-    from vaest.stylize.upsample import detail_upsample
+    from vaest.upsample import detail_upsample
 
     run, judge = work / "run", work / "judge" / "data"
     weights = features.default_weights_path()

@@ -161,7 +161,7 @@ def residual_at_size(exported, frames, shift) -> np.ndarray:
     does: float32 frames at the output size."""
     from vaest.io.imaging import fit_image, to_uint8
     from vaest.stylize.methods import stylize_by_method
-    from vaest.stylize.upsample import detail_upsample
+    from vaest.upsample import detail_upsample
 
     big = to_uint8(frames)
     small = np.stack([fit_image(f, exported.image_size) for f in big])

@@ -8,7 +8,7 @@ painting domain, blended by a domain-weight vector, so one network paints every 
 and a mix or a timeline of domains blends those parameters.
 
 Its input is the frame and the colour guide (the latent shift's look at the paint resolution,
-see vaest.stylize.upsample.colour_guide), 6 channels in [0, 1]; its output is RGB in [0, 1].
+see vaest.upsample.colour_guide), 6 channels in [0, 1]; its output is RGB in [0, 1].
 """
 
 from __future__ import annotations

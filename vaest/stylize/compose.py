@@ -2,7 +2,7 @@
 
 - placed at the output size (vaest.stylize.geometry), by a plain resize or, for the
   structure-keeping methods, with the frame's own detail at the output size and the model's
-  change upsampled along its edges (vaest.stylize.upsample);
+  change upsampled along its edges (vaest.upsample);
 - with the source's colours, when asked (vaest.colour.keep_colours, in YCbCr: fast at 4K);
 - beside the source, when asked: side by side, or above each other for clips wider than 16:9.
 
@@ -18,7 +18,7 @@ import numpy as np
 from vaest.colour import keep_colours
 from vaest.io.imaging import to_uint8
 from vaest.stylize.geometry import Geometry
-from vaest.stylize.upsample import detail_upsample
+from vaest.upsample import detail_upsample
 
 GUIDED_METHODS = ("residual", "split")  # the methods that keep the frame's structure
 WIDEST_SIDE_BY_SIDE = 16 / 9  # a wider clip is stacked: side by side it would be a thin strip

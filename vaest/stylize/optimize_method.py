@@ -4,7 +4,7 @@ guess, vaest.stylize.optimize_frames finds the picture at the working size.
 - colour: decode(z'), z' the frame's shifted latent as for every other method (the Stylizer's,
   with its timeline, style video and smoothing);
 - first guess, for a first frame and after a cut: `residual`, the fastest painted method, its
-  change upsampled along the frame's edges (vaest.stylize.upsample) to the working size;
+  change upsampled along the frame's edges (vaest.upsample) to the working size;
 - texture: the target domain's (or mix's, at the frame's time) painting tiles, or the style
   video's frame (vaest.stylize.target_video).
 
@@ -30,7 +30,7 @@ from vaest.stylize.optimize_choices import parse_optimize_size
 from vaest.stylize.optimize_frames import FrameOptimizer, OptimizeSettings
 from vaest.stylize.target_video import StyleFrames, StyleTextures
 from vaest.stylize.texture_target import TextureSchedule
-from vaest.stylize.upsample import detail_upsample
+from vaest.upsample import detail_upsample
 
 
 def working_size(picture: tuple[int, int], cap: tuple[int, int]) -> tuple[int, int]:

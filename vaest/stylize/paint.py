@@ -2,7 +2,7 @@
 
 For frames at the paint resolution (any size of the model's aspect), the VAE runs at the model
 size on the fitted frames: decode(z') and decode(mu) give the shift's change, which is laid on
-the frame along its edges (vaest.stylize.upsample.colour_guide); the exported painter
+the frame along its edges (vaest.upsample.colour_guide); the exported painter
 (export_graphs.py's paint signature) then paints frame and guide at their own size.
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 from vaest.errors import MissingStep
 from vaest.io.imaging import fit_image, to_uint8
 from vaest.latent import Shift
-from vaest.stylize.upsample import colour_guide
+from vaest.upsample import colour_guide
 
 
 def painter_weights(exported, mix: dict[str, float]) -> np.ndarray:

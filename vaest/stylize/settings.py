@@ -27,7 +27,7 @@ from vaest.stylize.optimize_choices import (
 )
 from vaest.stylize.target_video import check_target_video
 from vaest.stylize.targets import check_transition, parse_target
-from vaest.stylize.upsample import UPSAMPLINGS
+from vaest.upsample import UPSAMPLINGS
 
 SOURCE_AUTO, SOURCE_NONE = "auto", "none"
 DEFAULT_STRENGTH = 1.0
@@ -65,7 +65,7 @@ class Settings:
     audio: bool = True
     # Beyond one style: timelines, sharp large output, kept colours, comparisons.
     transition: float = 1.0  # seconds between the targets of a --target timeline
-    upsample: str = "guided"  # guided (vaest.stylize.upsample) or resize
+    upsample: str = "guided"  # guided (vaest.upsample) or resize
     keep_colours: bool = False
     side_by_side: bool = False
     target_video: str | None = None  # a style video (or image): frame t's target at time t

@@ -36,11 +36,11 @@ from vaest.models.config import PainterConfig
 from vaest.models.painter import build_painter, painter_inputs
 from vaest.models.refiner import gaussian_blur
 from vaest.run_dir import CONFIG, RunDir
-from vaest.stylize.upsample import colour_guide
 from vaest.train.adversarial import domain_offsets
 from vaest.train.checkpoints import latest_step, load_config, load_trained_vae, save_config
 from vaest.train.loop import Schedule, TrainingRun, TrainSettings
 from vaest.train.refining import required_features
+from vaest.upsample import colour_guide
 
 POOL_CROPS = 48  # crops per painting domain whose VGG features the texture term samples
 CLIP_NORM = 1.0  # global gradient norm: Adam without it collapsed at a high learning rate

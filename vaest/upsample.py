@@ -82,7 +82,7 @@ def colour_guide(frame, styled, rebuilt, kind: str = "change") -> np.ndarray:
 
     frame: the frame at the paint resolution; styled = decode(z') and rebuilt = decode(mu) at the
     model size. "change": the frame plus the shift's change styled - rebuilt, upsampled along the
-    frame's edges as the residual method does (vaest.stylize.upsample); "decode": styled resized.
+    frame's edges as the residual method does (vaest.upsample); "decode": styled resized.
     """
     frame = as_float_images(frame)
     height, width = frame.shape[:2]
