@@ -33,7 +33,7 @@ from vaest.stylize.optimize_choices import (
 )
 from vaest.stylize.plan import make_plan
 from vaest.stylize.run import run as stylize_run
-from vaest.stylize.settings import BATCH_SIZE, SOURCE_AUTO, Settings
+from vaest.stylize.settings import BATCH_SIZE, PAINT_SIZE, SOURCE_AUTO, Settings
 
 cli.define_run_dir_flag()
 flags.DEFINE_string("input", None, "A video, an image, or a folder of images.", required=True)
@@ -95,7 +95,8 @@ flags.DEFINE_enum(
     "How the frame's structure is kept: residual adds back what the model could not rebuild of "
     "the frame (its detail and colour variation, not its mean colour); refine is the refiner "
     "alone (faster: one decode instead of two); split is the frequency-split baseline; paint is "
-    "the refiner trained against a patch discriminator (train_refiner.py --adversarial_weight); "
+    "the painter (train_refiner.py --painter) on residual's picture at the paint resolution, or "
+    "else the refiner trained against a patch discriminator (--adversarial_weight); "
     "optimize finds each picture by optimisation toward the frame's content, the paintings' "
     "texture and z''s colours, each frame starting from the last (slow: seconds per frame).",
 )
@@ -163,6 +164,12 @@ flags.DEFINE_enum(
     "--method optimize: sliced (Wasserstein distance of VGG features to the paintings' tiles) or "
     "gram (their mean Gram matrices), for comparison.",
 )  # fmt: skip
+flags.DEFINE_integer(
+    "paint_size",
+    PAINT_SIZE,
+    "--method paint with a painter: the longest side it paints at, in pixels; a larger output is "
+    "painted at this size and enlarged (the painter's time grows with the area).",
+)
 flags.DEFINE_string(
     "optimize_size",
     DEFAULT_OPTIMIZE_SIZE,

@@ -167,11 +167,17 @@ def test_the_temporal_term_lowers_measured_flicker(painter_run):
     assert measured() < 0.5 * before
 
 
-def test_the_exported_painter_paints_at_any_size_without_vaest(trained):
+@pytest.fixture(scope="module")
+def exported_painter(trained) -> Path:
+    """The trained run, exported: its SavedModel has the paint signature."""
     from vaest.export.write import export
 
     export(trained)
-    run = trained
+    return trained
+
+
+def test_the_exported_painter_paints_at_any_size_without_vaest(exported_painter):
+    run = exported_painter
     info = json.loads((run / "export" / "export.json").read_text())
     assert info["has_painter"] and info["painter_domains"] == ["art"]
     script = textwrap.dedent(
@@ -219,3 +225,45 @@ def test_minutes_stop_training_and_save(painter_run, tmp_path):
     train_painter(run, budget, SMALL)
     step = latest_step(run / "painter")
     assert step is not None and 1 <= step < 1000
+
+
+def test_mogrify_paints_videos_and_images_at_the_output_size(exported_painter, tmp_path, photos):
+    """--method paint on an export with a painter: residual's picture is the colour guide, and
+    the painter paints it at the paint resolution (here capped below the output size)."""
+    from conftest import make_video
+
+    from vaest.export.read import load_export
+    from vaest.io.imaging import load_image, save_image
+    from vaest.io.video import iter_frames
+    from vaest.io.video_out import stream_info
+    from vaest.stylize.job import make_job
+    from vaest.stylize.plan import make_plan
+    from vaest.stylize.run import run
+    from vaest.stylize.settings import Settings
+
+    exported = load_export(exported_painter)
+    clip = make_video(tmp_path / "in.mp4", frames=6, size="160x96", audio=True)
+    outputs = {}
+    for method in ("residual", "paint"):
+        settings = Settings(method=method, paint_size=64)
+        job = make_job(settings, clip, tmp_path / f"{method}.mp4", exported_painter)
+        result = run(make_plan(job, exported), exported)
+        assert result.frames == 6 and stream_info(result.path)["has_audio"]
+        outputs[method] = np.stack(list(iter_frames(result.path))).astype(int)
+    assert outputs["paint"].shape == outputs["residual"].shape == (6, 96, 160, 3)
+    assert np.abs(outputs["paint"] - outputs["residual"]).mean() > 2  # painted, not the guide
+
+    save_image(photos["astronaut"][::4, ::4], tmp_path / "in.png")
+    job = make_job(
+        Settings(method="paint"), tmp_path / "in.png", tmp_path / "out.png", exported_painter
+    )
+    result = run(make_plan(job, exported), exported)
+    assert load_image(result.path).shape == (128, 128, 3)
+
+
+def test_a_bad_paint_size_is_one_line():
+    from vaest.errors import UserError
+    from vaest.stylize.settings import Settings
+
+    with pytest.raises(UserError, match="--paint_size must be 16 to 16384"):
+        Settings(method="paint", paint_size=4).check()

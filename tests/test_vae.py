@@ -228,8 +228,8 @@ from vaest.train.vae import VaeSettings, train_vae
 replicas, make_strategy = [], vae_training.make_strategy
 
 
-def spy(name):  # records the strategy train_vae itself builds
-    strategy = make_strategy(name)
+def spy(name, *args, **kw):  # records the strategy train_vae itself builds
+    strategy = make_strategy(name, *args, **kw)
     replicas.append(strategy.num_replicas_in_sync)
     return strategy
 

@@ -27,16 +27,18 @@ WIDEST_SIDE_BY_SIDE = 16 / 9  # a wider clip is stacked: side by side it would b
 class Composer:
     """Model-size stylized frames in, output frames out (uint8 at `output_size`)."""
 
-    def __init__(self, geometry: Geometry, settings):
+    def __init__(self, geometry: Geometry, settings, paint=None):
         """settings: a vaest.stylize.settings.Settings (method, detail, upsample, keep_colours,
-        side_by_side)."""
+        side_by_side); paint: a vaest.stylize.paint.PaintStage that paints each picture at the
+        paint resolution, with the frame, the picture being its colour guide."""
+        self.paint = paint
         self.geometry = geometry
         self.detail = float(settings.detail)
         content, placement = geometry.content[2:], geometry.placement[2:]
         enlarging = placement[0] * placement[1] > content[0] * content[1]
         self.guided = (
             settings.upsample == "guided"
-            and settings.method in GUIDED_METHODS
+            and (settings.method in GUIDED_METHODS or paint is not None)
             and self.detail > 0
             and enlarging
         )
@@ -52,7 +54,7 @@ class Composer:
 
     @property
     def needs_source(self) -> bool:
-        return self.guided or self.keep_colours or self.side_by_side
+        return self.guided or self.keep_colours or self.side_by_side or self.paint is not None
 
     def __call__(self, styled, fitted, thumbnail=None, frame=None) -> np.ndarray:
         """styled: the model's output (float [0, 1] or uint8); fitted: the model's input;
@@ -68,6 +70,8 @@ class Composer:
             picture = geometry.to_placement(to_uint8(styled))
         else:
             picture = geometry.to_placement(geometry.content_of(to_uint8(styled)))
+        if self.paint is not None:
+            picture = self.paint(picture, source)
         if self.keep_colours:
             picture = to_uint8(keep_colours(picture, source, space="ycbcr"))
         out = geometry.frame(picture, thumbnail)
@@ -77,6 +81,7 @@ class Composer:
 
     def describe(self) -> str:
         parts = ["edge-aware detail upsampling" if self.guided else "resized"]
+        parts += [self.paint.describe()] if self.paint is not None else []
         parts += ["source colours"] if self.keep_colours else []
         if self.side_by_side:
             parts.append("below the source" if self.stacked else "beside the source")

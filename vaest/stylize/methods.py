@@ -46,14 +46,21 @@ def low_pass(images: np.ndarray, sigma: float) -> np.ndarray:
     )
 
 
+def painter_paints(exported, method: str) -> bool:
+    """Whether `paint` is the painter's (at the paint resolution, on the `residual` output as its
+    colour guide; vaest.stylize.paint) rather than the adversarial refiner's."""
+    return method == "paint" and exported.has_painter
+
+
 def require_method(exported, method: str) -> None:
     """A MissingStep naming the training command when the export cannot serve `method`."""
-    if method == "paint" and not exported.adversarial:
+    if method == "paint" and not (exported.adversarial or exported.has_painter):
         run = exported.folder.parent
         raise MissingStep(
-            f"--method paint needs a refiner trained with the patch discriminator, and the one in "
-            f"{exported.folder} was not: run `python train_refiner.py --run_dir {run} "
-            f"--adversarial_weight 0.01` and `python export_graphs.py --run_dir {run}`"
+            f"--method paint needs a painter or a refiner trained with the patch discriminator, "
+            f"and {exported.folder} has neither: run `python train_refiner.py --run_dir {run} "
+            f"--painter` (or `python train_refiner.py --run_dir {run} "
+            f"--adversarial_weight 0.01`) and `python export_graphs.py --run_dir {run}`"
         )
 
 
@@ -111,7 +118,9 @@ def _stylize(
         require_method(exported, method)
     frames = as_float_images(frames)
     count = len(frames)
-    latents = np.concatenate([shifted, means]) if "residual" in methods else shifted
+    painter = painter_paints(exported, "paint") and "paint" in methods
+    rebuild = "residual" in methods or painter  # the painter's guide is residual's output
+    latents = np.concatenate([shifted, means]) if rebuild else shifted
     decoded = exported.decode(latents)
     found = {}
     if "split" in methods:
@@ -120,6 +129,8 @@ def _stylize(
         guides = np.concatenate([frames] * (len(latents) // count))
         refined = exported.refine(decoded, guides, detail) if refine else decoded
         found["refine"] = found["paint"] = refined[:count]
-        if "residual" in methods:
+        if rebuild:
             found["residual"] = residual_transfer(refined[:count], refined[count:], frames, detail)
+        if painter:  # at the model size, the guide; painted at the paint resolution
+            found["paint"] = found["residual"]
     return {method: found[method] for method in methods}

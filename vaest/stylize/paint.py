@@ -1,5 +1,9 @@
 """The painted method at the paint resolution: the latent shift's colour guide, then the painter.
 
+In step 7 (PaintStage), the guide is the `residual` method's picture at the output size: the
+frame plus the shift's change upsampled along its edges; the painter paints it with the frame at
+the paint resolution, the output size with its long side capped at --paint_size.
+
 For frames at the paint resolution (any size of the model's aspect), the VAE runs at the model
 size on the fitted frames: decode(z') and decode(mu) give the shift's change, which is laid on
 the frame along its edges (vaest.upsample.colour_guide); the exported painter
@@ -11,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from vaest.errors import MissingStep
-from vaest.io.imaging import fit_image, to_uint8
+from vaest.io.imaging import fit_image, resize, to_uint8
 from vaest.latent import Shift
 from vaest.upsample import colour_guide
 
@@ -55,3 +59,41 @@ def paint_frames(exported, frames, guides, weights, batch: int = 4) -> np.ndarra
         part = slice(start, start + batch)
         out.append(exported.paint(frames[part], guides[part], weights[part]))
     return np.concatenate(out)
+
+
+class PaintStage:
+    """Output pictures in, painted pictures out, one at a time and in order (a video's frames
+    are at clock[0] + i / clock[1] seconds, for a timeline's domain blend)."""
+
+    def __init__(self, exported, schedule, paint_size: int, clock=(0.0, 1.0), stabilizer=None):
+        """schedule: vaest.stylize.targets.TargetSchedule, whose mixes blend the painter's
+        domains; paint_size: the longest side painted, in pixels (larger pictures are painted
+        smaller and enlarged); stabilizer: a vaest.stylize.stabilize.FlowStabilizer for a
+        video's painted frames, run at the paint resolution, where the strokes are made."""
+        self.exported, self.schedule, self.paint_size, self.clock = (
+            exported, schedule, paint_size, clock
+        )  # fmt: skip
+        self.stabilizer = stabilizer
+        self._frames = 0
+
+    def weights(self, time: float) -> np.ndarray:
+        mix = dict(zip(self.schedule.names, self.schedule.weights_at(time)[0], strict=True))
+        return painter_weights(self.exported, mix)
+
+    def __call__(self, guide: np.ndarray, frame: np.ndarray) -> np.ndarray:
+        """guide, frame: uint8 [H, W, 3] at the picture's size -> the painted uint8 picture."""
+        height, width = guide.shape[:2]
+        scale = min(1.0, self.paint_size / max(height, width))
+        size = (max(8, round(height * scale)), max(8, round(width * scale)))
+        if size != (height, width):
+            guide, frame = resize(guide, *size), resize(frame, *size)
+        time = self.clock[0] + self._frames / self.clock[1]
+        self._frames += 1
+        painted = self.exported.paint(frame[None], guide[None], self.weights(time)[None])[0]
+        if self.stabilizer is not None:
+            painted = self.stabilizer(frame, painted)
+        painted = to_uint8(painted)
+        return painted if size == (height, width) else resize(painted, height, width)
+
+    def describe(self) -> str:
+        return f"painted at up to {self.paint_size} px a side"

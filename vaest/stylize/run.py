@@ -15,6 +15,8 @@ from absl import logging
 from tqdm import tqdm
 
 from vaest.stylize.job import Result
+from vaest.stylize.methods import painter_paints
+from vaest.stylize.paint import PaintStage
 from vaest.stylize.plan import Plan
 from vaest.stylize.run_images import run_images
 from vaest.stylize.run_video import run_video
@@ -41,10 +43,15 @@ def run(plan: Plan, exported, progress: Callable | None = None) -> Result:
         from vaest.stylize.optimize_method import OptimizeMethod  # TensorFlow's VGG, when used
 
         stylizer = OptimizeMethod.for_plan(plan, exported, stylizer)
+    paint = None
+    if painter_paints(exported, plan.settings.method):
+        clock = (plan.settings.start, float(plan.rate)) if video else (0.0, 1.0)
+        steady_paint = FlowStabilizer(plan.settings.temporal_weight) if steady else None
+        paint = PaintStage(exported, plan.schedule, plan.settings.paint_size, clock, steady_paint)
     plan.job.output.parent.mkdir(parents=True, exist_ok=True)
     if video:
-        return run_video(plan, exported, stylizer, bar, means)
-    return run_images(plan, exported, stylizer, bar)
+        return run_video(plan, exported, stylizer, bar, means, paint=paint)
+    return run_images(plan, exported, stylizer, bar, paint=paint)
 
 
 def _no_bar(**kwargs):

@@ -18,8 +18,9 @@ from vaest.stylize.job import Result
 from vaest.stylize.streaming import batches, prefetch
 
 
-def run_images(plan, exported, stylizer, bar) -> Result:
-    """Stylize a vaest.stylize.plan.Plan's image or folder with `stylizer`."""
+def run_images(plan, exported, stylizer, bar, *, paint=None) -> Result:
+    """Stylize a vaest.stylize.plan.Plan's image or folder with `stylizer` (and `paint`, the
+    painter's stage of --method paint)."""
     job, settings = plan.job, plan.settings
     paths = [job.input] if job.kind == "image" else job.images
 
@@ -27,7 +28,7 @@ def run_images(plan, exported, stylizer, bar) -> Result:
         for path in paths:
             image = imaging.load_image(path)
             geometry = picture_geometry(settings, image.shape[:2], exported)
-            compose = Composer(geometry, settings)
+            compose = Composer(geometry, settings, paint)
             yield path, compose, image, geometry.fit(image), geometry.thumbnail(image)
 
     def pictures(progress):

@@ -34,6 +34,7 @@ DEFAULT_STRENGTH = 1.0
 TEMPORAL_KINDS = ("flow", "latent")  # --temporal: any of these, comma-separated, or none
 LATENT_SMOOTHING = 0.5  # the latent moving average of --temporal latent without --smoothing
 BATCH_SIZE = 8  # frames per model call on a CPU
+PAINT_SIZE = 960  # pixels: the painter's cost grows with the area; 960x540 for 16:9 HD
 
 MAX_SECONDS = 1e8  # --start and --duration: about three years, far within ffmpeg's range
 
@@ -69,6 +70,7 @@ class Settings:
     keep_colours: bool = False
     side_by_side: bool = False
     target_video: str | None = None  # a style video (or image): frame t's target at time t
+    paint_size: int = PAINT_SIZE  # --method paint with a painter: the longest side painted
     # --method optimize (vaest.stylize.optimize_method)
     iterations: int = DEFAULT_ITERATIONS  # per frame
     optimizer: str = DEFAULT_OPTIMIZER  # lbfgs or adam
@@ -101,6 +103,8 @@ class Settings:
                             f"not {self.duration}")  # fmt: skip
         if self.max_frames is not None and self.max_frames < 1:
             raise UserError(f"--max_frames must be at least 1, not {self.max_frames}")
+        if not 16 <= self.paint_size <= 16384:
+            raise UserError(f"--paint_size must be 16 to 16384 pixels, not {self.paint_size}")
         if self.method not in METHODS:
             raise UserError(f"--method must be one of {', '.join(METHODS)}, not {self.method!r}")
         if self.method == "paint" and not self.refine:
