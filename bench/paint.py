@@ -9,7 +9,7 @@ frames and those frames recoloured to the paintings' Lab statistics; input frame
 it), edge correlation, the colour and VGG texture distances to the painting's crops relative to
 the input's, and the flow-warped error ratio to the input clip, with and without the flow
 stabiliser; PASS/FAIL against the targets. Also paints one unseen frame at 1280x720 and writes a
-100% crop of it to doc/paint_crop_1280.png, and a side-by-side to doc/paint_side_by_side.png.
+100% crop of it to doc/paint_crop_1280.jpg, and a side-by-side to doc/paint_side_by_side.jpg.
 Skips when ../shared/data is absent.
 """
 
