@@ -166,10 +166,12 @@ class _Monitor(keras.callbacks.Callback):
             rate if step == self.start + 1 else 0.9 * self.images_per_second + 0.1 * rate
         )
         self.bar.update(1)
-        self.bar.set_postfix(
-            loss=f"{logs.get('loss', 0):.4g}", img_s=f"{self.images_per_second:.1f}"
-        )
         sched = self.run.schedule
+        postfix = {"loss": f"{logs.get('loss', 0):.4g}", "img_s": f"{self.images_per_second:.1f}"}
+        if sched.minutes:  # the budget, not the step bound, usually ends the run: its time left
+            left = max(0.0, 60.0 * sched.minutes - (now - self.started))
+            postfix["budget_left"] = f"{left / 60:.1f}min"
+        self.bar.set_postfix(postfix)
         if step % sched.log_every == 0 or step == sched.steps:
             lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
             self.run.log_scalars(
