@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import numpy as np
 from absl import app, flags
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import SHARED, TRAIN_PHOTOS, UNSEEN_PHOTOS, cpu_summary, fitted_frames, pan  # noqa: E402
+from common import SHARED, TRAIN_PHOTOS, UNSEEN_PHOTOS, cpu_summary, fitted_frames, pan, work_folder  # noqa: E402
 
 flags.DEFINE_string("image_size", "72x128", "Model size: the classifier's images.")
 flags.DEFINE_integer("tiles", 100, "Random crops of each painting (a quarter held out).")
@@ -107,8 +106,7 @@ def main(argv):
 
     print(f"cpu: {cpu_summary()}")
     size = parse_size(FLAGS.image_size)
-    work = Path(FLAGS.work_dir or tempfile.mkdtemp(prefix="vaest-deception-"))
-    work.mkdir(parents=True, exist_ok=True)
+    work = work_folder(FLAGS.work_dir, "vaest-deception-")
     photos = {p.stem: p for p in find_images(SHARED / "photos")}
     pan([photos[n] for n in TRAIN_PHOTOS], work / "train.mp4", (180, 320), 200, 1)
     pan([photos[n] for n in UNSEEN_PHOTOS], work / "unseen.mp4", (180, 320), 200, 2)

@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-import tempfile
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -37,7 +36,7 @@ import numpy as np
 from absl import app, flags
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import SHARED, TRAIN_PHOTOS, cpu_summary, pan, train_run  # noqa: E402
+from common import SHARED, TRAIN_PHOTOS, cpu_summary, pan, train_run, work_folder  # noqa: E402
 
 from vaest import flow  # noqa: E402
 from vaest.stylize import stabilize  # noqa: E402
@@ -270,8 +269,7 @@ def main(argv):
 
     print(f"cpu: {cpu_summary()}")
     size = parse_size(FLAGS.image_size)
-    work = Path(FLAGS.work_dir or tempfile.mkdtemp(prefix="vaest-flow-blend-"))
-    work.mkdir(parents=True, exist_ok=True)
+    work = work_folder(FLAGS.work_dir, "vaest-flow-blend-")
     photos = {p.stem: p for p in find_images(SHARED / "photos")}
     train_video = pan([photos[n] for n in TRAIN_PHOTOS], work / "train.mp4", (180, 320), 300, 1)
     run = work / "run"

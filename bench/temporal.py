@@ -26,7 +26,7 @@ from absl import app, flags
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
-from common import SHARED, TRAIN_PHOTOS, UNSEEN_PHOTOS, cpu_summary, pan, train_run  # noqa: E402
+from common import SHARED, TRAIN_PHOTOS, UNSEEN_PHOTOS, cpu_summary, pan, train_run, work_folder  # noqa: E402
 
 flags.DEFINE_integer("vae_steps", 700, "VAE training steps.")
 flags.DEFINE_integer("refiner_steps", 300, "Refiner training steps.")
@@ -150,8 +150,7 @@ def main(argv):
 
     print(f"cpu: {cpu_summary()}")
     size = parse_size(FLAGS.image_size)
-    work = Path(FLAGS.work_dir or tempfile.mkdtemp(prefix="vaest-temporal-"))
-    work.mkdir(parents=True, exist_ok=True)
+    work = work_folder(FLAGS.work_dir, "vaest-temporal-")
     photos = {p.stem: p for p in find_images(SHARED / "photos")}
     train_video = pan([photos[n] for n in TRAIN_PHOTOS], work / "train.mp4", (180, 320), 300, 1)
     run = work / "run"
