@@ -95,20 +95,27 @@ def fit_picture(picture: np.ndarray, model_size, fit: str) -> np.ndarray:
     return Geometry(picture.shape[:2], model_size, picture.shape[:2], fit).fit(picture)
 
 
+def width_by_height(text: str, flag: str, smallest: int, others: str = "") -> tuple[int, int]:
+    """A flag's 'WIDTHxHEIGHT' (width first, like ffmpeg), each side at least `smallest` ->
+    (height, width); others: the flag's other choices, named in the error."""
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise UserError(
+            f"{flag} must be {others}WIDTHxHEIGHT (e.g. 640x360), not {text!r}"
+        ) from None
+    if width < smallest or height < smallest:
+        raise UserError(f"{flag} must be at least {smallest}x{smallest}, not {text!r}")
+    return height, width
+
+
 def parse_output_size(text: str, source: tuple[int, int], model: tuple[int, int]):
     """'source', 'model' or 'WIDTHxHEIGHT' (width first, like ffmpeg) -> (height, width)."""
     if text == "source":
         return source
     if text == "model":
         return model
-    try:
-        width, height = (int(part) for part in text.lower().split("x"))
-    except ValueError:
-        raise UserError(
-            f"--output_size must be source, model or WIDTHxHEIGHT (e.g. 640x360), not {text!r}"
-        ) from None
-    if width < 2 or height < 2:
-        raise UserError(f"--output_size must be at least 2x2, not {text!r}")
+    height, width = width_by_height(text, "--output_size", 2, "source, model or ")
     # An output frame is composed from float32 copies at its size.
     require_memory(image_bytes(height, width, copies=2), f"--output_size {text}", "ask less")
     return height, width

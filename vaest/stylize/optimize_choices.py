@@ -4,6 +4,7 @@ any work starts."""
 from __future__ import annotations
 
 from vaest.errors import UserError
+from vaest.stylize.geometry import width_by_height
 
 OPTIMIZERS = ("lbfgs", "adam")
 TEXTURES = ("sliced", "gram")
@@ -32,12 +33,4 @@ def check_texture(name: str) -> None:
 
 def parse_optimize_size(text: str) -> tuple[int, int]:
     """--optimize_size WIDTHxHEIGHT -> the cap on the working size, (height, width)."""
-    try:
-        width, height = (int(part) for part in text.lower().split("x"))
-    except ValueError:
-        raise UserError(
-            f"--optimize_size must be WIDTHxHEIGHT (e.g. 640x360), not {text!r}"
-        ) from None
-    if width < 16 or height < 16:
-        raise UserError(f"--optimize_size must be at least 16x16, not {text!r}")
-    return height, width
+    return width_by_height(text, "--optimize_size", 16)
