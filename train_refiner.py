@@ -97,6 +97,14 @@ CONFIG_FLAGS = (
 )  # fmt: skip
 
 
+def integers(name: str) -> tuple[int, ...]:
+    """A list flag's values as integers, or a one-line error naming the flag."""
+    try:
+        return tuple(int(x) for x in FLAGS[name].value)
+    except ValueError as err:
+        raise UserError(f"bad --{name}: {err}") from None
+
+
 def train_painter_from_flags() -> None:
     from vaest.train.checkpoints import latest_step
     from vaest.train.painter import PainterSettings, train_painter
@@ -108,10 +116,7 @@ def train_painter_from_flags() -> None:
     overrides = {field: FLAGS[flag].value for flag, field in PAINTER_FLAGS.items()
                  if FLAGS[flag].present}  # fmt: skip
     if FLAGS["crop_range"].present:
-        try:
-            overrides["crop_range"] = tuple(int(x) for x in FLAGS.crop_range)
-        except ValueError as err:
-            raise UserError(f"bad --crop_range: {err}") from None
+        overrides["crop_range"] = integers("crop_range")
     figures = train_painter(FLAGS.run_dir, settings, overrides)
     step = latest_step(RunDir(FLAGS.run_dir).painter)
     print(f"painter: at step {step} in {FLAGS.run_dir}/painter; validation: {figures}")
@@ -128,10 +133,7 @@ def main(argv):
     settings = cli.settings_from_flags(RefinerSettings)
     overrides = {k: FLAGS[k].value for k in CONFIG_FLAGS if FLAGS[k].present}
     if FLAGS["body_filters"].present:
-        try:
-            overrides["body_filters"] = tuple(int(x) for x in FLAGS.body_filters)
-        except ValueError as err:
-            raise UserError(f"bad --body_filters: {err}") from None
+        overrides["body_filters"] = integers("body_filters")
     figures = train_refiner(FLAGS.run_dir, settings, overrides)
     step = latest_step(RunDir(FLAGS.run_dir).refiner)
     print(f"refiner: at step {step} in {FLAGS.run_dir}/refiner; validation: {figures}")
