@@ -50,6 +50,11 @@ flags.DEFINE_integer("batch_size", 16, "VAE and refiner batch size.")
 flags.DEFINE_integer("painter_batch", 2, "Pairs of consecutive crops per painter step.")
 flags.DEFINE_string("painter_guide", "change", "The painter's colour guide: change or decode.")
 flags.DEFINE_float("temporal_weight", 20.0, "Weight of the painter's temporal term.")
+flags.DEFINE_float("texture_weight", 1.0, "Weight of the painter's texture term.")
+flags.DEFINE_float("content_weight", 1.0, "Weight of the painter's content term.")
+flags.DEFINE_float("noise_weight", 0.0, "Weight of the painter's noise-stability term.")
+flags.DEFINE_integer("content_layer", 2, "VGG16 layer of the content term: 0, 1 or 2.")
+flags.DEFINE_float("colour_weight", 20.0, "Weight of the painter's colour term.")
 flags.DEFINE_list("crop_range", ["128", "192"], "Sides of the painter's training crops (px).")
 flags.DEFINE_string("painter_name", "painter", "Folder of the painter inside the run.")
 flags.DEFINE_bool("train_only", False, "Train (or resume) the runs and stop.")
@@ -119,6 +124,11 @@ def train(work: Path) -> dict:
     overrides = {
         "guide": FLAGS.painter_guide,
         "temporal_weight": FLAGS.temporal_weight,
+        "texture_weight": FLAGS.texture_weight,
+        "content_weight": FLAGS.content_weight,
+        "colour_weight": FLAGS.colour_weight,
+        "content_layer": FLAGS.content_layer,
+        "noise_weight": FLAGS.noise_weight,
         "crop_range": tuple(int(x) for x in FLAGS.crop_range),
     }
     train_painter(run, settings, overrides)

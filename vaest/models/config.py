@@ -204,9 +204,18 @@ class PainterConfig(_Saved):
     # Loss weights (vaest.train.painter), each per term, which are scale-free or per value.
     texture_weight: float = 1.0
     content_weight: float = 1.0
+    # The VGG16 layer the content term compares (0: relu1_2, 1: relu2_2, 2: relu3_3). The
+    # texture term matches the paintings' relu3_3 statistics, which a relu3_3 content term
+    # holds back toward the frame's.
+    content_layer: int = 2
     colour_weight: float = 20.0
     temporal_weight: float = 20.0
     colour_sigma: float = 6.0  # px at the paint resolution: colour is judged below this
+    # Noise stability (Gupta et al. 2017): the output for the frame plus Gaussian noise of this
+    # standard deviation (per value in [0, 1]) against the output for the frame, so that a
+    # video's grain and coding noise do not make the strokes crawl. Weight 0: off.
+    noise_weight: float = 0.0
+    noise_sigma: float = 0.02
     crop_range: tuple[int, ...] = (128, 256)  # training crops' side, drawn in this range
     alpha_spread: float = 0.25  # the shift is drawn in 1 +- this during training
 
@@ -218,9 +227,11 @@ class PainterConfig(_Saved):
         if self.guide not in ("change", "decode"):
             raise UserError(f"the painter's guide must be change or decode, not {self.guide!r}")
         for name in ("texture_weight", "content_weight", "colour_weight", "temporal_weight",
-                     "colour_sigma", "alpha_spread"):  # fmt: skip
+                     "colour_sigma", "alpha_spread", "noise_weight", "noise_sigma"):  # fmt: skip
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise UserError(f"{name} must be a finite number, 0 or more, not {value}")
+        if self.content_layer not in (0, 1, 2):
+            raise UserError(f"content_layer must be 0, 1 or 2, not {self.content_layer}")
         if len(self.crop_range) != 2 or not 32 <= self.crop_range[0] <= self.crop_range[1]:
             raise UserError(f"crop_range must be two sides, 32 <= low <= high: {self.crop_range}")

@@ -6,10 +6,12 @@ frozen VAE's colour guide is made for the whole frame and cropped alike. The pai
 is shaped by:
 - texture: the sliced Wasserstein distance of its VGG16 features to its domain's (the domain's
   paintings at the paint resolution, vaest.measure.feature_loss);
-- content: the relative distance of its VGG16 relu3_3 features to the frame's;
+- content: the relative distance of its VGG16 features (config.content_layer) to the frame's;
 - colour: the squared difference of the low-passed output and the low-passed guide;
 - temporal: the output at t+1 against the output at t warped along the frames' DIS flow, over
-  the pixels both frames show (Huang et al. 2017; vaest.flow's flow and visibility).
+  the pixels both frames show (Huang et al. 2017; vaest.flow's flow and visibility);
+- noise: the output for the frame with a little Gaussian noise against the output for the
+  frame (Gupta et al. 2017), when config.noise_weight > 0.
 Every draw comes from (seed, step), so a resumed run continues bit for bit.
 """
 
@@ -170,7 +172,7 @@ class PainterTrainer(keras.Model):
         self.config = config
         self.painter = build_painter(config)
         self.texture = SlicedWasserstein(features, pools)
-        self.content = FeatureDistance(features, layer=2)  # relu3_3
+        self.content = FeatureDistance(features, layer=config.content_layer)
         self.seed = seed
 
     def call(self, frames, guides, weights, training=False):
@@ -204,6 +206,17 @@ class PainterTrainer(keras.Model):
             + cfg.colour_weight * colour
             + cfg.temporal_weight * flicker
         )
+        if cfg.noise_weight > 0:
+            later = frames[pairs:]
+            noise = tf.random.stateless_normal(tf.shape(later), seed + [0, 7]) * cfg.noise_sigma
+            noisy = self(
+                tf.clip_by_value(later + noise, 0.0, 1.0),
+                data["guides"][pairs:],
+                data["weights"][pairs:],
+                training=True,
+            )
+            terms["noise"] = tf.reduce_mean(tf.square(noisy - out[pairs:]))
+            loss += cfg.noise_weight * terms["noise"]
         return {"loss": loss, **terms}, out
 
     def _step_seed(self):
