@@ -11,6 +11,7 @@ from absl import flags
 
 from vaest import cli
 from vaest.errors import UserError
+from vaest.models.config import PainterConfig
 from vaest.run_dir import RunDir
 
 cli.define_training_flags(steps=5000, batch_size=16)
@@ -75,19 +76,39 @@ flags.DEFINE_enum(
     "With --painter: the colour guide beside the frame: change, the frame plus the latent "
     "shift's change decode(z') - decode(mu); or decode, decode(z') upsampled.",
 )  # fmt: skip
-flags.DEFINE_float("texture_weight", 1.0, "With --painter: weight of the sliced Wasserstein term.")
-flags.DEFINE_float("colour_weight", 20.0, "With --painter: weight of the low-passed colour term.")
+PAINTER = PainterConfig()  # the painter's defaults, which its flags show
 flags.DEFINE_float(
-    "temporal_weight", 20.0, "With --painter: weight of the flow-warped consecutive-frame term."
+    "texture_weight", PAINTER.texture_weight,
+    "With --painter: weight of the sliced Wasserstein texture term.",
+)  # fmt: skip
+flags.DEFINE_float(
+    "colour_weight", PAINTER.colour_weight, "With --painter: weight of the low-passed colour term."
 )
+flags.DEFINE_float(
+    "temporal_weight", PAINTER.temporal_weight,
+    "With --painter: weight of the flow-warped consecutive-frame term.",
+)  # fmt: skip
+flags.DEFINE_float(
+    "noise_weight", PAINTER.noise_weight,
+    "With --painter: weight of the noise-stability term (the output for the frame plus a little "
+    "noise against the output for the frame).",
+)  # fmt: skip
+flags.DEFINE_integer(
+    "content_layer", PAINTER.content_layer,
+    "With --painter: the VGG16 layer of the content term (0: relu1_2, 1: relu2_2, 2: relu3_3).",
+)  # fmt: skip
 flags.DEFINE_list(
-    "crop_range", ["128", "256"], "With --painter: the training crops' side is drawn in LOW,HIGH."
+    "crop_range",
+    [str(side) for side in PAINTER.crop_range],
+    "With --painter: the training crops' side is drawn in LOW,HIGH.",
 )
 FLAGS = flags.FLAGS
 
 PAINTER_FLAGS = {  # flag -> PainterConfig field
-    "painter_guide": "guide", "texture_weight": "texture_weight", "content_weight":
-    "content_weight", "colour_weight": "colour_weight", "temporal_weight": "temporal_weight",
+    "painter_guide": "guide", "texture_weight": "texture_weight",
+    "content_weight": "content_weight", "colour_weight": "colour_weight",
+    "temporal_weight": "temporal_weight", "noise_weight": "noise_weight",
+    "content_layer": "content_layer",
 }  # fmt: skip
 
 CONFIG_FLAGS = (

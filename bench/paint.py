@@ -25,6 +25,8 @@ import numpy as np
 from absl import app, flags
 from tqdm import tqdm
 
+from vaest.models.config import PainterConfig
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
 from common import (  # noqa: E402
@@ -39,6 +41,7 @@ from common import (  # noqa: E402
     work_folder,
 )
 
+PAINTER = PainterConfig()  # the painter's defaults, which the flags start from
 flags.DEFINE_string("painting", "candy.jpg", "The painting domain, from ../shared/data.")
 flags.DEFINE_integer("vae_steps", 400, "VAE training steps.")
 flags.DEFINE_integer("refiner_steps", 200, "Steps of the plain refiner (for residual).")
@@ -49,13 +52,27 @@ flags.DEFINE_float("learning_rate", 2e-4, "The painter's Adam learning rate.")
 flags.DEFINE_integer("batch_size", 16, "VAE and refiner batch size.")
 flags.DEFINE_integer("painter_batch", 2, "Pairs of consecutive crops per painter step.")
 flags.DEFINE_string("painter_guide", "change", "The painter's colour guide: change or decode.")
-flags.DEFINE_float("temporal_weight", 20.0, "Weight of the painter's temporal term.")
-flags.DEFINE_float("texture_weight", 1.0, "Weight of the painter's texture term.")
-flags.DEFINE_float("content_weight", 1.0, "Weight of the painter's content term.")
-flags.DEFINE_float("noise_weight", 0.0, "Weight of the painter's noise-stability term.")
-flags.DEFINE_integer("content_layer", 2, "VGG16 layer of the content term: 0, 1 or 2.")
-flags.DEFINE_float("colour_weight", 20.0, "Weight of the painter's colour term.")
-flags.DEFINE_list("crop_range", ["128", "192"], "Sides of the painter's training crops (px).")
+flags.DEFINE_float(
+    "temporal_weight", PAINTER.temporal_weight, "Weight of the painter's temporal term."
+)
+flags.DEFINE_float(
+    "texture_weight", PAINTER.texture_weight, "Weight of the painter's texture term."
+)
+flags.DEFINE_float(
+    "content_weight", PAINTER.content_weight, "Weight of the painter's content term."
+)
+flags.DEFINE_float(
+    "noise_weight", PAINTER.noise_weight, "Weight of the painter's noise-stability term."
+)
+flags.DEFINE_integer(
+    "content_layer", PAINTER.content_layer, "VGG16 layer of the content term: 0, 1 or 2."
+)
+flags.DEFINE_float("colour_weight", PAINTER.colour_weight, "Weight of the painter's colour term.")
+flags.DEFINE_list(
+    "crop_range",
+    [str(x) for x in PAINTER.crop_range],
+    "Sides of the painter's training crops (px).",
+)
 flags.DEFINE_string("painter_name", "painter", "Folder of the painter inside the run.")
 flags.DEFINE_bool("train_only", False, "Train (or resume) the runs and stop.")
 flags.DEFINE_string("work_dir", None, "Keep the runs here (default: a temporary folder).")

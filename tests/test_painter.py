@@ -167,6 +167,34 @@ def test_the_temporal_term_lowers_measured_flicker(painter_run):
     assert measured() < 0.5 * before
 
 
+def test_the_noise_term_steadies_the_output_under_fresh_noise(painter_run):
+    """Steps on the noise-stability term make the painter's output change less when the frame
+    gets noise it never trained on (another draw)."""
+    from vaest.data.paint import load_paint_data
+    from vaest.models.painter import painter_inputs
+    from vaest.train.painter import noise_instability
+
+    frame = tf.constant(load_paint_data(painter_run).frames["clip"][10][None])
+    painter = two_domain_painter()
+    weights = tf.constant([[1.0, 0.0]])
+
+    def paint(frames, training=False):
+        return painter(painter_inputs(frames, frame), weights, training=training)
+
+    def measured() -> float:
+        return float(noise_instability(paint, frame, paint(frame), tf.constant([9, 9]), 0.02))
+
+    before = measured()
+    optimizer = tf.keras.optimizers.Adam(1e-3)
+    for step in range(15):
+        with tf.GradientTape() as tape:
+            train = lambda x: paint(x, training=True)  # noqa: E731
+            loss = noise_instability(train, frame, train(frame), tf.constant([0, step]), 0.02)
+        grads = tape.gradient(loss, painter.trainable_variables)
+        optimizer.apply_gradients(zip(grads, painter.trainable_variables, strict=True))
+    assert measured() < 0.5 * before
+
+
 @pytest.fixture(scope="module")
 def exported_painter(trained) -> Path:
     """The trained run, exported: its SavedModel has the paint signature."""

@@ -201,22 +201,24 @@ class PainterConfig(_Saved):
     # decode(z') - decode(mu) upsampled along the frame's edges (as the residual method makes
     # it); or "decode", decode(z') upsampled.
     guide: str = "change"
-    # Loss weights (vaest.train.painter), each per term, which are scale-free or per value.
-    texture_weight: float = 1.0
+    # Loss weights (vaest.train.painter), each per term, which are scale-free or per value;
+    # chosen by 6-minute runs of bench/paint.py toward candy (doc/painter.md): texture 1 left
+    # the content term in charge, temporal 20 flickered 10x the source.
+    texture_weight: float = 10.0
     content_weight: float = 1.0
     # The VGG16 layer the content term compares (0: relu1_2, 1: relu2_2, 2: relu3_3). The
     # texture term matches the paintings' relu3_3 statistics, which a relu3_3 content term
     # holds back toward the frame's.
-    content_layer: int = 2
+    content_layer: int = 1
     colour_weight: float = 20.0
-    temporal_weight: float = 20.0
+    temporal_weight: float = 1000.0
     colour_sigma: float = 6.0  # px at the paint resolution: colour is judged below this
     # Noise stability (Gupta et al. 2017): the output for the frame plus Gaussian noise of this
     # standard deviation (per value in [0, 1]) against the output for the frame, so that a
     # video's grain and coding noise do not make the strokes crawl. Weight 0: off.
-    noise_weight: float = 0.0
+    noise_weight: float = 300.0
     noise_sigma: float = 0.02
-    crop_range: tuple[int, ...] = (128, 256)  # training crops' side, drawn in this range
+    crop_range: tuple[int, ...] = (128, 192)  # training crops' side, drawn in this range
     alpha_spread: float = 0.25  # the shift is drawn in 1 +- this during training
 
     def __post_init__(self):
@@ -226,8 +228,9 @@ class PainterConfig(_Saved):
             raise UserError("the painter needs three positive filter counts and >= 0 blocks")
         if self.guide not in ("change", "decode"):
             raise UserError(f"the painter's guide must be change or decode, not {self.guide!r}")
-        for name in ("texture_weight", "content_weight", "colour_weight", "temporal_weight",
-                     "colour_sigma", "alpha_spread", "noise_weight", "noise_sigma"):  # fmt: skip
+        for name in ("texture_weight", "content_weight", "colour_weight",
+                     "temporal_weight", "colour_sigma", "alpha_spread", "noise_weight",
+                     "noise_sigma"):  # fmt: skip
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise UserError(f"{name} must be a finite number, 0 or more, not {value}")

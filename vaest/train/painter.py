@@ -164,10 +164,19 @@ def warp_images(images, flow):
     return top * (1 - fy) + bottom * fy
 
 
+def noise_instability(paint, frames, painted, seed, sigma: float):
+    """Mean square change of the output when the frames get Gaussian noise of std `sigma`
+    (clipped to [0, 1]); paint: frames -> painted output, painted: paint(frames). The noise
+    comes from `seed`, int32 [2]."""
+    noise = tf.random.stateless_normal(tf.shape(frames), seed) * sigma
+    return tf.reduce_mean(tf.square(paint(tf.clip_by_value(frames + noise, 0.0, 1.0)) - painted))
+
+
 class PainterTrainer(keras.Model):
     """The painter and its losses; the VGG16 trunk is frozen."""
 
     def __init__(self, config: PainterConfig, features, pools, seed: int = 0, **kw):
+        """pools: feature_loss.pools_from_tiles of the domains' crops."""
         super().__init__(**kw)
         self.config = config
         self.painter = build_painter(config)
@@ -207,15 +216,10 @@ class PainterTrainer(keras.Model):
             + cfg.temporal_weight * flicker
         )
         if cfg.noise_weight > 0:
-            later = frames[pairs:]
-            noise = tf.random.stateless_normal(tf.shape(later), seed + [0, 7]) * cfg.noise_sigma
-            noisy = self(
-                tf.clip_by_value(later + noise, 0.0, 1.0),
-                data["guides"][pairs:],
-                data["weights"][pairs:],
-                training=True,
-            )
-            terms["noise"] = tf.reduce_mean(tf.square(noisy - out[pairs:]))
+            terms["noise"] = noise_instability(
+                lambda x: self(x, data["guides"][pairs:], data["weights"][pairs:], training=True),
+                frames[pairs:], out[pairs:], seed + [0, 7], cfg.noise_sigma,
+            )  # fmt: skip
             loss += cfg.noise_weight * terms["noise"]
         return {"loss": loss, **terms}, out
 
