@@ -10,6 +10,8 @@ it), edge correlation, the colour and VGG texture distances to the painting's cr
 the input's, and the flow-warped error ratio to the input clip, with and without the flow
 stabiliser; PASS/FAIL against the targets. Also paints one unseen frame at 1280x720 and writes a
 100% crop of it to doc/paint_crop_1280.jpg, and a side-by-side to doc/paint_side_by_side.jpg.
+Then times mogrify's stylizing pass on the unseen pan at 320x180 and 1280x720: the default
+(--method auto, the painter) against residual in the same run (--speed_only: only that).
 Skips when ../shared/data is absent.
 """
 
@@ -75,6 +77,10 @@ flags.DEFINE_list(
 )
 flags.DEFINE_string("painter_name", "painter", "Folder of the painter inside the run.")
 flags.DEFINE_bool("train_only", False, "Train (or resume) the runs and stop.")
+flags.DEFINE_bool(
+    "speed_only", False, "Only time mogrify's default (the painter) against residual, same run."
+)
+flags.DEFINE_integer("speed_frames", 48, "Frames of the unseen pan stylized per speed figure.")
 flags.DEFINE_string("work_dir", None, "Keep the runs here (default: a temporary folder).")
 FLAGS = flags.FLAGS
 MODEL_SIZE = (72, 128)
@@ -159,11 +165,57 @@ def main(argv):
         return
     work = work_folder(FLAGS.work_dir, "vaest-paint-")
     print(cpu_summary())
+    if FLAGS.speed_only:
+        print_speed(mogrify_rates(work, painter_run(work)))
+        return
     minutes = train(work)
     print(f"training minutes: {minutes}")
     if FLAGS.train_only:
         return
     measure(work, minutes)
+    print_speed(mogrify_rates(work, painter_run(work)))
+
+
+def painter_run(work: Path) -> Path:
+    """The run whose painter is measured: RUN, or a variant's run folder (--painter_name)."""
+    return work / "run" if FLAGS.painter_name == "painter" else work / f"run-{FLAGS.painter_name}"
+
+
+SPEED_SIZES = ("320x180", "1280x720")
+SPEED_TARGET = 24.0  # frames/s end to end at 320x180 with the painted default
+
+
+def mogrify_rates(work: Path, run: Path) -> dict[str, float]:
+    """Frames/s of mogrify's stylizing pass (decode, model, paint, encode with sound; not the
+    --source auto pass) on the unseen pan, per output size: --method auto, which paints with
+    this export's painter, against residual, measured in the same run."""
+    from vaest.export.read import load_export
+    from vaest.stylize.job import make_job
+    from vaest.stylize.plan import make_plan
+    from vaest.stylize.run import run as stylize
+    from vaest.stylize.settings import Settings
+
+    exported = load_export(run)
+    rates = {}
+    for size in SPEED_SIZES:
+        for method in ("residual", "auto"):
+            settings = Settings(method=method, output_size=size, max_frames=FLAGS.speed_frames)
+            out = work / f"speed-{method}-{size}.mp4"
+            result = stylize(make_plan(make_job(settings, work / "unseen.mp4", out, run),
+                                       exported), exported)  # fmt: skip
+            rates[f"{method} {size}"] = result.fps
+    return rates
+
+
+def print_speed(rates: dict[str, float]) -> None:
+    print(f"\nmogrify, {FLAGS.speed_frames} frames of the unseen pan, frames/s; {cpu_summary()}")
+    for size in SPEED_SIZES:
+        painted, residual = rates[f"auto {size}"], rates[f"residual {size}"]
+        print(f"  {size}: painted (auto) {painted:6.2f}, residual {residual:6.2f}, "
+              f"ratio {painted / residual:.2f}")  # fmt: skip
+    painted = rates[f"auto {SPEED_SIZES[0]}"]
+    verdict = "PASS" if painted >= SPEED_TARGET else "FAIL"
+    print(f"  target painted {SPEED_SIZES[0]} >= {SPEED_TARGET}: {painted:.2f} {verdict}")
 
 
 def painting_crops(painting: np.ndarray, count: int, seed: int) -> np.ndarray:
@@ -217,7 +269,7 @@ def measure(work: Path, minutes: dict) -> None:
     from vaest.stylize.paint import colour_guides, paint_frames, painter_weights
     from vaest.stylize.stabilize import stabilize
 
-    run = work / "run" if FLAGS.painter_name == "painter" else work / f"run-{FLAGS.painter_name}"
+    run = painter_run(work)
     if run != work / "run":
         shutil.copytree(work / "run" / "refiner", run / "refiner", dirs_exist_ok=True)
     export(run)
