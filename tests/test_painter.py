@@ -229,22 +229,23 @@ def test_minutes_stop_training_and_save(painter_run, tmp_path):
 
 def test_mogrify_paints_videos_and_images_at_the_output_size(exported_painter, tmp_path, photos):
     """--method paint on an export with a painter: residual's picture is the colour guide, and
-    the painter paints it at the paint resolution (here capped below the output size)."""
+    the painter paints it at the paint resolution (here capped below the output size). It is
+    the default there: --method auto paints, and the MP4's record says so."""
     from conftest import make_video
 
     from vaest.export.read import load_export
     from vaest.io.imaging import load_image, save_image
     from vaest.io.video import iter_frames
-    from vaest.io.video_out import stream_info
+    from vaest.io.video_out import read_comment, stream_info
     from vaest.stylize.job import make_job
     from vaest.stylize.plan import make_plan
     from vaest.stylize.run import run
-    from vaest.stylize.settings import Settings
+    from vaest.stylize.settings import Settings, parse_record
 
     exported = load_export(exported_painter)
     clip = make_video(tmp_path / "in.mp4", frames=6, size="160x96", audio=True)
     outputs = {}
-    for method in ("residual", "paint"):
+    for method in ("residual", "paint", "auto"):
         settings = Settings(method=method, paint_size=64)
         job = make_job(settings, clip, tmp_path / f"{method}.mp4", exported_painter)
         result = run(make_plan(job, exported), exported)
@@ -252,6 +253,9 @@ def test_mogrify_paints_videos_and_images_at_the_output_size(exported_painter, t
         outputs[method] = np.stack(list(iter_frames(result.path))).astype(int)
     assert outputs["paint"].shape == outputs["residual"].shape == (6, 96, 160, 3)
     assert np.abs(outputs["paint"] - outputs["residual"]).mean() > 2  # painted, not the guide
+    assert np.array_equal(outputs["auto"], outputs["paint"])
+    record = parse_record(read_comment(tmp_path / "auto.mp4"))
+    assert record["settings"]["method"] == "paint" and record["export"]["painter_step"] > 0
 
     save_image(photos["astronaut"][::4, ::4], tmp_path / "in.png")
     job = make_job(
@@ -259,6 +263,21 @@ def test_mogrify_paints_videos_and_images_at_the_output_size(exported_painter, t
     )
     result = run(make_plan(job, exported), exported)
     assert load_image(result.path).shape == (128, 128, 3)
+
+
+def test_auto_is_residual_without_a_painter(tiny_run, tmp_path, photos):
+    from vaest.export.read import load_export
+    from vaest.io.imaging import save_image
+    from vaest.stylize.job import make_job
+    from vaest.stylize.plan import make_plan
+    from vaest.stylize.settings import Settings
+
+    exported = load_export(tiny_run)
+    assert not exported.has_painter
+    save_image(photos["astronaut"][::4, ::4], tmp_path / "in.png")
+    for given, meant in (("auto", "residual"), ("refine", "refine")):
+        job = make_job(Settings(method=given), tmp_path / "in.png", tmp_path / "o.png", tiny_run)
+        assert make_plan(job, exported).settings.method == meant
 
 
 def test_a_bad_paint_size_is_one_line():
