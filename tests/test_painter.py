@@ -286,3 +286,34 @@ def test_a_bad_paint_size_is_one_line():
 
     with pytest.raises(UserError, match="--paint_size must be 16 to 16384"):
         Settings(method="paint", paint_size=4).check()
+
+
+def test_evaluation_measures_the_painter(exported_painter, tmp_path):
+    """evaluate_latents on an export with a painter: a "painter" method beside the others, its
+    pictures painted from the residual pictures that are its colour guides, not those."""
+    from vaest.data.records import load_manifest
+    from vaest.evaluate.passes import PAINTER, held_out_pass, painter_mix
+    from vaest.evaluate.run import EvalSettings, evaluate
+    from vaest.export.read import load_export
+
+    run = linked_run(exported_painter, tmp_path / "run", parts=("data", "export"))
+    evaluate(run, EvalSettings(frames=2, max_records=10))
+    found = json.loads((run / "eval" / "metrics.json").read_text())
+    methods = found["methods"]
+    assert PAINTER in methods and "paint" not in methods  # the refiner is not adversarial
+    assert set(methods[PAINTER]) == set(methods["residual"])
+    figures = [v for v in methods[PAINTER].values() if not isinstance(v, str)]
+    assert len(figures) >= 3 and all(np.isfinite(figures))
+    assert found["export"]["painter_domains"] == ["art"] and found["export"]["painter_step"] > 0
+
+    exported = load_export(run)
+    manifest = load_manifest(run / "data")
+    held = held_out_pass(exported, run / "data", manifest, "clip", "art", frames=2)
+    shown = held.shown["clip"]
+    painted, residual = (np.stack(shown[f"method {m}"]) for m in (PAINTER, "residual"))
+    assert painted.shape == residual.shape == (2, *exported.image_size, 3)
+    assert np.abs(painted - residual).mean() > 2 / 255
+    # a target the painter was not trained on has no painter row, and is no error
+    assert painter_mix(exported, "art").tolist() == [1.0]
+    assert painter_mix(exported, "another") is None
+
