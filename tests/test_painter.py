@@ -317,3 +317,17 @@ def test_evaluation_measures_the_painter(exported_painter, tmp_path):
     assert painter_mix(exported, "art").tolist() == [1.0]
     assert painter_mix(exported, "another") is None
 
+
+def test_flicker_is_measured_for_the_painter(exported_painter, tmp_path):
+    from conftest import make_video
+
+    from vaest.evaluate.flicker import STABILIZED, temporal_figures_by_method
+    from vaest.evaluate.passes import PAINTER
+    from vaest.export.read import load_export
+
+    clip = make_video(tmp_path / "clip.mp4", frames=6, size="128x72", source="mandelbrot")
+    found = temporal_figures_by_method(load_export(exported_painter), clip, "art", 6)
+    plain, steady = found[PAINTER], found[PAINTER + STABILIZED]
+    assert all(np.isfinite([*plain.values(), *steady.values()]))
+    assert plain["input_warping_error"] == found["residual"]["input_warping_error"]
+    assert steady["warping_error"] < plain["warping_error"]
