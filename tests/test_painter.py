@@ -244,16 +244,19 @@ def test_mogrify_paints_videos_and_images_at_the_output_size(exported_painter, t
 
     exported = load_export(exported_painter)
     clip = make_video(tmp_path / "in.mp4", frames=6, size="160x96", audio=True)
-    outputs = {}
+    outputs, flicker = {}, {}
     for method in ("residual", "paint", "auto"):
-        settings = Settings(method=method, paint_size=64)
+        settings = Settings(method=method, paint_size=64, measure_temporal=True)
         job = make_job(settings, clip, tmp_path / f"{method}.mp4", exported_painter)
         result = run(make_plan(job, exported), exported)
         assert result.frames == 6 and stream_info(result.path)["has_audio"]
         outputs[method] = np.stack(list(iter_frames(result.path))).astype(int)
+        flicker[method] = result.temporal["warping_error"]
     assert outputs["paint"].shape == outputs["residual"].shape == (6, 96, 160, 3)
     assert np.abs(outputs["paint"] - outputs["residual"]).mean() > 2  # painted, not the guide
     assert np.array_equal(outputs["auto"], outputs["paint"])
+    # --measure_temporal measures the painted frames, not the residual pictures they start from
+    assert np.isfinite(flicker["paint"]) and flicker["paint"] != flicker["residual"]
     record = parse_record(read_comment(tmp_path / "auto.mp4"))
     assert record["settings"]["method"] == "paint" and record["export"]["painter_step"] > 0
 
