@@ -22,7 +22,7 @@ from vaest import cli
 from vaest.device import DEVICES, GPU_BATCH, PRECISIONS
 from vaest.export.read import load_export
 from vaest.stylize.job import make_job
-from vaest.stylize.methods import DEFAULT_METHOD, METHODS
+from vaest.stylize.methods import AUTO, METHODS
 from vaest.stylize.optimize_choices import (
     DEFAULT_ITERATIONS,
     DEFAULT_OPTIMIZE_SIZE,
@@ -90,9 +90,10 @@ flags.DEFINE_boolean(
 flags.DEFINE_boolean("no_refine", False, "Skip the refiner: decoder output only.")
 flags.DEFINE_enum(
     "method",
-    DEFAULT_METHOD,
-    METHODS,
-    "How the frame's structure is kept: residual adds back what the model could not rebuild of "
+    AUTO,
+    [AUTO, *METHODS],
+    "How the frame's structure is kept: auto is paint when the export has a painter, else "
+    "residual; residual adds back what the model could not rebuild of "
     "the frame (its detail and colour variation, not its mean colour); refine is the refiner "
     "alone (faster: one decode instead of two); split is the frequency-split baseline; paint is "
     "the painter (train_refiner.py --painter) on residual's picture at the paint resolution, or "

@@ -211,6 +211,7 @@ def test_methods_are_scored_against_the_target_paintings(evaluated, held_out):
     references = training_references(evaluated / "data", manifest, "clip", "art", texture)
     styled["reinhard"] = reinhard_transfer(frames, references.target_lab)
     assert set(found) - {"alpha", "heldout_frames", "texture_weights"} == set(styled)
+    assert not exported.has_painter and "painter" not in found  # tests/test_painter.py has one
     for method in styled:
         expected = style_figures(
             styled[method], frames, metrics.colour_statistics(art), texture, art_texture,

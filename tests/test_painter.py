@@ -257,29 +257,36 @@ def test_minutes_stop_training_and_save(painter_run, tmp_path):
 
 def test_mogrify_paints_videos_and_images_at_the_output_size(exported_painter, tmp_path, photos):
     """--method paint on an export with a painter: residual's picture is the colour guide, and
-    the painter paints it at the paint resolution (here capped below the output size)."""
+    the painter paints it at the paint resolution (here capped below the output size). It is
+    the default there: --method auto paints, and the MP4's record says so."""
     from conftest import make_video
 
     from vaest.export.read import load_export
     from vaest.io.imaging import load_image, save_image
     from vaest.io.video import iter_frames
-    from vaest.io.video_out import stream_info
+    from vaest.io.video_out import read_comment, stream_info
     from vaest.stylize.job import make_job
     from vaest.stylize.plan import make_plan
     from vaest.stylize.run import run
-    from vaest.stylize.settings import Settings
+    from vaest.stylize.settings import Settings, parse_record
 
     exported = load_export(exported_painter)
     clip = make_video(tmp_path / "in.mp4", frames=6, size="160x96", audio=True)
-    outputs = {}
-    for method in ("residual", "paint"):
-        settings = Settings(method=method, paint_size=64)
+    outputs, flicker = {}, {}
+    for method in ("residual", "paint", "auto"):
+        settings = Settings(method=method, paint_size=64, measure_temporal=True)
         job = make_job(settings, clip, tmp_path / f"{method}.mp4", exported_painter)
         result = run(make_plan(job, exported), exported)
         assert result.frames == 6 and stream_info(result.path)["has_audio"]
         outputs[method] = np.stack(list(iter_frames(result.path))).astype(int)
+        flicker[method] = result.temporal["warping_error"]
     assert outputs["paint"].shape == outputs["residual"].shape == (6, 96, 160, 3)
     assert np.abs(outputs["paint"] - outputs["residual"]).mean() > 2  # painted, not the guide
+    assert np.array_equal(outputs["auto"], outputs["paint"])
+    # --measure_temporal measures the painted frames, not the residual pictures they start from
+    assert np.isfinite(flicker["paint"]) and flicker["paint"] != flicker["residual"]
+    record = parse_record(read_comment(tmp_path / "auto.mp4"))
+    assert record["settings"]["method"] == "paint" and record["export"]["painter_step"] > 0
 
     save_image(photos["astronaut"][::4, ::4], tmp_path / "in.png")
     job = make_job(
@@ -289,9 +296,69 @@ def test_mogrify_paints_videos_and_images_at_the_output_size(exported_painter, t
     assert load_image(result.path).shape == (128, 128, 3)
 
 
+def test_auto_is_residual_without_a_painter(tiny_run, tmp_path, photos):
+    from vaest.export.read import load_export
+    from vaest.io.imaging import save_image
+    from vaest.stylize.job import make_job
+    from vaest.stylize.plan import make_plan
+    from vaest.stylize.settings import Settings
+
+    exported = load_export(tiny_run)
+    assert not exported.has_painter
+    save_image(photos["astronaut"][::4, ::4], tmp_path / "in.png")
+    for given, meant in (("auto", "residual"), ("refine", "refine")):
+        job = make_job(Settings(method=given), tmp_path / "in.png", tmp_path / "o.png", tiny_run)
+        assert make_plan(job, exported).settings.method == meant
+
+
 def test_a_bad_paint_size_is_one_line():
     from vaest.errors import UserError
     from vaest.stylize.settings import Settings
 
     with pytest.raises(UserError, match="--paint_size must be 16 to 16384"):
         Settings(method="paint", paint_size=4).check()
+
+
+def test_evaluation_measures_the_painter(exported_painter, tmp_path):
+    """evaluate_latents on an export with a painter: a "painter" method beside the others, its
+    pictures painted from the residual pictures that are its colour guides, not those."""
+    from vaest.data.records import load_manifest
+    from vaest.evaluate.passes import PAINTER, held_out_pass, painter_mix
+    from vaest.evaluate.run import EvalSettings, evaluate
+    from vaest.export.read import load_export
+
+    run = linked_run(exported_painter, tmp_path / "run", parts=("data", "export"))
+    evaluate(run, EvalSettings(frames=2, max_records=10))
+    found = json.loads((run / "eval" / "metrics.json").read_text())
+    methods = found["methods"]
+    assert PAINTER in methods and "paint" not in methods  # the refiner is not adversarial
+    assert set(methods[PAINTER]) == set(methods["residual"])
+    figures = [v for v in methods[PAINTER].values() if not isinstance(v, str)]
+    assert len(figures) >= 3 and all(np.isfinite(figures))
+    assert found["export"]["painter_domains"] == ["art"] and found["export"]["painter_step"] > 0
+
+    exported = load_export(run)
+    manifest = load_manifest(run / "data")
+    held = held_out_pass(exported, run / "data", manifest, "clip", "art", frames=2)
+    shown = held.shown["clip"]
+    painted, residual = (np.stack(shown[f"method {m}"]) for m in (PAINTER, "residual"))
+    assert painted.shape == residual.shape == (2, *exported.image_size, 3)
+    assert np.abs(painted - residual).mean() > 2 / 255
+    # a target the painter was not trained on has no painter row, and is no error
+    assert painter_mix(exported, "art").tolist() == [1.0]
+    assert painter_mix(exported, "another") is None
+
+
+def test_flicker_is_measured_for_the_painter(exported_painter, tmp_path):
+    from conftest import make_video
+
+    from vaest.evaluate.flicker import STABILIZED, temporal_figures_by_method
+    from vaest.evaluate.passes import PAINTER
+    from vaest.export.read import load_export
+
+    clip = make_video(tmp_path / "clip.mp4", frames=6, size="128x72", source="mandelbrot")
+    found = temporal_figures_by_method(load_export(exported_painter), clip, "art", 6)
+    plain, steady = found[PAINTER], found[PAINTER + STABILIZED]
+    assert all(np.isfinite([*plain.values(), *steady.values()]))
+    assert plain["input_warping_error"] == found["residual"]["input_warping_error"]
+    assert steady["warping_error"] < plain["warping_error"]

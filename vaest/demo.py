@@ -24,7 +24,8 @@ SIDE_BY_SIDE_FRAMES = 4
 # The demo times two short chunks of VAE training (training resumes exactly, so nothing is
 # lost) and sizes the rest of both trainings to --minutes; the other steps take the remainder.
 PROBE_STEPS = 30
-TRAINING_SHARE = 0.85
+TRAINING_SHARE = 0.55  # of --minutes: the VAE's and the refiner's trainings
+PAINTER_SHARE = 0.3  # of --minutes: the painter's training, a time budget of its own
 BUDGET = "demo_budget.json"
 
 
@@ -33,6 +34,14 @@ def define_flags() -> None:
     flags.DEFINE_string("image_size", "72x128", "Model size, HEIGHTxWIDTH.")
     flags.DEFINE_integer("vae_steps", 1500, "VAE training steps.")
     flags.DEFINE_integer("refiner_steps", 400, "Refiner training steps.")
+    flags.DEFINE_integer(
+        "painter_steps", 100000,
+        "Painter training steps, at most: with --minutes its share of the budget ends it first.",
+    )  # fmt: skip
+    flags.DEFINE_string(
+        "paint_size", "180x320",
+        "HxW the painter trains at (the sample's own size): extract_tiles.py --paint_size.",
+    )  # fmt: skip
     flags.DEFINE_integer("batch_size", 16, "Training batch size.")
     flags.DEFINE_integer("frame_stride", 2, "Keep every Nth video frame for training.")
     flags.DEFINE_integer("tiles_per_painting", 32, "Random tiles per painting.")
@@ -93,6 +102,26 @@ def train_vae_steps(settings, run: Path, vae_args: list[str]) -> tuple[int, int]
     return vae_steps, refiner_steps
 
 
+def train_painter(settings, run: Path, rd: str) -> None:
+    """Train the painter for its share of the budget; the step it reached is kept in
+    RUN/demo_budget.json, so that a rerun resumes to it instead of training for another share."""
+    from vaest.train.checkpoints import latest_step
+
+    record = run / BUDGET
+    chosen = json.loads(record.read_text()) if record.exists() else {}
+    budget = []
+    if "painter_steps" in chosen:
+        steps = chosen["painter_steps"]
+    else:
+        steps = settings.painter_steps
+        if settings.minutes > 0:
+            budget = [f"--minutes={PAINTER_SHARE * settings.minutes:g}"]
+    step("4 train painter", "train_refiner.py", rd, "--painter", f"--steps={steps}", *budget)
+    if budget:
+        chosen["painter_steps"] = latest_step(RunDir(run).painter)
+        record.write_text(json.dumps(chosen) + "\n")
+
+
 def side_by_side(original: Path, stylized: Path, out: Path, count: int = SIDE_BY_SIDE_FRAMES):
     """A PNG of a few frames: the original on the left, the stylized frame on the right."""
     from vaest.io.grid import rows_grid
@@ -147,6 +176,7 @@ def run_demo(settings) -> dict:
             f"--paintings=art={paintings}", f"--image_size={settings.image_size}",
             f"--frame_stride={settings.frame_stride}",
             f"--tiles_per_painting={settings.tiles_per_painting}",
+            f"--paint_size={settings.paint_size}",
         )  # fmt: skip
     step("2 preview", "preview_tiles.py", rd)
     batch = f"--batch_size={settings.batch_size}"
@@ -162,6 +192,7 @@ def run_demo(settings) -> dict:
         "--learning_rate=5e-4", f"--save_every={max(1, settings.refiner_steps // 2)}",
         f"--preview_every={max(1, settings.refiner_steps // 2)}",
     )  # fmt: skip
+    train_painter(settings, run, rd)
     step("5 export", "export_graphs.py", rd)
     step("6 evaluate", "evaluate_latents.py", rd)
     stylized = folders.out / "demo-stylized.mp4"

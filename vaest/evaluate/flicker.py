@@ -2,7 +2,10 @@
 
 The clip is stylized as mogrify_video.py would by default: every frame fitted to the model size,
 shifted from the clip's own centroid toward the target at alpha = 1. Each method's output is
-scored by vaest.flow: its flow-warped error against the input's own, at the model size.
+scored by vaest.flow: its flow-warped error against the input's own, at the model size. The
+painter (vaest.evaluate.passes.PAINTER) is measured when the export has one for the target; with
+flow stabilisation it paints the stabilised residual pictures and is stabilised again, as
+mogrify_video.py does.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from vaest.evaluate.passes import BATCH, MEASURED_ALPHA
+from vaest.evaluate.passes import BATCH, MEASURED_ALPHA, PAINTER, painted, painter_mix
 from vaest.flow import TemporalMeter
 from vaest.io import video
 from vaest.latent import Shift
@@ -46,18 +49,27 @@ def temporal_figures_by_method(exported, path: Path, target: str, count: int) ->
     frames = clip_frames(exported, path, count)
     means = np.concatenate([exported.encode(b)[0] for b in batches(frames, BATCH)])
     shift = Shift.toward(means.mean(axis=0), exported.domain(target).centroid, MEASURED_ALPHA)
-    methods = available_methods(exported)
+    weights = painter_mix(exported, target)
+    methods = available_methods(exported) + ((PAINTER,) if weights is not None else ())
     meters = {m + suffix: TemporalMeter() for m in methods for suffix in ("", STABILIZED)}
     stabilizers = {m: FlowStabilizer() for m in methods}
+
+    def stabilized(method, inputs, outputs):
+        return np.stack([stabilizers[method](f, o) for f, o in zip(inputs, outputs, strict=True)])
+
     with tqdm(total=len(frames), desc="flicker", unit="frame") as bar:
         for start in range(0, len(frames), BATCH):
             batch, batch_means = frames[start : start + BATCH], means[start : start + BATCH]
-            for method, outputs in stylize_by_method(
-                exported, batch, shift, means=batch_means
-            ).items():
-                for frame, output in zip(batch, outputs, strict=True):
+            plain = stylize_by_method(exported, batch, shift, means=batch_means)
+            steady = {m: stabilized(m, batch, outputs) for m, outputs in plain.items()}
+            if weights is not None:  # step 7 paints the stabilised guide, then stabilises again
+                plain[PAINTER] = painted(exported, batch, plain["residual"], weights)
+                from_steady = painted(exported, batch, steady["residual"], weights)
+                steady[PAINTER] = stabilized(PAINTER, batch, from_steady)
+            for method in methods:
+                for frame, output, calm in zip(batch, plain[method], steady[method], strict=True):
                     meters[method].add(frame, output)
-                    meters[method + STABILIZED].add(frame, stabilizers[method](frame, output))
+                    meters[method + STABILIZED].add(frame, calm)
             bar.update(len(batch))
     found = {"clip": str(path), "frames": len(frames), "alpha": MEASURED_ALPHA}
     found["shift_from"] = "the clip's own centroid, as mogrify_video.py's --source auto"

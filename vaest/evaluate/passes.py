@@ -4,6 +4,9 @@ latent scatter of both splits.
 Held-out means the records of the validation split. Per-image figures of an output against its
 original are listed in FIGURES and computed for every output of reconstruction_outputs, so a new
 figure or a new output is one entry there.
+
+The stylizing methods measured are the latent methods the export serves (vaest.stylize.methods),
+the painter network when the export has one for the target (PAINTER), and Reinhard's transfer.
 """
 
 from __future__ import annotations
@@ -13,22 +16,29 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
+from absl import logging
 from tqdm import tqdm
 
 from vaest.data.preview import evenly_spaced
 from vaest.data.records import SPLITS, parse_example, serialized_dataset
 from vaest.export.read import Exported
-from vaest.io.imaging import as_float_images
+from vaest.io.imaging import as_float_images, to_uint8
 from vaest.latent import Shift
 from vaest.measure import metrics
 from vaest.measure.style import StyleTally
 from vaest.stylize.methods import available_methods, stylize_by_method
+from vaest.stylize.paint import paint_frames, painter_weights
 
 MEASURED_ALPHA = 1.0  # the strength at which the shift's effect is measured
 REFERENCE_IMAGES = 300  # at most this many training images per side fit the style classifier
 
 
 BATCH = 32
+
+
+# The painter network's row (vaest.stylize.paint). Not "paint": among the latent methods, that is
+# the adversarially trained refiner's.
+PAINTER = "painter"
 
 
 # Per-image figures of an output against the original it came from: f(outputs, originals) -> [N].
@@ -50,6 +60,28 @@ def reconstruction_outputs(exported: Exported, frames: np.ndarray):
     return mean, log_variance, outputs
 
 
+def painter_mix(exported, target: str) -> np.ndarray | None:
+    """The painter's domain weights for the target alone, or None when the export has no
+    painter for it (then no method is measured as PAINTER)."""
+    if not exported.has_painter:
+        return None
+    if target not in exported.painter_domains:
+        logging.info(
+            "the painter is not measured: it was not trained on %s (it paints %s)",
+            target,
+            ", ".join(exported.painter_domains),
+        )
+        return None
+    return painter_weights(exported, {target: 1.0})
+
+
+def painted(exported, frames, residual, weights) -> np.ndarray:
+    """The painter's pictures of frames at the model size, as step 7 makes them there: the
+    `residual` method's pictures, handed over as uint8 (vaest.stylize.compose), are the colour
+    guides."""
+    return paint_frames(exported, frames, to_uint8(residual), weights)
+
+
 @dataclass
 class HeldOut:
     """What one pass over the validation split gathers."""
@@ -60,7 +92,8 @@ class HeldOut:
     shown: dict  # domain -> {"original"/output name: [images]}, "index": [frame or tile index]
     distances: dict  # "input"/"shifted"/"reencoded" -> per-frame distance to c_target
     methods: dict  # method -> StyleTally of the source's held-out frames at alpha = 1, with
-    # "reinhard", the non-learned baseline: each frame given the target's Lab mean and spread
+    # PAINTER when the export has a painter for the target, and "reinhard", the non-learned
+    # baseline: each frame given the target's Lab mean and spread
     target_colours: list  # ColourStats of batches of the target's held-out records
     target_grams: list  # (per-layer Gram means, count) of those batches, with texture features
 
@@ -101,7 +134,8 @@ def held_out_pass(
     exported, data_dir, manifest, source, target, frames: int, texture=None, references=None
 ) -> HeldOut:
     """Encode, reconstruct and score every held-out record; stylize the source's held-out frames
-    by every method the export serves, and by Reinhard's transfer given `references`."""
+    by every method the export serves, by its painter (painter_mix), and by Reinhard's transfer
+    given `references`."""
     from vaest.colour import reinhard_transfer
 
     names = {d.id: d.name for d in manifest.domains}
@@ -109,7 +143,9 @@ def held_out_pass(
     seen = dict.fromkeys(chosen, 0)
     c_target = exported.domain(target).centroid
     shift = Shift.toward(exported.domain(source).centroid, c_target, MEASURED_ALPHA)
-    methods = available_methods(exported) + (("reinhard",) if references else ())
+    weights = painter_mix(exported, target)
+    methods = available_methods(exported) + ((PAINTER,) if weights is not None else ())
+    methods += ("reinhard",) if references else ()
     tallies = {method: StyleTally(texture) for method in methods}
     out = HeldOut(
         defaultdict(list), defaultdict(list), defaultdict(list), {}, defaultdict(list), tallies,
@@ -154,6 +190,10 @@ def held_out_pass(
                 stylized = stylize_by_method(
                     exported, originals[is_source], shift, means=mean[is_source]
                 )
+                if weights is not None:
+                    stylized[PAINTER] = painted(
+                        exported, originals[is_source], stylized["residual"], weights
+                    )
                 if references is not None:
                     stylized["reinhard"] = reinhard_transfer(
                         originals[is_source], references.target_lab

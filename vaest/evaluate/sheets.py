@@ -11,9 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib.figure import Figure
 
-from vaest.evaluate.passes import MEASURED_ALPHA, HeldOut
+from vaest.evaluate.passes import MEASURED_ALPHA, PAINTER, HeldOut
 from vaest.latent import lerp, slerp
 from vaest.measure import metrics
+from vaest.stylize.methods import DEFAULT_METHOD
 
 ALPHAS = (0.0, 0.25, 0.5, 1.0, 1.5)
 
@@ -140,10 +141,11 @@ def shift_sheet(path, exported, held: HeldOut, source, target):
 
 
 METHOD_TITLES = {
-    "residual": "residual (default)",
+    "residual": "residual",
     "refine": "refiner alone",
     "split": "frequency split",
-    "paint": "paint (adversarial)",
+    "paint": "adversarial refiner",
+    PAINTER: "painter network",
     "reinhard": "Reinhard colour transfer",
 }
 
@@ -151,7 +153,10 @@ METHOD_TITLES = {
 def methods_sheet(path, exported, held: HeldOut, source, target):
     shown = held.shown[source]
     methods = list(held.methods)
-    titles = ["input"] + [METHOD_TITLES[m] for m in methods]
+    default = PAINTER if PAINTER in methods else DEFAULT_METHOD  # what --method auto gives
+    titles = ["input"] + [
+        METHOD_TITLES[m] + (" (default)" if m == default else "") for m in methods
+    ]
     rows = [
         (f"frame {index}", [shown["original"][i]] + [shown[f"method {m}"][i] for m in methods])
         for i, index in enumerate(shown["index"])

@@ -33,6 +33,11 @@ def summarize(
     export = {"vae_step": exported.info["vae_step"], "has_refiner": exported.has_refiner}
     if exported.has_refiner:
         export |= {"refiner_step": exported.info["refiner_step"], "guide": exported.guide}
+    if exported.has_painter:
+        export |= {
+            "painter_step": exported.info["painter_step"],
+            "painter_domains": exported.painter_domains,
+        }
     export["image_size"] = list(exported.image_size)
     found = {
         "source": source,

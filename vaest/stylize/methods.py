@@ -33,7 +33,8 @@ LATENT_METHODS = ("residual", "refine", "split", "paint")  # computed from z' ba
 METHODS = (*LATENT_METHODS, "optimize")
 
 
-DEFAULT_METHOD = "residual"
+DEFAULT_METHOD = "residual"  # the latent methods' default, and --method auto's without a painter
+AUTO = "auto"  # --method's default: paint when the export has a painter, else DEFAULT_METHOD
 
 
 SPLIT_SIGMA = 3.0  # pixels: the split baseline takes the frame's detail finer than this
@@ -44,6 +45,14 @@ def low_pass(images: np.ndarray, sigma: float) -> np.ndarray:
     return gaussian_filter(
         np.asarray(images, np.float32), sigma=(0, sigma, sigma, 0), mode="reflect"
     )
+
+
+def resolve_method(method: str, exported, refine: bool = True) -> str:
+    """The method that --method `method` means on this export: AUTO is the painter's paint when
+    the export has one (and the refiner is on), else DEFAULT_METHOD; any other is itself."""
+    if method != AUTO:
+        return method
+    return "paint" if exported.has_painter and refine else DEFAULT_METHOD
 
 
 def painter_paints(exported, method: str) -> bool:

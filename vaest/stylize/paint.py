@@ -74,6 +74,9 @@ class PaintStage:
             exported, schedule, paint_size, clock
         )  # fmt: skip
         self.stabilizer = stabilizer
+        # a vaest.flow.TemporalMeter for --measure_temporal (run_video sets it): the painted
+        # frames' flicker is measured at the paint resolution, where the strokes are made
+        self.meter = None
         self._frames = 0
 
     def weights(self, time: float) -> np.ndarray:
@@ -93,6 +96,8 @@ class PaintStage:
         if self.stabilizer is not None:
             painted = self.stabilizer(frame, painted)
         painted = to_uint8(painted)
+        if self.meter is not None:
+            self.meter.add(to_uint8(frame), painted)
         return painted if size == (height, width) else resize(painted, height, width)
 
     def describe(self) -> str:

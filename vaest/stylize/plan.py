@@ -8,7 +8,7 @@ record read the plan, never the raw strings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from absl import logging
@@ -19,6 +19,7 @@ from vaest.io.video_out import require_encodable
 from vaest.stylize.compose import Composer
 from vaest.stylize.geometry import Geometry, picture_geometry
 from vaest.stylize.job import Job
+from vaest.stylize.methods import resolve_method
 from vaest.stylize.settings import BATCH_SIZE, Settings
 from vaest.stylize.target_video import StyleFrames, StyleLatents
 from vaest.stylize.targets import TargetSchedule, target_schedule
@@ -50,8 +51,11 @@ class Plan:
 
 
 def make_plan(job: Job, exported) -> Plan:
-    """The plan of a checked job (vaest.stylize.job.make_job) on a loaded export."""
+    """The plan of a checked job (vaest.stylize.job.make_job) on a loaded export; its settings
+    name the method that --method auto means on this export."""
     s = job.settings
+    s = replace(s, method=resolve_method(s.method, exported, s.refine))
+    job = replace(job, settings=s)
     (a, b), temporal, smoothing = s.resolved()
     batch_size = s.batch_size or (GPU_BATCH if "GPU" in (exported.device or "") else BATCH_SIZE)
     if s.method == "optimize" and not s.batch_size:
@@ -67,6 +71,7 @@ def make_plan(job: Job, exported) -> Plan:
         frames = StyleFrames(s.target_video, exported.image_size)
         schedule = StyleLatents(exported, frames, s.transition)
     logging.info(
-        "model on %s in %s, %d frames per call", exported.device, exported.precision, batch_size
-    )
+        "model on %s in %s, %d frames per call, --method %s",
+        exported.device, exported.precision, batch_size, s.method,
+    )  # fmt: skip
     return Plan(job, a, b, schedule, temporal, smoothing, batch_size, geometry, rate)

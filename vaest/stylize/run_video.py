@@ -42,6 +42,10 @@ def run_video(plan: Plan, exported, stylizer, bar, known_means=None, *, paint=No
         compose.describe(),
     )
     meter = TemporalMeter() if settings.measure_temporal else None
+    if paint is not None:  # measured on the painted frames, not on the painter's guides
+        paint.meter, meter_at_model_size = meter, None
+    else:
+        meter_at_model_size = meter
 
     def fitted_batches():
         prepared = ((geometry.fit(f), geometry.thumbnail(f)) for f in job.frames())
@@ -57,11 +61,11 @@ def run_video(plan: Plan, exported, stylizer, bar, known_means=None, *, paint=No
     def styled_batches():
         for thumbnails, fitted, means in prefetch(fitted_batches()):
             styled = stylizer(fitted, means)
-            for frame, picture in zip(fitted, styled, strict=True) if meter else ():
+            for frame, picture in zip(fitted, styled, strict=True) if meter_at_model_size else ():
                 picture = to_uint8(picture)
                 if picture.shape != frame.shape:  # optimize's whole picture at its working size
                     picture = geometry.fit(picture)
-                meter.add(frame, picture)
+                meter_at_model_size.add(frame, picture)
             yield thumbnails, fitted, styled
 
     def output_frames(progress):

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, replace
 from vaest.device import check_device, check_precision
 from vaest.errors import UserError
 from vaest.stylize.geometry import parse_output_size
-from vaest.stylize.methods import DEFAULT_METHOD, METHODS
+from vaest.stylize.methods import AUTO, METHODS
 from vaest.stylize.optimize_choices import (
     DEFAULT_ITERATIONS,
     DEFAULT_OPTIMIZE_SIZE,
@@ -54,7 +54,7 @@ class Settings:
     measure_temporal: bool = False  # report the flow-warped error of the output (a flow pass)
     pixel_smoothing: bool = False
     refine: bool = True
-    method: str = DEFAULT_METHOD  # residual, refine or split (vaest.stylize.methods)
+    method: str = AUTO  # auto or one of vaest.stylize.methods.METHODS; the plan resolves auto
     detail: float = 1.0  # share of the frame's structure kept
     output_size: str = "source"  # source, model or WIDTHxHEIGHT
     inset: bool = False
@@ -105,8 +105,10 @@ class Settings:
             raise UserError(f"--max_frames must be at least 1, not {self.max_frames}")
         if not 16 <= self.paint_size <= 16384:
             raise UserError(f"--paint_size must be 16 to 16384 pixels, not {self.paint_size}")
-        if self.method not in METHODS:
-            raise UserError(f"--method must be one of {', '.join(METHODS)}, not {self.method!r}")
+        if self.method not in (AUTO, *METHODS):
+            raise UserError(
+                f"--method must be {AUTO} or one of {', '.join(METHODS)}, not {self.method!r}"
+            )
         if self.method == "paint" and not self.refine:
             raise UserError(
                 "--method paint is the refiner's painting: it cannot go with --no_refine"
@@ -157,7 +159,7 @@ class Settings:
         return strength, strength
 
 
-EXPORT_FACTS = ("vae_step", "refiner_step", "image_size", "guide")
+EXPORT_FACTS = ("vae_step", "refiner_step", "painter_step", "image_size", "guide")
 
 
 def settings_record(plan, exported) -> str:
