@@ -24,8 +24,8 @@ SIDE_BY_SIDE_FRAMES = 4
 # The demo times two short chunks of VAE training (training resumes exactly, so nothing is
 # lost) and sizes the rest of both trainings to --minutes; the other steps take the remainder.
 PROBE_STEPS = 30
-TRAINING_SHARE = 0.55  # of --minutes: the VAE's and the refiner's trainings
-PAINTER_SHARE = 0.3  # of --minutes: the painter's training, a time budget of its own
+TRAINING_SHARE = 0.4  # of --minutes: the VAE's and the refiner's trainings
+PAINTER_SHARE = 0.25  # of --minutes: the painter's training, a time budget of its own
 BUDGET = "demo_budget.json"
 
 
