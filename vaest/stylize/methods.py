@@ -5,12 +5,15 @@ Every method starts from the shifted latent z' (vaest.latent.Shift) of a frame x
   refiner is unguided; a guided refiner also sees the frame's luminance detail, `detail` of it);
 - `split`: a non-learned baseline, the low frequencies of decode(z') plus the frame's own high
   frequencies, `detail` of them;
-- `residual` (the default): the `refine` output plus `detail` of what the model could not rebuild
-  of the frame, x - refine(decode(mu)), less that residual's mean colour. The residual holds the
-  frame's fine structure and the colour variation the VAE smooths away; its mean is the model's
-  colour bias on this frame, not structure, so it is dropped and the mean colour comes from z'.
+- `residual` (the default without a painter): the `refine` output plus `detail` of what the
+  model could not rebuild of the frame, x - refine(decode(mu)), less that residual's mean
+  colour. The residual holds the frame's fine structure and the colour variation the VAE
+  smooths away; its mean is the model's colour bias on this frame, not structure, so it is
+  dropped and the mean colour comes from z'.
   It costs a second decode and refine, of mu.
-- `paint`: `refine` on an export whose refiner was trained against the patch discriminator
+- `paint` (the default with a painter; vaest.stylize.paint): the painter network on the
+  `residual` picture at the paint resolution. On an export without one, `paint` is `refine` on an
+  export whose refiner was trained against the patch discriminator
   (train_refiner.py --adversarial_weight): the refiner repaints decode(z') with the paintings'
   local look, guided by `detail` of the frame's luminance detail. Without such a refiner it is a
   UserError, since the plain refiner would give a colour grade under a name that promises paint.
