@@ -9,6 +9,7 @@ RUN ?= runs/demo
 SIZE ?= 72x128
 VAE_STEPS ?= 1500
 REFINER_STEPS ?= 400
+PAINTER_STEPS ?= 600
 BATCH ?= 16
 STRENGTH ?= 2
 DEMO_MINUTES ?= 15
@@ -42,7 +43,8 @@ bench: setup
 
 demo: setup
 	$(PY) -m vaest.demo --run_dir=$(RUN) --image_size=$(SIZE) --vae_steps=$(VAE_STEPS) \
-		--refiner_steps=$(REFINER_STEPS) --batch_size=$(BATCH) --strength=$(STRENGTH) \
+		--refiner_steps=$(REFINER_STEPS) --painter_steps=$(PAINTER_STEPS) --batch_size=$(BATCH) \
+		--strength=$(STRENGTH) \
 		--minutes=$(DEMO_MINUTES) \
 		$(if $(VIDEO),--video=$(VIDEO)) $(if $(PAINTINGS),--paintings=$(PAINTINGS))
 
