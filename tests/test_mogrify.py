@@ -452,7 +452,7 @@ def test_bad_inputs_leave_nothing(exported, run_dir, source_clip, tmp_path):
         stylize(exported, run_dir, source_clip, out, source="nope")
     with pytest.raises(UserError, match="smoothing"):
         stylize(exported, run_dir, source_clip, out, smoothing=1.0)
-    with pytest.raises(UserError, match="--method must be one of residual, refine, split"):
+    with pytest.raises(UserError, match="--method must be auto or one of residual, refine, split"):
         stylize(exported, run_dir, source_clip, out, method="blur")
     with pytest.raises(MissingStep, match="export_graphs.py"):
         Exported.from_run(tmp_path / "empty-run")
