@@ -28,6 +28,16 @@ def _check_type(name: str, value, default) -> None:
         raise ConfigMismatch(f"config field {name} must be {kind}, not {value!r}")
 
 
+def require_finite(config, names, non_negative: bool = True) -> None:
+    """A UserError naming the first of the config's fields `names` that is not a finite number
+    (or, with non_negative, is below 0)."""
+    for name in names:
+        value = getattr(config, name)
+        if not math.isfinite(value) or (non_negative and value < 0):
+            bound = ", 0 or more" if non_negative else ""
+            raise UserError(f"{name} must be a finite number{bound}, not {value}")
+
+
 class _Saved:
     """Dict round trip and comparison shared by the configs."""
 
@@ -109,8 +119,7 @@ class VaeConfig(_Saved):
             )
         if self.latent_dim < 1:
             raise UserError(f"latent_dim must be at least 1, not {self.latent_dim}")
-        if not (math.isfinite(self.beta) and self.beta >= 0):
-            raise UserError(f"beta must be a finite number, 0 or more, not {self.beta}")
+        require_finite(self, ("beta",))
 
     @property
     def layer_sizes(self) -> list[tuple[int, int]]:
@@ -181,11 +190,10 @@ class RefinerConfig(_Saved):
             raise UserError(f"body_filters must be positive numbers, not {self.body_filters}")
         if self.guide not in ("none", "highpass"):
             raise UserError(f"guide must be none or highpass, not {self.guide!r}")
-        weights = ("reconstruction_weight", "push_weight", "push_margin", "style_weight")
-        for name in (*weights, "guide_sigma", "style_strength"):
-            value = getattr(self, name)
-            if not math.isfinite(value) or (name in weights and value < 0):
-                raise UserError(f"{name} must be a finite number, 0 or more, not {value}")
+        require_finite(
+            self, ("reconstruction_weight", "push_weight", "push_margin", "style_weight")
+        )
+        require_finite(self, ("guide_sigma", "style_strength"), non_negative=False)
 
 
 @dataclass(frozen=True)
@@ -228,12 +236,10 @@ class PainterConfig(_Saved):
             raise UserError("the painter needs three positive filter counts and >= 0 blocks")
         if self.guide not in ("change", "decode"):
             raise UserError(f"the painter's guide must be change or decode, not {self.guide!r}")
-        for name in ("texture_weight", "content_weight", "colour_weight",
-                     "temporal_weight", "colour_sigma", "alpha_spread", "noise_weight",
-                     "noise_sigma"):  # fmt: skip
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
-                raise UserError(f"{name} must be a finite number, 0 or more, not {value}")
+        require_finite(self, (
+            "texture_weight", "content_weight", "colour_weight", "temporal_weight",
+            "colour_sigma", "alpha_spread", "noise_weight", "noise_sigma",
+        ))  # fmt: skip
         if self.content_layer not in (0, 1, 2):
             raise UserError(f"content_layer must be 0, 1 or 2, not {self.content_layer}")
         if len(self.crop_range) != 2 or not 32 <= self.crop_range[0] <= self.crop_range[1]:
