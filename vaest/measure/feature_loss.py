@@ -24,23 +24,30 @@ def gram_matrices(features):
     return tf.matmul(flat, flat, transpose_a=True) / positions
 
 
-def vgg_features(trunk, mean_bgr, images):
-    """RGB float images in [0, 1] -> the trunk's feature maps, differentiably."""
-    return trunk(tf.reverse(images, axis=[-1]) * 255.0 - mean_bgr, training=False)
+class FrozenVGG:
+    """The VGG16 trunk of a TextureFeatures, frozen: what every loss here takes its maps from."""
+
+    def __init__(self, features: TextureFeatures):
+        self.trunk = features.trunk
+        self.trunk.trainable = False
+        self.mean_bgr = tf.constant(features.mean_bgr, tf.float32)
+
+    def features(self, images):
+        """RGB float images in [0, 1] -> the trunk's feature maps, differentiably."""
+        images = tf.convert_to_tensor(images, tf.float32)
+        return self.trunk(tf.reverse(images, axis=[-1]) * 255.0 - self.mean_bgr, training=False)
 
 
-class FeatureDistance:
+class FeatureDistance(FrozenVGG):
     """Per image, mean |F(image) - F(reference)|^2 / mean F(reference)^2 for one VGG16 layer F
     (0: relu1_2, 1: relu2_2, 2: relu3_3): a content term that is scale-free like StyleLoss."""
 
     def __init__(self, features: TextureFeatures, layer: int = 2):
-        self.trunk = features.trunk
-        self.trunk.trainable = False
-        self.mean_bgr = tf.constant(features.mean_bgr, tf.float32)
+        super().__init__(features)
         self.layer = layer
 
     def __call__(self, images, references):
-        both = vgg_features(self.trunk, self.mean_bgr, tf.concat([images, references], 0))
+        both = self.features(tf.concat([images, references], 0))
         return self.between(*tf.split(both[self.layer], 2))
 
     def between(self, ours, theirs):
@@ -50,7 +57,7 @@ class FeatureDistance:
         return tf.reduce_mean(tf.square(ours - theirs), axis=[1, 2, 3]) / scale
 
 
-class StyleLoss:
+class StyleLoss(FrozenVGG):
     """Per image, the mean over layers of |G(image) - G_paintings|^2 / mean(G_paintings^2).
 
     Dividing by the target's own magnitude makes every layer count alike (their Gram entries
@@ -58,14 +65,8 @@ class StyleLoss:
     """
 
     def __init__(self, features: TextureFeatures, target: list[np.ndarray]):
-        self.trunk = features.trunk
-        self.trunk.trainable = False
-        self.mean_bgr = tf.constant(features.mean_bgr, tf.float32)
+        super().__init__(features)
         self.targets = [tf.constant(g, tf.float32) for g in target]
-
-    def features(self, images):
-        """RGB float images in [0, 1] -> the three feature maps, differentiably."""
-        return vgg_features(self.trunk, self.mean_bgr, images)
 
     def __call__(self, images):
         return gram_loss(self.features(images), self.targets)
@@ -86,7 +87,7 @@ SAMPLE_POSITIONS = 2048  # feature vectors compared per image and layer, drawn a
 DIRECTIONS = 64  # random projections per layer and step
 
 
-class SlicedWasserstein:
+class SlicedWasserstein(FrozenVGG):
     """Per image, the sliced Wasserstein distance between the distribution of its VGG16 feature
     vectors and its target painting domain's, averaged over relu1_2, relu2_2 and relu3_3 (Heitz
     et al., CVPR 2021). It matches whole feature distributions, where a mean Gram matrix of
@@ -102,14 +103,8 @@ class SlicedWasserstein:
     def __init__(self, features: TextureFeatures, pools: list[np.ndarray]):
         """pools: per layer, [domains, POOL_POSITIONS, C] feature vectors of each domain's
         tiles (zeros for a domain that is never a target); see pools_from_tiles."""
-        self.trunk = features.trunk
-        self.trunk.trainable = False
-        self.mean_bgr = tf.constant(features.mean_bgr, tf.float32)
+        super().__init__(features)
         self.pools = [tf.constant(p, tf.float32) for p in pools]
-
-    def features(self, images):
-        """RGB float images in [0, 1] -> the three feature maps, differentiably."""
-        return vgg_features(self.trunk, self.mean_bgr, images)
 
     def __call__(self, maps, domain_ids, seed):
         """maps: self.features(images); domain_ids [N] int32; seed int32 [2] -> [N]."""

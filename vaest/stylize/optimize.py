@@ -27,9 +27,9 @@ import tensorflow_probability as tfp
 
 from vaest.measure.feature_loss import (
     FeatureDistance,
+    FrozenVGG,
     gram_loss,
     sliced_wasserstein,
-    vgg_features,
 )
 from vaest.measure.features import TextureFeatures
 from vaest.stylize.optimize_choices import check_optimizer, check_texture
@@ -83,9 +83,7 @@ class Objective:
         check_texture(texture)
         if len(features.trunk.outputs) != 4:
             raise ValueError("the objective needs TextureFeatures(path, content=True)")
-        self.trunk = features.trunk
-        self.trunk.trainable = False
-        self.mean_bgr = tf.constant(features.mean_bgr, tf.float32)
+        self.vgg = FrozenVGG(features)
         self.content_distance = FeatureDistance(features, CONTENT_LAYER)
         self.texture = texture
         self.weights = weights
@@ -93,7 +91,7 @@ class Objective:
 
     def maps(self, images) -> list:
         """RGB [N, H, W, 3] in [0, 1] -> relu1_2, relu2_2, relu3_3 and relu4_2 maps."""
-        return vgg_features(self.trunk, self.mean_bgr, tf.convert_to_tensor(images, tf.float32))
+        return self.vgg.features(images)
 
     def frame_target(self, frame, colour, texture, previous=None, visible=None) -> FrameTarget:
         """The target of one frame (float [H, W, 3] at the working size): colour is decode(z')
@@ -119,7 +117,7 @@ class Objective:
     def terms(self, x, target: FrameTarget, step=0):
         """[5]: the unweighted content, texture, colour, temporal and variation terms of x;
         step picks the sliced Wasserstein term's random draw."""
-        maps = vgg_features(self.trunk, self.mean_bgr, x)
+        maps = self.vgg.features(x)
         content = self.content_distance.between(maps[CONTENT_LAYER], target.content)[0]
         if self.texture == "sliced":
             texture = sliced_wasserstein(
