@@ -257,14 +257,15 @@ def test_minutes_stop_training_and_save(painter_run, tmp_path):
 
 def test_mogrify_paints_videos_and_images_at_the_output_size(exported_painter, tmp_path, photos):
     """--method paint on an export with a painter: residual's picture is the colour guide, and
-    the painter paints it at the paint resolution (here capped below the output size). It is
-    the default there: --method auto paints, and the MP4's record says so."""
+    the painter paints it at the paint resolution (here capped below the output size). --method
+    auto paints when its held-out figures beat residual's, and the MP4's record says which."""
     from conftest import make_video
 
     from vaest.export.read import load_export
     from vaest.io.imaging import load_image, save_image
     from vaest.io.video import iter_frames
     from vaest.io.video_out import read_comment, stream_info
+    from vaest.measure.painter_gate import painter_verdict
     from vaest.stylize.job import make_job
     from vaest.stylize.plan import make_plan
     from vaest.stylize.run import run
@@ -282,11 +283,15 @@ def test_mogrify_paints_videos_and_images_at_the_output_size(exported_painter, t
         flicker[method] = result.temporal["warping_error"]
     assert outputs["paint"].shape == outputs["residual"].shape == (6, 96, 160, 3)
     assert np.abs(outputs["paint"] - outputs["residual"]).mean() > 2  # painted, not the guide
-    assert np.array_equal(outputs["auto"], outputs["paint"])
+    # auto follows the painter's held-out figures, and the record says which it took and why
+    paints, why = painter_verdict(exported.painter_figures)
+    chosen = "paint" if paints else "residual"
+    assert np.array_equal(outputs["auto"], outputs[chosen])
     # --measure_temporal measures the painted frames, not the residual pictures they start from
     assert np.isfinite(flicker["paint"]) and flicker["paint"] != flicker["residual"]
     record = parse_record(read_comment(tmp_path / "auto.mp4"))
-    assert record["settings"]["method"] == "paint" and record["export"]["painter_step"] > 0
+    assert record["settings"]["method"] == chosen and record["method_reason"] == why
+    assert record["export"]["painter_step"] > 0
 
     save_image(photos["astronaut"][::4, ::4], tmp_path / "in.png")
     job = make_job(
@@ -294,6 +299,41 @@ def test_mogrify_paints_videos_and_images_at_the_output_size(exported_painter, t
     )
     result = run(make_plan(job, exported), exported)
     assert load_image(result.path).shape == (128, 128, 3)
+
+
+def test_the_export_measures_the_painter_on_frames_it_never_trained_on(exported_painter):
+    """export.json holds the painter's and residual's figures on the held-out paint frames
+    (2 of the 24 here), toward each painter domain."""
+    from vaest.measure.features import load_texture_features
+
+    info = json.loads((exported_painter / "export" / "export.json").read_text())
+    found = info["painter_figures"]
+    assert found["held_out"] and found["frames"] == 2
+    for method in ("painter", "residual"):
+        figures = found["domains"]["art"][method]
+        assert -1 <= figures["edge_correlation"] <= 1
+        if load_texture_features("auto") is not None:
+            assert figures["texture_distance_ratio"] > 0
+
+
+def test_training_never_draws_the_held_out_frames(painter_run):
+    """With the held-out frames poisoned, no training batch holds a NaN."""
+    import dataclasses
+
+    from vaest.data.paint import load_paint_data
+    from vaest.measure.painter_gate import held_out_count
+    from vaest.train.painter import PairSampler
+
+    data = load_paint_data(painter_run)
+    frames = data.frames["clip"].copy()
+    frames[len(frames) - held_out_count(len(frames)) :] = np.nan
+    poisoned = dataclasses.replace(data, frames={"clip": frames})
+    shape = frames.shape[:3]
+    decodes = {"clip": (np.zeros((*shape[:1], 36, 64, 3)), np.zeros((1, *shape[:1], 36, 64, 3)))}
+    config = PainterConfig(domains=("art",), **SMALL)
+    sampler = PairSampler(poisoned, decodes, config, batch=4, seed=0)
+    for step in range(40):
+        assert np.isfinite(sampler.draw(step)["frames"]).all(), step
 
 
 def test_auto_is_residual_without_a_painter(tiny_run, tmp_path, photos):

@@ -17,7 +17,9 @@ from absl import flags
 
 from vaest import cli
 from vaest.errors import UserError
+from vaest.io.video_out import read_comment
 from vaest.run_dir import MANIFEST, METRICS, RunDir
+from vaest.stylize.settings import parse_record
 
 ROOT = Path(__file__).resolve().parents[1]
 SIDE_BY_SIDE_FRAMES = 4
@@ -205,8 +207,11 @@ def run_demo(settings) -> dict:
     )  # fmt: skip
     pairs = side_by_side(Path(video), stylized, folders.out / "side_by_side.png")
     plots = sorted(folders.eval.glob("*.png"))
+    record = parse_record(read_comment(stylized)) or {}
+    method = record.get("settings", {}).get("method", "?")
     print("\nThe demo is done:")
     print(f"  stylized video (with sound): {stylized}")
+    print(f"  method (--method auto):      {method}, as {record.get('method_reason', '?')}")
     print(f"  original | stylized frames:  {pairs}")
     print(f"  evaluation plots:            {', '.join(str(p) for p in plots)}")
     print(f"  evaluation figures:          {folders.eval / METRICS}")

@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from vaest.evaluate.passes import MEASURED_ALPHA, PAINTER, HeldOut
 from vaest.latent import lerp, slerp
 from vaest.measure import metrics
+from vaest.measure.painter_gate import painter_verdict
 from vaest.stylize.methods import DEFAULT_METHOD
 
 ALPHAS = (0.0, 0.25, 0.5, 1.0, 1.5)
@@ -153,7 +154,8 @@ METHOD_TITLES = {
 def methods_sheet(path, exported, held: HeldOut, source, target):
     shown = held.shown[source]
     methods = list(held.methods)
-    default = PAINTER if PAINTER in methods else DEFAULT_METHOD  # what --method auto gives
+    paints = PAINTER in methods and painter_verdict(exported.painter_figures)[0]
+    default = PAINTER if paints else DEFAULT_METHOD  # what --method auto gives
     titles = ["input"] + [
         METHOD_TITLES[m] + (" (default)" if m == default else "") for m in methods
     ]

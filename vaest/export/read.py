@@ -154,6 +154,13 @@ class Exported:
         return list(self.info.get("painter_domains", []))
 
     @property
+    def painter_figures(self) -> dict | None:
+        """The painter's held-out figures beside residual's (vaest.measure.painter_gate), or
+        None for an export made before they were measured."""
+        figures = self.info.get("painter_figures")
+        return figures if isinstance(figures, dict) else None
+
+    @property
     def painter_guide(self) -> str:
         """The colour guide the painter was trained with: change or decode."""
         return self.info.get("painter_guide") or "change"

@@ -233,5 +233,27 @@ def export(run_dir: str | Path) -> Path:
             "fit": manifest.fit,
             "signatures": sorted(signatures),
         }
+        if painter is not None:
+            info["painter_figures"] = _painter_figures(tmp, info, run_dir)
         (tmp / EXPORT_INFO).write_text(json.dumps(info, indent=2) + "\n")
     return final
+
+
+def _painter_figures(folder: Path, info: dict, run_dir) -> dict:
+    """The exported painter's held-out figures beside residual's (vaest.measure.painter_gate),
+    logged with the verdict --method auto will follow."""
+    from vaest.data.paint import load_paint_data
+    from vaest.export.read import Exported
+    from vaest.measure.features import load_texture_features
+    from vaest.measure.painter_gate import measure_painter, painter_verdict
+
+    (folder / EXPORT_INFO).write_text(json.dumps(info) + "\n")  # what Exported reads
+    exported = Exported(folder, trust=True)  # made just now, from the run's own checkpoints
+    figures = measure_painter(exported, load_paint_data(run_dir), load_texture_features("auto"))
+    for domain, by_method in figures["domains"].items():
+        for method, found in by_method.items():
+            shown = ", ".join(f"{k} {v:.3f}" for k, v in found.items() if isinstance(v, float))
+            logging.info("painter figures toward %s, %s: %s", domain, method, shown)
+    paints, why = painter_verdict(figures)
+    logging.info("--method auto will %s: %s", "paint" if paints else "take residual", why)
+    return figures

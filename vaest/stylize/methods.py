@@ -30,6 +30,7 @@ from scipy.ndimage import gaussian_filter
 from vaest.errors import MissingStep
 from vaest.io.imaging import as_float_images
 from vaest.latent import Shift
+from vaest.measure.painter_gate import painter_verdict
 
 LATENT_METHODS = ("residual", "refine", "split", "paint")  # computed from z' batch by batch
 # optimize (vaest.stylize.optimize_method) finds each picture by optimisation, frame by frame
@@ -37,7 +38,7 @@ METHODS = (*LATENT_METHODS, "optimize")
 
 
 DEFAULT_METHOD = "residual"  # the latent methods' default, and --method auto's without a painter
-AUTO = "auto"  # --method's default: paint when the export has a painter, else DEFAULT_METHOD
+AUTO = "auto"  # --method's default: paint when the export's painter paints, else DEFAULT_METHOD
 
 
 SPLIT_SIGMA = 3.0  # pixels: the split baseline takes the frame's detail finer than this
@@ -50,12 +51,18 @@ def low_pass(images: np.ndarray, sigma: float) -> np.ndarray:
     )
 
 
-def resolve_method(method: str, exported, refine: bool = True) -> str:
-    """The method that --method `method` means on this export: AUTO is the painter's paint when
-    the export has one (and the refiner is on), else DEFAULT_METHOD; any other is itself."""
+def resolve_method(method: str, exported, refine: bool = True) -> tuple[str, str]:
+    """(the method that --method `method` means on this export, why). AUTO is the painter's
+    paint when the export has one (and the refiner is on) whose held-out figures beat
+    residual's (vaest.measure.painter_gate), else DEFAULT_METHOD; any other is itself."""
     if method != AUTO:
-        return method
-    return "paint" if exported.has_painter and refine else DEFAULT_METHOD
+        return method, "asked for"
+    if not exported.has_painter:
+        return DEFAULT_METHOD, "the export has no painter"
+    if not refine:
+        return DEFAULT_METHOD, "--no_refine leaves the painter's colour guide out"
+    paints, why = painter_verdict(exported.painter_figures)
+    return ("paint" if paints else DEFAULT_METHOD), why
 
 
 def painter_paints(exported, method: str) -> bool:

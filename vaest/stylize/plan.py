@@ -38,6 +38,7 @@ class Plan:
     batch_size: int  # frames per model call
     geometry: Geometry | None = None  # videos: how frames go in and out of the model
     rate: Fraction | None = None  # videos: the exact frame rate of input and output
+    method_reason: str = "asked for"  # why --method resolved as it did (auto's verdict)
 
     @property
     def settings(self) -> Settings:
@@ -54,7 +55,10 @@ def make_plan(job: Job, exported) -> Plan:
     """The plan of a checked job (vaest.stylize.job.make_job) on a loaded export; its settings
     name the method that --method auto means on this export."""
     s = job.settings
-    s = replace(s, method=resolve_method(s.method, exported, s.refine))
+    method, why = resolve_method(s.method, exported, s.refine)
+    if s.method != method:
+        logging.info("--method %s is %s here: %s", s.method, method, why)
+    s = replace(s, method=method)
     job = replace(job, settings=s)
     (a, b), temporal, smoothing = s.resolved()
     batch_size = s.batch_size or (GPU_BATCH if "GPU" in (exported.device or "") else BATCH_SIZE)
@@ -74,4 +78,4 @@ def make_plan(job: Job, exported) -> Plan:
         "model on %s in %s, %d frames per call, --method %s",
         exported.device, exported.precision, batch_size, s.method,
     )  # fmt: skip
-    return Plan(job, a, b, schedule, temporal, smoothing, batch_size, geometry, rate)
+    return Plan(job, a, b, schedule, temporal, smoothing, batch_size, geometry, rate, why)

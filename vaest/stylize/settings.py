@@ -169,6 +169,7 @@ def settings_record(plan, exported) -> str:
     record = {
         "settings": asdict(replace(plan.settings, batch_size=plan.batch_size)),
         "shift": {"source_weight": plan.source_weight, "target_weight": plan.target_weight},
+        "method_reason": plan.method_reason,
         # The run's name and the export's content, not its path: the user's folders stay private.
         "export": {"run": exported.folder.parent.name, "sha256": exported.digest(), **facts},
     }

@@ -12,7 +12,8 @@ is shaped by:
   the pixels both frames show (Huang et al. 2017; vaest.flow's flow and visibility);
 - noise: the output for the frame with a little Gaussian noise against the output for the
   frame (Gupta et al. 2017), when config.noise_weight > 0.
-Every draw comes from (seed, step), so a resumed run continues bit for bit.
+Every draw comes from (seed, step), so a resumed run continues bit for bit. The last frames of
+each video are never drawn: the export measures the painter on them (vaest.measure.painter_gate).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from vaest.errors import UserError
 from vaest.io.grid import rows_grid
 from vaest.io.imaging import fit_image, to_uint8
 from vaest.measure.feature_loss import FeatureDistance, SlicedWasserstein, pools_from_tiles
+from vaest.measure.painter_gate import held_out_count
 from vaest.models.config import PainterConfig
 from vaest.models.painter import build_painter, painter_inputs
 from vaest.models.refiner import gaussian_blur
@@ -100,7 +102,8 @@ class PairSampler:
         for _ in range(self.batch):
             name = self.videos[int(rng.integers(len(self.videos)))]
             frames = self.data.frames[name]
-            t = int(rng.integers(len(frames) - 1))
+            # the last frames are held out: the export measures the painter on them
+            t = int(rng.integers(len(frames) - held_out_count(len(frames)) - 1))
             domain = int(rng.integers(count))
             alpha = 1.0 + self.config.alpha_spread * (2.0 * rng.random() - 1.0)
             top = int(rng.integers(frames.shape[1] - side + 1))

@@ -1,0 +1,80 @@
+"""--method auto paints only with a painter whose held-out figures beat residual's."""
+
+from __future__ import annotations
+
+import pytest
+
+from vaest.measure.painter_gate import EDGE_FLOOR, held_out_count, painter_verdict
+from vaest.stylize.methods import resolve_method
+
+
+def figures(edges=0.7, texture=0.4, residual_texture=0.9) -> dict:
+    return {
+        "held_out": True,
+        "frames": 12,
+        "domains": {
+            "art": {
+                "painter": {"edge_correlation": edges, "texture_distance_ratio": texture},
+                "residual": {"edge_correlation": 0.98, "texture_distance_ratio": residual_texture},
+            }
+        },
+    }
+
+
+def test_a_painter_that_paints_more_than_residual_and_keeps_the_edges_paints():
+    assert painter_verdict(figures()) == (
+        True,
+        "the painter beats residual's held-out texture ratio and keeps the edges",
+    )
+
+
+@pytest.mark.parametrize(
+    ("found", "words"),
+    [
+        (figures(edges=0.195, texture=1.21), "edge correlation 0.20 < 0.45"),  # a blur
+        (figures(texture=1.21, residual_texture=1.03), "texture ratio 1.21, residual's 1.03"),
+        (figures(texture=0.9, residual_texture=0.9), "does not paint art more than residual"),
+        (None, "no held-out figures"),
+        ({"domains": {}}, "no held-out figures"),
+    ],
+)
+def test_a_painter_worse_than_residual_falls_back_and_says_why(found, words):
+    paints, why = painter_verdict(found)
+    assert not paints and words in why
+
+
+def test_every_domain_must_pass():
+    both = figures()
+    both["domains"]["ink"] = figures(edges=EDGE_FLOOR - 0.01)["domains"]["art"]
+    paints, why = painter_verdict(both)
+    assert not paints and "toward ink" in why
+
+
+def test_a_painter_without_texture_figures_does_not_paint():
+    found = figures()
+    del found["domains"]["art"]["painter"]["texture_distance_ratio"]
+    assert painter_verdict(found) == (
+        False,
+        "the painter's texture was not measured (no VGG16 weights)",
+    )
+
+
+class Export:
+    def __init__(self, has_painter, painter_figures=None):
+        self.has_painter, self.painter_figures = has_painter, painter_figures
+
+
+def test_auto_resolves_by_the_verdict_and_names_its_reason():
+    assert resolve_method("auto", Export(True, figures())) == (
+        "paint",
+        "the painter beats residual's held-out texture ratio and keeps the edges",
+    )
+    method, why = resolve_method("auto", Export(True, figures(edges=0.1)))
+    assert method == "residual" and "edge correlation 0.10" in why
+    assert resolve_method("auto", Export(False)) == ("residual", "the export has no painter")
+    assert resolve_method("auto", Export(True, figures()), refine=False)[0] == "residual"
+    assert resolve_method("paint", Export(True, figures(edges=0.1))) == ("paint", "asked for")
+
+
+def test_a_tenth_of_a_long_video_is_held_out_and_a_short_one_keeps_every_frame():
+    assert [held_out_count(n) for n in (2, 19, 20, 24, 300)] == [0, 0, 2, 2, 30]
