@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import base64
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -84,24 +85,30 @@ def test_an_activation_outside_the_named_set_is_refused_in_one_line(kind):
 
 def test_the_allowlists_are_exactly_what_vaests_exports_hold(own_exports):
     """Derived: the op types of every graph of vaest's exports (those of the saver-only functions
-    apart) are exactly the two lists, nothing more, and the lists are written sorted."""
-    from vaest.export.trust import MODEL_OPS, SAVER_OPS, every_node, foreign_ops, read_saved_model
+    apart) and the objects of their object graphs are exactly the lists, nothing more, and the
+    lists are written sorted."""
+    from vaest.export import trust
 
-    model, saver = set(), set()
+    model, saver, objects = set(), set(), set()
     for path in own_exports:
-        for _, node, in_saver in every_node(read_saved_model(path)):
+        proto = trust.read_saved_model(path)
+        for _, node, in_saver in trust.every_node(proto):
             (saver if in_saver else model).add(node.op)
-        assert foreign_ops(path) == []
-    assert sorted(model) == sorted(MODEL_OPS)
-    assert sorted(saver) == sorted(SAVER_OPS)
+        (meta_graph,) = proto.meta_graphs
+        objects.update(trust.describe_object(o) for o in meta_graph.object_graph_def.nodes)
+        assert trust.foreign_ops(path) == [] and trust.foreign_objects(path) == []
+    lists = {"MODEL_OPS": trust.MODEL_OPS, "SAVER_OPS": trust.SAVER_OPS, "OBJECTS": trust.OBJECTS}
+    assert sorted(model) == sorted(lists["MODEL_OPS"])
+    assert sorted(saver) == sorted(lists["SAVER_OPS"])
+    assert sorted(objects) == sorted(lists["OBJECTS"])
     assert {"SaveV2", "RestoreV2"} <= saver - model
     module = ast.parse((ROOT / "vaest" / "export" / "trust.py").read_text())
     literals = {
         node.targets[0].id: [element.value for element in node.value.args[0].elts]
         for node in module.body
-        if isinstance(node, ast.Assign) and node.targets[0].id in ("MODEL_OPS", "SAVER_OPS")
+        if isinstance(node, ast.Assign) and node.targets[0].id in lists
     }
-    assert literals == {"MODEL_OPS": sorted(MODEL_OPS), "SAVER_OPS": sorted(SAVER_OPS)}
+    assert literals == {name: sorted(listed) for name, listed in lists.items()}
 
 
 # --- hostile exports, built here and never shipped -----------------------------------------------
@@ -299,6 +306,41 @@ def test_a_hostile_export_is_refused_naming_the_op_and_writes_nothing(tmp_path, 
     assert "\n" not in str(refused.value)
     assert files_under(tmp_path) == before
     assert written is None or not written.exists()
+
+
+def registered_as_a_class_of_its_choosing(tmp: Path):
+    """The root object names a registered class, which the loader would revive by its code."""
+
+    def register(meta_graph):
+        meta_graph.object_graph_def.nodes[0].registered_name = "chosen.Class"
+
+    return encoder(lambda images: None), None, register
+
+
+def holding_an_asset(tmp: Path):
+    """An asset, a file the loader looks up; vaest's exports hold none."""
+    import tensorflow as tf
+
+    (tmp / "asset.txt").write_text("data")
+    module, signatures = encoder(lambda images: None)
+    module.asset = tf.saved_model.Asset(str(tmp / "asset.txt"))
+    return (module, signatures), None, None
+
+
+@pytest.mark.parametrize(
+    ("build", "words"),
+    [
+        (registered_as_a_class_of_its_choosing, "registered as chosen.Class (node 0 "),
+        (holding_an_asset, "asset (node "),
+    ],
+)
+def test_an_object_vaests_exports_never_hold_is_refused(tmp_path, monkeypatch, build, words):
+    from vaest.export.read import load_export
+
+    monkeypatch.setitem(HOSTILE, "object", build)
+    run, _ = hostile_run(tmp_path, "object")
+    with pytest.raises(UserError, match=rf"the export has the loader revive .*{re.escape(words)}"):
+        load_export(run, "cpu", "float32")
 
 
 @pytest.mark.parametrize("op", ["DatasetFromGraph", "SaveV2"])

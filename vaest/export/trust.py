@@ -18,8 +18,11 @@ added to the saver's node only makes more functions reachable, never fewer. A Sa
 tf.saved_model.load would read as TensorFlow 1 (no object graph) runs its saver's restore op, so
 there the checkpoint ops are refused too.
 
-An export that holds anything else is refused in one line naming the op; --trust_export skips
-the check for an export whose maker is trusted.
+The objects of the object graph, which the loader revives in Python, are checked the same way
+against OBJECTS, the kinds of object vaest's exports hold.
+
+An export that holds anything else is refused in one line naming the op or object;
+--trust_export skips the check for an export whose maker is trusted.
 """
 
 from __future__ import annotations
@@ -50,6 +53,16 @@ SAVER_OPS = frozenset(
         "AssignVariableOp", "Const", "DisableCopyOnRead", "Identity", "MergeV2Checkpoints",
         "NoOp", "Pack", "ReadVariableOp", "RestoreV2", "SaveV2", "Select",
         "ShardedFilename", "StaticRegexFullMatch", "StringJoin",
+    }
+)  # fmt: skip
+# The objects of the exports' object graphs, which tf.saved_model.load revives in Python: by kind,
+# and a user object by identifier. A registered class or saver, or an object with its own save and
+# restore functions, would have the loader run code of the export's choosing; none is here.
+OBJECTS = frozenset(
+    {
+        "bare_concrete_function", "captured_tensor", "function",
+        "user_object _generic_user_object", "user_object signature_map",
+        "user_object trackable_dict_wrapper", "user_object trackable_list_wrapper", "variable",
     }
 )  # fmt: skip
 # The op of the saver's nodes, which calls the function its attribute f names.
@@ -144,15 +157,47 @@ def foreign_ops(saved_model: str | Path) -> list[tuple[str, str]]:
     return found
 
 
+def describe_object(node) -> str:
+    """What tf.saved_model.load revives for a node of the object graph, as OBJECTS lists it."""
+    described = node.WhichOneof("kind") or "nothing"
+    if described == "user_object":
+        described += f" {node.user_object.identifier}"
+    if node.registered_name:
+        described += f" registered as {node.registered_name}"
+    if node.registered_saver:
+        described += f" saved by {node.registered_saver}"
+    if node.saveable_objects:
+        described += " with its own save and restore functions"
+    return described
+
+
+def foreign_objects(saved_model: str | Path) -> list[tuple[str, str]]:
+    """(object, where) of every object of a SavedModel's object graphs not in OBJECTS."""
+    return [
+        (described, f"node {i} of the object graph")
+        for meta_graph in read_saved_model(saved_model).meta_graphs
+        for i, node in enumerate(meta_graph.object_graph_def.nodes)
+        if (described := describe_object(node)) not in OBJECTS
+    ]
+
+
+def _listed(found: list[tuple[str, str]]) -> str:
+    names = list(dict.fromkeys(name for name, _ in found))
+    listed = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
+    return f"{listed} ({found[0][1]})"
+
+
 def require_trusted(saved_model: str | Path) -> None:
     """Refuse an export that holds what vaest's exports never hold, naming it (export.read)."""
-    found = foreign_ops(saved_model)
-    if found:
-        ops = list(dict.fromkeys(op for op, _ in found))
-        named = ", ".join(ops[:12]) + (f" and {len(ops) - 12} more" if len(ops) > 12 else "")
-        raise UserError(
-            f"{saved_model}: the export runs the op{'s' if len(ops) > 1 else ''} {named} "
-            f"({found[0][1]}), which no export vaest makes holds (doc/export.md lists what the "
-            "check allows); an export is a program: if you trust whoever made it, pass "
-            "--trust_export"
-        )
+    ops, objects = foreign_ops(saved_model), foreign_objects(saved_model)
+    if ops:
+        what = f"runs the op{'s' if len({op for op, _ in ops}) > 1 else ''} {_listed(ops)}"
+    elif objects:
+        what = f"has the loader revive {_listed(objects)}"
+    else:
+        return
+    raise UserError(
+        f"{saved_model}: the export {what}, which no export vaest makes holds (doc/export.md "
+        "lists what the check allows); an export is a program: if you trust whoever made it, "
+        "pass --trust_export"
+    )
