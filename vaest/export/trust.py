@@ -5,18 +5,17 @@ The check is an allowlist. Every graph of the SavedModel is read: the top graph'
 function of its library, the saver's functions included, and every function an attribute names.
 Each op must be one of MODEL_OPS, the op types of the exports vaest makes for each model option
 (tests/test_export_allowlist.py builds them and asserts the lists are exactly what they hold;
-doc/export.md says how).
-An op that carries a graph of its own as a string (DatasetFromGraph, ...) is on no list, so it
-is refused with whatever it hides. A call names a function of the library, never an op or a
-function the export does not hold.
+doc/export.md says how). An op that carries a graph of its own as a string (DatasetFromGraph,
+...) is on no list, so it is refused with whatever it hides. A call names a function of the
+library, never an op or a function the export does not hold.
 
 The saver's functions hold the checkpoint ops (SAVER_OPS: SaveV2, RestoreV2, ...). They are
 allowed in a function the saver's node calls only if nothing else names it: no object, no
 signature, no other node or attribute. tf.saved_model.load runs none of those functions (it
 restores variables from Python), so they are never reached at loading or inference; an attribute
 added to the saver's node only makes more functions reachable, never fewer. A SavedModel that
-tf.saved_model.load would read as TensorFlow 1 (no object graph) runs its saver's restore op, so
-there the checkpoint ops are refused too.
+tf.saved_model.load would read as TensorFlow 1 (no object graph, or several meta graphs) runs its
+saver's restore op, so there the checkpoint ops are refused too.
 
 The objects of the object graph, which the loader revives in Python, are checked the same way
 against OBJECTS, the kinds of object vaest's exports hold.
