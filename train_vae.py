@@ -7,6 +7,7 @@ from absl import flags
 
 from vaest import cli
 from vaest.errors import UserError
+from vaest.models.config import ACTIVATIONS
 from vaest.run_dir import RunDir
 
 cli.define_training_flags(steps=10000, batch_size=50)
@@ -21,7 +22,7 @@ flags.DEFINE_integer(
     "Kernel of the decoder's last, full-resolution conv to RGB (0: the first of --kernels).",
 )  # fmt: skip
 flags.DEFINE_integer("latent_dim", 512, "Width of the latent code.")
-flags.DEFINE_string("activation", "elu", "Activation after each convolution (any Keras name).")
+flags.DEFINE_enum("activation", "elu", ACTIVATIONS, "Activation after each convolution.")
 flags.DEFINE_enum("normalization", "batch", ["batch", "none"], "Normalisation after each conv.")
 flags.DEFINE_enum(
     "upsampling", "resize", ["resize", "transpose"],

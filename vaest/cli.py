@@ -36,9 +36,9 @@ def define_run_dir_flag() -> None:
 def define_trust_export_flag() -> None:
     flags.DEFINE_boolean(
         "trust_export", False,
-        "Load an export whose graphs hold ops that reach outside the model (files, processes, "
-        "Python, the network); vaest's own exports never do. An export is a program: load one "
-        "from someone else only if you trust its maker (doc/export.md).",
+        "Load an export whose graphs hold ops that vaest's own exports do not (the check is an "
+        "allowlist, doc/export.md). An export is a program: load one from someone else only if "
+        "you trust its maker.",
     )  # fmt: skip
     _key_flags_of_caller(["trust_export"])
 

@@ -8,6 +8,10 @@ from dataclasses import dataclass, fields
 
 from vaest.errors import ConfigMismatch, UserError
 
+# The activations the VAE and the refiner may take: a named set, so that an export's ops are
+# known in advance (vaest.export.trust allows only the ops these exports hold).
+ACTIVATIONS = ("elu", "relu", "leaky_relu", "selu", "gelu", "silu")
+
 
 def _is(value, like) -> bool:
     """Whether a JSON value has the type of a default (an int does for a float)."""
@@ -26,6 +30,13 @@ def _check_type(name: str, value, default) -> None:
         ok, kind = _is(value, default), type(default).__name__
     if not ok:
         raise ConfigMismatch(f"config field {name} must be {kind}, not {value!r}")
+
+
+def require_activation(config) -> None:
+    if config.activation not in ACTIVATIONS:
+        raise UserError(
+            f"activation must be one of {', '.join(ACTIVATIONS)}, not {config.activation!r}"
+        )
 
 
 def require_finite(config, names, non_negative: bool = True) -> None:
@@ -105,6 +116,7 @@ class VaeConfig(_Saved):
             raise UserError(f"normalization must be batch or none, not {self.normalization!r}")
         if self.upsampling not in ("resize", "transpose"):
             raise UserError(f"upsampling must be resize or transpose, not {self.upsampling!r}")
+        require_activation(self)
         if (
             len(self.image_size) != 2
             or min(self.image_size) < 2
@@ -190,6 +202,7 @@ class RefinerConfig(_Saved):
             raise UserError(f"body_filters must be positive numbers, not {self.body_filters}")
         if self.guide not in ("none", "highpass"):
             raise UserError(f"guide must be none or highpass, not {self.guide!r}")
+        require_activation(self)
         require_finite(
             self, ("reconstruction_weight", "push_weight", "push_margin", "style_weight")
         )
