@@ -40,6 +40,7 @@ from vaest.models.refiner import gaussian_blur
 from vaest.run_dir import CONFIG, RunDir
 from vaest.train.adversarial import domain_offsets
 from vaest.train.checkpoints import latest_step, load_config, load_trained_vae, save_config
+from vaest.train.cluster import own_folder
 from vaest.train.loop import Schedule, TrainingRun, TrainSettings
 from vaest.train.refining import required_features
 from vaest.upsample import colour_guide
@@ -238,7 +239,13 @@ class PainterTrainer(keras.Model):
 
 def train_painter(run_dir: str | Path, settings: PainterSettings, overrides: dict | None = None):
     """Train (or resume) RUN/painter to settings.steps or settings.minutes; returns the
-    final validation figures (the losses on a fixed batch)."""
+    final validation figures (the losses on a fixed batch). One training at a time per folder
+    (a lock, as the VAE's and the refiner's): two would write the same checkpoints."""
+    with own_folder(RunDir(run_dir).painter, "default") as folder:
+        return _train_painter(run_dir, folder, settings, overrides)
+
+
+def _train_painter(run_dir, folder: Path, settings: PainterSettings, overrides: dict | None):
     run = RunDir(run_dir)
     manifest = load_manifest(run.data)
     data = load_paint_data(run_dir)
@@ -266,7 +273,6 @@ def train_painter(run_dir: str | Path, settings: PainterSettings, overrides: dic
         optimizer=keras.optimizers.Adam(settings.learning_rate, global_clipnorm=CLIP_NORM)
     )
     model.optimizer.build(model.painter.trainable_variables)
-    folder = run.painter
     folder.mkdir(parents=True, exist_ok=True)
     save_config(config, folder)
     sampler = PairSampler(data, decodes, config, settings.batch_size, settings.seed)
