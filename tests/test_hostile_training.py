@@ -4,14 +4,18 @@ flags that would be ignored are refused, and extraction validates before it dele
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_painter import SMALL, linked_run, painter_run, settings  # noqa: F401 (a fixture)
 
+from vaest.errors import UserError
 from vaest.io.lock import FolderInUse, folder_lock
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,3 +36,89 @@ def test_painter_training_takes_the_run_lock(painter_run, tmp_path):  # noqa: F8
         with pytest.raises(FolderInUse, match=f"is in use: process {os.getpid()} "):
             train_painter(run, settings(1), SMALL)
     assert not (run / "painter" / "checkpoints").exists()
+
+
+def nan_checkpoint(folder: Path, config) -> None:
+    """A painter checkpoint whose weights are NaN, as training saved one before."""
+    import tensorflow as tf
+
+    from vaest.models.painter import build_painter
+    from vaest.run_dir import checkpoints
+    from vaest.train.checkpoints import save_config
+
+    painter = build_painter(config)
+    painter.weights[0].assign(np.full(painter.weights[0].shape, np.nan, np.float32))
+    checkpoint = tf.train.Checkpoint(painter=painter)
+    tf.train.CheckpointManager(checkpoint, str(checkpoints(folder)), 3).save(checkpoint_number=1)
+    save_config(config, folder)
+
+
+def test_a_diverged_painter_is_never_saved_nor_resumed(painter_run, tmp_path, caplog):  # noqa: F811
+    """A huge finite weight makes NaN weights after a finite loss: nothing is saved. A NaN
+    checkpoint on disk is no last good one, and --overwrite starts afresh over it."""
+    from vaest.errors import TrainingDiverged
+    from vaest.models.config import PainterConfig
+    from vaest.models.painter import build_painter
+    from vaest.run_dir import checkpoints
+    from vaest.train.checkpoints import latest_step
+    from vaest.train.loop import Schedule, TrainingRun
+    from vaest.train.painter import train_painter
+
+    run = linked_run(painter_run, tmp_path / "run", parts=("data", "vae"))
+    folder = run / "painter"
+    huge = {**SMALL, "texture_weight": 1e36}
+    with pytest.raises(TrainingDiverged, match="painter: the weight .* became NaN or infinite"):
+        train_painter(run, settings(1), huge)
+    assert not list(checkpoints(folder).glob("ckpt-*"))
+    assert not list((folder / "logs").rglob("*validation*"))
+
+    # A NaN checkpoint saved before is no last good one: refused, and --overwrite starts afresh.
+    config = PainterConfig(domains=("art",), **SMALL)
+    nan_checkpoint(folder, config)
+    assert latest_step(folder) is None
+    assert "ckpt-1 is damaged" in caplog.text and "NaN or infinite" in caplog.text
+    painter = build_painter(config)
+    for overwrite in (False, True):
+        schedule = Schedule(steps=1, batch_size=1, overwrite=overwrite)
+        if not overwrite:
+            with pytest.raises(UserError, match="none is complete: run again with --overwrite"):
+                TrainingRun("painter", folder, None, {"painter": painter}, schedule, dict, list)
+        else:
+            TrainingRun("painter", folder, None, {"painter": painter}, schedule, dict, list)
+    assert not list(checkpoints(folder).glob("ckpt-*"))
+
+
+@pytest.fixture(scope="module")
+def painter_export(tiny_run, tmp_path_factory) -> Path:
+    """A copy of the tiny run's export that says it holds a painter (its paint is the test's)."""
+    from vaest.models.config import PainterConfig
+
+    run = tmp_path_factory.mktemp("painted") / "run"
+    shutil.copytree(tiny_run / "export", run / "export")
+    info_path = run / "export" / "export.json"
+    info = json.loads(info_path.read_text())
+    info.update(has_painter=True, painter_domains=["art"], painter_guide="change", painter_step=1)
+    info_path.write_text(json.dumps(info))
+    config = PainterConfig(domains=("art",)).to_dict()
+    (run / "export" / "painter_config.json").write_text(json.dumps(config))
+    return run
+
+
+def test_a_nan_painter_output_is_refused_and_nothing_is_written(painter_export, tmp_path):
+    from conftest import make_video
+
+    from vaest.export.read import load_export
+    from vaest.stylize.job import make_job
+    from vaest.stylize.plan import make_plan
+    from vaest.stylize.run import run
+    from vaest.stylize.settings import Settings
+
+    exported = load_export(painter_export)
+    exported.paint = lambda frames, guides, weights: np.full(frames.shape, np.nan, np.float32)
+    clip = make_video(tmp_path / "in.mp4", frames=3, size="64x36")
+    out = tmp_path / "out"
+    out.mkdir()
+    job = make_job(Settings(method="paint", paint_size=32), clip, out / "o.mp4", painter_export)
+    with pytest.raises(UserError, match="the painted frame is not finite"):
+        run(make_plan(job, exported), exported)
+    assert list(out.iterdir()) == []

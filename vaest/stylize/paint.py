@@ -17,6 +17,7 @@ import numpy as np
 from vaest.errors import MissingStep
 from vaest.io.imaging import fit_image, resize, to_uint8
 from vaest.latent import Shift
+from vaest.stylize.stylizer import require_finite
 from vaest.upsample import colour_guide
 
 
@@ -58,7 +59,7 @@ def paint_frames(exported, frames, guides, weights, batch: int = 4) -> np.ndarra
     for start in range(0, len(frames), batch):
         part = slice(start, start + batch)
         out.append(exported.paint(frames[part], guides[part], weights[part]))
-    return np.concatenate(out)
+    return require_finite(np.concatenate(out), "the painted frame")
 
 
 class PaintStage:
@@ -93,6 +94,7 @@ class PaintStage:
         time = self.clock[0] + self._frames / self.clock[1]
         self._frames += 1
         painted = self.exported.paint(frame[None], guide[None], self.weights(time)[None])[0]
+        require_finite(painted, "the painted frame")  # NaN would be a black frame
         if self.stabilizer is not None:
             painted = self.stabilizer(frame, painted)
         painted = to_uint8(painted)
