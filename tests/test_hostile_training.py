@@ -122,3 +122,37 @@ def test_a_nan_painter_output_is_refused_and_nothing_is_written(painter_export, 
     with pytest.raises(UserError, match="the painted frame is not finite"):
         run(make_plan(job, exported), exported)
     assert list(out.iterdir()) == []
+
+
+def test_flags_that_would_be_ignored_are_refused_naming_them(tmp_path):
+    """Painter flags without --painter, refiner flags under --painter, --target beside
+    --target_video: each is one line naming the flag, exit 2, before any work."""
+    run_dir = f"--run_dir={tmp_path / 'run'}"
+    cases = {
+        "--texture_weight": ["train_refiner.py", run_dir, "--texture_weight=1e36", "--steps=1"],
+        "--crop_range": ["train_refiner.py", run_dir, "--crop_range=64,96"],
+        "--adversarial_weight, --body_filters, --strategy": [
+            "train_refiner.py", run_dir, "--painter", "--strategy=mirrored",
+            "--adversarial_weight=0.01", "--body_filters=8,8",
+        ],
+        "--target": [
+            "mogrify_video.py", run_dir, "--input=in.mp4", "--target=art",
+            "--target_video=style.mp4",
+        ],
+    }  # fmt: skip
+    started = {
+        named: subprocess.Popen(
+            [sys.executable, str(ROOT / name), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+        )  # fmt: skip
+        for named, (name, *args) in cases.items()
+    }
+    for named, process in started.items():
+        _, stderr = process.communicate(timeout=120)
+        errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
+        assert process.returncode == 2 and len(errors) == 1, stderr
+        assert errors[0].startswith(f"error: {named}: "), stderr
+    assert not (tmp_path / "run").exists()

@@ -83,6 +83,14 @@ def settings_from_flags(cls, **given):
     return cls(**(values | given))
 
 
+def refuse_flags(names, reason: str) -> None:
+    """A UserError naming those of the flags `names` given on the command line, followed by
+    `reason`, why they would be ignored: a flag that does nothing must not pass in silence."""
+    given = [f"--{name}" for name in names if flags.FLAGS[name].present]
+    if given:
+        raise UserError(f"{', '.join(given)}: {reason}")
+
+
 def fail(message: str) -> None:
     """The one-line form of every user-facing error: `error: ...` on stderr, exit code 2."""
     print(f"error: {message}", file=sys.stderr)
