@@ -156,3 +156,58 @@ def test_flags_that_would_be_ignored_are_refused_naming_them(tmp_path):
         assert process.returncode == 2 and len(errors) == 1, stderr
         assert errors[0].startswith(f"error: {named}: "), stderr
     assert not (tmp_path / "run").exists()
+
+
+def one_error(process: subprocess.CompletedProcess) -> str:
+    """The one `error: ` line of a script that exited 2 without a traceback."""
+    errors = [line for line in process.stderr.splitlines() if line.startswith("error: ")]
+    assert process.returncode == 2 and len(errors) == 1, process.stderr
+    assert "Traceback" not in process.stderr, process.stderr
+    return errors[0]
+
+
+@pytest.fixture
+def extracted(tmp_path) -> Path:
+    """A run whose RUN/data holds an extraction with paint/ and preview/, and a 64x36 clip."""
+    from conftest import make_video
+
+    data = tmp_path / "run" / "data"
+    for part in ("paint", "preview"):
+        (data / part).mkdir(parents=True)
+        (data / part / "kept.txt").write_text(part)
+    (data / "manifest.json").write_text("{}")
+    make_video(tmp_path / "clip.mp4", frames=3, size="64x36")
+    return tmp_path / "run"
+
+
+def files(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): p.read_text() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_extraction_checks_the_paint_size_before_deleting_anything(extracted):
+    before = files(extracted)
+    args = ["--overwrite", f"--video=clip={extracted.parent / 'clip.mp4'}"]
+    error = one_error(script("extract_tiles.py", f"--run_dir={extracted}", *args,
+                             "--image_size=36x64", "--paint_size=360x64O"))  # fmt: skip
+    assert error.startswith("error: --paint_size 360x64O: must be HEIGHTxWIDTH"), error
+    assert files(extracted) == before
+
+
+def test_a_paint_size_of_the_wrong_shape_is_refused_naming_the_hxw_order(extracted):
+    """--paint_size is HEIGHTxWIDTH where mogrify's --output_size is WIDTHxHEIGHT: 640x360 on a
+    landscape clip would paint portrait slices of it. Refused before anything is written."""
+    from vaest.data.sources import Options, plan_domains, require_paint_aspect
+
+    clip = extracted.parent / "clip.mp4"
+    before = files(extracted)
+    error = one_error(script("extract_tiles.py", f"--run_dir={extracted}", "--overwrite",
+                             f"--video=clip={clip}", "--image_size=36x64",
+                             "--paint_size=640x360"))  # fmt: skip
+    assert "--paint_size 640x360 is HEIGHTxWIDTH (640 high, 360 wide)" in error, error
+    assert "are 36x64 (HxW)" in error and "e.g. 360x640" in error, error
+    assert files(extracted) == before
+    plans = plan_domains([f"clip={clip}"], [], Options(image_size=(36, 64)))
+    require_paint_aspect(plans, (360, 640), "360x640")  # the video's shape passes
+    require_paint_aspect(plans, (360, 480), "360x480")  # near it, with a warning
+    with pytest.raises(UserError, match="--paint_size 480x480 is HEIGHTxWIDTH"):
+        require_paint_aspect(plans, (480, 480), "480x480")

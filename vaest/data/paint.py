@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from vaest.data.extract import frame_image
-from vaest.data.sources import VIDEO, DomainPlan, Options
+from vaest.data.sources import PAINT_SIDE, VIDEO, DomainPlan, Options
 from vaest.errors import UserError
 from vaest.io import imaging, video
 from vaest.io.atomic import staged_folder
@@ -52,8 +52,10 @@ def extract_paint_data(
     first `max_frames` frames of every video at `size` (cut and fitted as `options` says, as
     the model-size frames are), and every painting covering it."""
     fitting = dataclasses.replace(options or Options(), image_size=tuple(size))
-    if min(size) < 32:
-        raise UserError(f"the paint size must be at least 32x32, not {size[0]}x{size[1]}")
+    if min(size) < PAINT_SIDE:
+        raise UserError(
+            f"the paint size must be at least {PAINT_SIDE} a side, not {size[0]}x{size[1]}"
+        )
     folder = RunDir(run_dir).data / PAINT_DATA
     info = {"size": list(size), "videos": [], "paintings": []}
     with staged_folder(folder) as tmp:
