@@ -4,8 +4,10 @@ flags that would be ignored are refused, and extraction validates before it dele
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -211,3 +213,62 @@ def test_a_paint_size_of_the_wrong_shape_is_refused_naming_the_hxw_order(extract
     require_paint_aspect(plans, (360, 480), "360x480")  # near it, with a warning
     with pytest.raises(UserError, match="--paint_size 480x480 is HEIGHTxWIDTH"):
         require_paint_aspect(plans, (480, 480), "480x480")
+
+
+@pytest.fixture
+def memory_of(monkeypatch):
+    """Set the memory available (vaest.memory), so that a bound is tested on any machine."""
+
+    def set_to(gib: float) -> None:
+        monkeypatch.setattr("vaest.memory.available_bytes", lambda: int(gib * 2**30))
+
+    return set_to
+
+
+def test_painting_and_optimising_sizes_that_cannot_fit_are_refused(
+    painter_export, tiny_run, tmp_path, memory_of
+):
+    """The painter at --paint_size 16384 on a 16384x9216 output, and --optimize_size 6000x3375,
+    each pass the output size's own check and are refused before the work, naming the flag."""
+    from conftest import make_video
+
+    from vaest.export.read import load_export
+    from vaest.stylize.job import make_job
+    from vaest.stylize.plan import make_plan
+    from vaest.stylize.run import run
+    from vaest.stylize.settings import Settings
+
+    memory_of(16)
+    clip = make_video(tmp_path / "in.mp4", frames=2, size="64x36")
+    out = tmp_path / "out"
+    out.mkdir()
+    painting = Settings(method="paint", paint_size=16384, output_size="16384x9216")
+    optimising = Settings(method="optimize", optimize_size="6000x3375", output_size="6000x3375")
+    for asked, run_dir, flag in (
+        (painting, painter_export, "--paint_size 16384 (painting 9216x16384 pictures)"),
+        (optimising, tiny_run, "--optimize_size 6000x3375"),
+    ):
+        exported = load_export(run_dir)
+        exported.paint = None  # never reached
+        job = make_job(asked, clip, out / "o.mp4", run_dir)
+        with pytest.raises(UserError, match=rf"^{re.escape(flag)} needs at least \S+ GiB"):
+            run(make_plan(job, exported), exported)
+        assert list(out.iterdir()) == []
+
+
+def test_painter_training_that_cannot_fit_is_refused_before_reading(
+    painter_run,  # noqa: F811
+    tmp_path,
+    memory_of,
+):
+    from vaest.train.painter import train_painter
+
+    run = linked_run(painter_run, tmp_path / "run", parts=("data", "vae"))
+    memory_of(0.001)
+    with pytest.raises(UserError, match="^reading the 24 paint frames at 72x128 needs at least"):
+        train_painter(run, settings(1), SMALL)
+    memory_of(16)
+    batch = dataclasses.replace(settings(1), batch_size=10**5)
+    with pytest.raises(UserError, match=r"^--batch_size 100000 \(pairs of 64x64 crops"):
+        train_painter(run, batch, SMALL)
+    assert not (run / "painter" / "checkpoints").exists()

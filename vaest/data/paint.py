@@ -86,8 +86,9 @@ def extract_paint_data(
     return folder
 
 
-def load_paint_data(run_dir: str | Path) -> PaintData:
-    """RUN/data/paint, or a UserError saying how to make it."""
+def paint_info(run_dir: str | Path) -> dict:
+    """RUN/data/paint's paint.json, with "frames": each video's frame count, read without the
+    images (what their memory is checked on); or a UserError saying how to make it."""
     folder = RunDir(run_dir).data / PAINT_DATA
     if not (folder / PAINT_INFO).exists():
         raise UserError(
@@ -95,6 +96,15 @@ def load_paint_data(run_dir: str | Path) -> PaintData:
             "`python extract_tiles.py ... --paint_size HxW`"
         )
     info = json.loads((folder / PAINT_INFO).read_text())
+    frames = folder / PAINT_FRAMES
+    info["frames"] = {name: len(list((frames / name).glob("*.png"))) for name in info["videos"]}
+    return info
+
+
+def load_paint_data(run_dir: str | Path) -> PaintData:
+    """RUN/data/paint, or a UserError saying how to make it."""
+    folder = RunDir(run_dir).data / PAINT_DATA
+    info = paint_info(run_dir)
 
     def images(path: Path) -> list[np.ndarray]:
         return [imaging.as_float_images(imaging.load_image(p)) for p in sorted(path.glob("*.png"))]

@@ -28,12 +28,13 @@ import tensorflow as tf
 from absl import logging
 
 from vaest import flow
-from vaest.data.paint import PaintData, load_paint_data
+from vaest.data.paint import PaintData, load_paint_data, paint_info
 from vaest.data.records import load_manifest
 from vaest.errors import UserError
 from vaest.io.grid import rows_grid
 from vaest.io.imaging import fit_image, to_uint8
 from vaest.measure.feature_loss import FeatureDistance, SlicedWasserstein, pools_from_tiles
+from vaest.memory import require_painter_training_memory
 from vaest.models.config import PainterConfig
 from vaest.models.painter import build_painter, painter_inputs
 from vaest.models.refiner import gaussian_blur
@@ -248,12 +249,15 @@ def train_painter(run_dir: str | Path, settings: PainterSettings, overrides: dic
 def _train_painter(run_dir, folder: Path, settings: PainterSettings, overrides: dict | None):
     run = RunDir(run_dir)
     manifest = load_manifest(run.data)
-    data = load_paint_data(run_dir)
-    vae, vae_step = load_trained_vae(run_dir)
-    domains = tuple(d for d in data.paintings if any(m.name == d for m in manifest.domains))
+    info = paint_info(run_dir)
+    domains = tuple(d for d in info["paintings"] if any(m.name == d for m in manifest.domains))
     if not domains:
         raise UserError(f"no painting domain of {run.data / 'paint'} is in the manifest")
     config = resolve_painter_config(run.painter, domains, overrides or {})
+    frames = sum(info["frames"].values())
+    require_painter_training_memory(config, frames, info["size"], settings.batch_size)
+    data = load_paint_data(run_dir)
+    vae, vae_step = load_trained_vae(run_dir)
     keras.utils.set_random_seed(settings.seed)
     features = required_features(settings.texture_weights, "the painter")
     by_id = domain_offsets(vae, run.data, manifest)
