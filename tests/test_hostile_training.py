@@ -198,8 +198,6 @@ def test_extraction_checks_the_paint_size_before_deleting_anything(extracted):
 def test_a_paint_size_of_the_wrong_shape_is_refused_naming_the_hxw_order(extracted):
     """--paint_size is HEIGHTxWIDTH where mogrify's --output_size is WIDTHxHEIGHT: 640x360 on a
     landscape clip would paint portrait slices of it. Refused before anything is written."""
-    from vaest.data.sources import Options, plan_domains, require_paint_aspect
-
     clip = extracted.parent / "clip.mp4"
     before = files(extracted)
     error = one_error(script("extract_tiles.py", f"--run_dir={extracted}", "--overwrite",
@@ -208,6 +206,9 @@ def test_a_paint_size_of_the_wrong_shape_is_refused_naming_the_hxw_order(extract
     assert "--paint_size 640x360 is HEIGHTxWIDTH (640 high, 360 wide)" in error, error
     assert "are 36x64 (HxW)" in error and "e.g. 360x640" in error, error
     assert files(extracted) == before
+
+    from vaest.data.sources import Options, plan_domains, require_paint_aspect
+
     plans = plan_domains([f"clip={clip}"], [], Options(image_size=(36, 64)))
     require_paint_aspect(plans, (360, 640), "360x640")  # the video's shape passes
     require_paint_aspect(plans, (360, 480), "360x480")  # near it, with a warning

@@ -69,7 +69,7 @@ def define_training_flags(steps: int, batch_size: int) -> None:
     flags.DEFINE_bool(
         "overwrite", False,
         "Start afresh when the folder holds checkpoints that cannot be resumed (none is "
-        "complete): without it, trained weights are never written over.",
+        "complete, or all hold NaN): without it, trained weights are never written over.",
     )  # fmt: skip
     _define_run_dir()
     names = ["steps", "batch_size", "learning_rate", "strategy", "save_every", "preview_every"]
