@@ -54,13 +54,17 @@ flags.DEFINE_integer(
 
 
 def main(argv):
+    # Every flag is checked before --overwrite lets the extraction replace RUN/data.
     options = cli.settings_from_flags(
         sources.Options,
         image_size=sources.parse_image_size(FLAGS.image_size),
         crop=sources.parse_crop(FLAGS.crop),
     )
+    paint_size = sources.parse_paint_size(FLAGS.paint_size) if FLAGS.paint_size else None
     sources.check_output(FLAGS.run_dir, FLAGS.overwrite)
     plans = sources.plan_domains(FLAGS.video, FLAGS.paintings, options)
+    if paint_size:
+        sources.require_paint_aspect(plans, paint_size, FLAGS.paint_size)
     for plan in plans:
         d = plan.domain
         logging.info("domain %d %s (%s): %d source(s)", d.id, d.name, d.kind, len(plan.sources))
@@ -70,12 +74,11 @@ def main(argv):
     with tqdm(total=total, unit="img", dynamic_ncols=True) as bar:
         manifest = extract.extract(plans, options, FLAGS.run_dir, FLAGS.overwrite, progress=bar)
     print(extract.summary(manifest, RunDir(FLAGS.run_dir).data))
-    if FLAGS.paint_size:
+    if paint_size:
         from vaest.data.paint import extract_paint_data
 
-        size = sources.parse_image_size(FLAGS.paint_size)
-        folder = extract_paint_data(plans, FLAGS.run_dir, size, options, FLAGS.paint_frames)
-        print(f"paint data at {size[0]}x{size[1]} in {folder}")
+        folder = extract_paint_data(plans, FLAGS.run_dir, paint_size, options, FLAGS.paint_frames)
+        print(f"paint data at {sources.size_text(paint_size)} in {folder}")
 
 
 if __name__ == "__main__":

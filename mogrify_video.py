@@ -180,6 +180,10 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
+    if FLAGS.target_video:
+        cli.refuse_flags(
+            ["target"], "--target_video's frames are the targets: give one or the other"
+        )
     settings = cli.settings_from_flags(
         Settings,
         refine=not FLAGS.no_refine,

@@ -117,6 +117,13 @@ CONFIG_FLAGS = (
     "sliced_wasserstein_weight", "adversarial_spread", "r1_gamma",
 )  # fmt: skip
 
+# Flags only the painter reads, and flags only the refiner reads (the rest serve both).
+PAINTER_ONLY = (*PAINTER_FLAGS.keys() - {"content_weight"}, "crop_range")
+REFINER_ONLY = (
+    *(set(CONFIG_FLAGS) - {"content_weight"}), "strategy", "cluster_timeout", "body_filters",
+    "identity_warmup_steps",
+)  # fmt: skip
+
 
 def integers(name: str) -> tuple[int, ...]:
     """A list flag's values as integers, or a one-line error naming the flag."""
@@ -144,12 +151,15 @@ def train_painter_from_flags() -> None:
 
 
 def main(argv):
-    from vaest.train.checkpoints import latest_step
-    from vaest.train.refiner import RefinerSettings, train_refiner
-
+    # Before TensorFlow's import: a flag that would be ignored costs nothing.
     if FLAGS.painter:
+        cli.refuse_flags(sorted(REFINER_ONLY), "for the refiner only; --painter ignores it")
         train_painter_from_flags()
         return
+    cli.refuse_flags(sorted(PAINTER_ONLY), "for the painter only: add --painter, or leave it out")
+
+    from vaest.train.checkpoints import latest_step
+    from vaest.train.refiner import RefinerSettings, train_refiner
 
     settings = cli.settings_from_flags(RefinerSettings)
     overrides = {k: FLAGS[k].value for k in CONFIG_FLAGS if FLAGS[k].present}

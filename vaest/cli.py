@@ -69,7 +69,7 @@ def define_training_flags(steps: int, batch_size: int) -> None:
     flags.DEFINE_bool(
         "overwrite", False,
         "Start afresh when the folder holds checkpoints that cannot be resumed (none is "
-        "complete): without it, trained weights are never written over.",
+        "complete, or all hold NaN): without it, trained weights are never written over.",
     )  # fmt: skip
     _define_run_dir()
     names = ["steps", "batch_size", "learning_rate", "strategy", "save_every", "preview_every"]
@@ -81,6 +81,14 @@ def settings_from_flags(cls, **given):
     sets the fields that have no flag of their name (e.g. refine=not FLAGS.no_refine)."""
     values = {f.name: flags.FLAGS[f.name].value for f in fields(cls) if f.name in flags.FLAGS}
     return cls(**(values | given))
+
+
+def refuse_flags(names, reason: str) -> None:
+    """A UserError naming those of the flags `names` given on the command line, followed by
+    `reason`, why they would be ignored: a flag that does nothing must not pass in silence."""
+    given = [f"--{name}" for name in names if flags.FLAGS[name].present]
+    if given:
+        raise UserError(f"{', '.join(given)}: {reason}")
 
 
 def fail(message: str) -> None:

@@ -60,3 +60,52 @@ def require_batch_memory(config, batch_size: int, gradients: bool = True) -> Non
         f"--batch_size {batch_size} at {config.image_size[0]}x{config.image_size[1]}",
         "choose a smaller --batch_size",
     )
+
+
+# VGG16's maps up to relu3_3 per pixel of its input, each kept for the gradient: two of 64
+# channels at full size, two of 128 at 1/4 of the pixels, three of 256 at 1/16.
+VGG_FLOATS = 2 * 64 + 2 * 128 / 4 + 3 * 256 / 16
+LBFGS_FLOATS = 2 * 10 * 3  # tfp's L-BFGS keeps 10 correction pairs of the RGB picture
+
+
+def painter_floats(config, training: bool = False) -> float:
+    """Floats per input pixel that the painter (vaest.models.painter, its PainterConfig) holds
+    at once. Painting: at its peak the input, the last upsampling's input and its conv's output.
+    Training: every layer's maps (each ConvNorm's conv, norm and ReLU; full size, then 1/4 and
+    1/16 of the pixels), kept for the gradient and matched by it."""
+    small, middle, large = config.filters
+    if not training:
+        return 6 + middle + small + 3
+    full = 12 + 7 * small + middle
+    quarter = 6 * middle + large
+    sixteenth = (3 + 6 * config.residual_blocks) * large
+    return 2 * (full + quarter / 4 + sixteenth / 16)
+
+
+def painter_bytes(config, height: int, width: int, images: int = 1, training=False) -> int:
+    return int(images * height * width * painter_floats(config, training) * FLOAT32)
+
+
+def require_painter_training_memory(config, frames: int, size, batch_size: int) -> None:
+    """Refuse, before they are read, paint frames that cannot fit in memory (each read, then
+    stacked: two float32 copies), and a --batch_size whose step cannot fit beside them (pairs
+    of crops through the painter, the later ones through VGG16)."""
+    data = frames * image_bytes(*size, copies=2)
+    where = f"{size[0]}x{size[1]}"
+    require_memory(
+        data, f"reading the {frames} paint frames at {where}",
+        "extract again with a smaller --paint_size or --paint_frames",
+    )  # fmt: skip
+    side = min(config.crop_range[1], *size)
+    step = painter_bytes(config, side, side, 2 * batch_size, training=True)
+    step += int(batch_size * side * side * VGG_FLOATS * FLOAT32)
+    require_memory(
+        data + step, f"--batch_size {batch_size} (pairs of {side}x{side} crops, beside the "
+        "paint frames)", "choose a smaller --batch_size",
+    )  # fmt: skip
+
+
+def optimize_bytes(height: int, width: int) -> int:
+    """A picture optimised at this size (--method optimize): VGG16's maps for the gradient,
+    L-BFGS's history, and the picture, its gradient, the frame and the colour target."""
+    return int(height * width * (VGG_FLOATS + LBFGS_FLOATS + 4 * 3) * FLOAT32)

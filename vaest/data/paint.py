@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from vaest.data.extract import frame_image
-from vaest.data.sources import VIDEO, DomainPlan, Options
+from vaest.data.sources import PAINT_SIDE, VIDEO, DomainPlan, Options
 from vaest.errors import UserError
 from vaest.io import imaging, video
 from vaest.io.atomic import staged_folder
@@ -52,8 +52,10 @@ def extract_paint_data(
     first `max_frames` frames of every video at `size` (cut and fitted as `options` says, as
     the model-size frames are), and every painting covering it."""
     fitting = dataclasses.replace(options or Options(), image_size=tuple(size))
-    if min(size) < 32:
-        raise UserError(f"the paint size must be at least 32x32, not {size[0]}x{size[1]}")
+    if min(size) < PAINT_SIDE:
+        raise UserError(
+            f"the paint size must be at least {PAINT_SIDE} a side, not {size[0]}x{size[1]}"
+        )
     folder = RunDir(run_dir).data / PAINT_DATA
     info = {"size": list(size), "videos": [], "paintings": []}
     with staged_folder(folder) as tmp:
@@ -84,8 +86,9 @@ def extract_paint_data(
     return folder
 
 
-def load_paint_data(run_dir: str | Path) -> PaintData:
-    """RUN/data/paint, or a UserError saying how to make it."""
+def paint_info(run_dir: str | Path) -> dict:
+    """RUN/data/paint's paint.json, with "frames": each video's frame count, read without the
+    images (what their memory is checked on); or a UserError saying how to make it."""
     folder = RunDir(run_dir).data / PAINT_DATA
     if not (folder / PAINT_INFO).exists():
         raise UserError(
@@ -93,6 +96,15 @@ def load_paint_data(run_dir: str | Path) -> PaintData:
             "`python extract_tiles.py ... --paint_size HxW`"
         )
     info = json.loads((folder / PAINT_INFO).read_text())
+    frames = folder / PAINT_FRAMES
+    info["frames"] = {name: len(list((frames / name).glob("*.png"))) for name in info["videos"]}
+    return info
+
+
+def load_paint_data(run_dir: str | Path) -> PaintData:
+    """RUN/data/paint, or a UserError saying how to make it."""
+    folder = RunDir(run_dir).data / PAINT_DATA
+    info = paint_info(run_dir)
 
     def images(path: Path) -> list[np.ndarray]:
         return [imaging.as_float_images(imaging.load_image(p)) for p in sorted(path.glob("*.png"))]

@@ -67,6 +67,13 @@ class Options:
         return options
 
 
+PAINT_SIDE = 32  # the painter's smallest training crop
+# The paint frames are fitted to the paint size as the frames to the model size: an aspect this
+# far from the video's keeps a slice of each frame, enlarged (a WIDTHxHEIGHT typed for HxW).
+PAINT_ASPECT_REFUSED = 1.5
+PAINT_ASPECT_WARNED = 1.1
+
+
 def parse_image_size(text: str) -> tuple[int, int]:
     """HEIGHTxWIDTH, two even sides (what the VAE's stride-2 layers need), that fit in memory."""
     try:
@@ -80,6 +87,44 @@ def parse_image_size(text: str) -> tuple[int, int]:
     # Each record is fitted through float32 copies of the image at this size.
     require_memory(image_bytes(*size, copies=2), f"--image_size {text}", "choose a smaller size")
     return size
+
+
+def parse_paint_size(text: str) -> tuple[int, int]:
+    """--paint_size HEIGHTxWIDTH, each side at least PAINT_SIDE, that fits in memory."""
+    try:
+        size = imaging.parse_size(text)
+    except ValueError:
+        size = None
+    if size is None or min(size) < PAINT_SIDE:
+        raise UserError(
+            f"--paint_size {text}: must be HEIGHTxWIDTH, two sides of at least {PAINT_SIDE}, "
+            "e.g. 360x640"
+        )
+    require_memory(image_bytes(*size, copies=2), f"--paint_size {text}", "choose a smaller size")
+    return size
+
+
+def require_paint_aspect(plans: list[DomainPlan], size: tuple[int, int], text: str) -> None:
+    """Refuse a --paint_size whose shape is far from a video's frames (a landscape clip given a
+    portrait size, most likely WIDTHxHEIGHT typed for HEIGHTxWIDTH); warn when it is off."""
+    for plan in plans:
+        if plan.frame_size is None:
+            continue
+        (fh, fw), (ph, pw) = plan.frame_size, size
+        off = max(fw / fh, pw / ph) / min(fw / fh, pw / ph)
+        if off < PAINT_ASPECT_WARNED:
+            continue
+        shape = f"{plan.given}'s frames are {size_text(plan.frame_size)} (HxW)"
+        if off < PAINT_ASPECT_REFUSED:
+            logging.warning("--paint_size %s (HxW): %s; the paint frames crop them", text, shape)
+            continue
+        long = max(size)
+        like = (round(long * fh / fw), long) if fw >= fh else (long, round(long * fw / fh))
+        raise UserError(
+            f"--paint_size {text} is HEIGHTxWIDTH ({ph} high, {pw} wide), but {shape}: the "
+            f"paint frames would be a slice of them, enlarged; give HEIGHTxWIDTH of the video's "
+            f"shape, e.g. {size_text(like)} (mogrify's --output_size is WIDTHxHEIGHT)"
+        )
 
 
 def parse_crop(text: str) -> tuple[int, int, int, int]:
@@ -108,6 +153,7 @@ class DomainPlan:
     sources: list[Source]
     estimated_records: int
     problems: list[str] = field(default_factory=list)  # images skipped, and why
+    frame_size: tuple[int, int] | None = None  # a video's (height, width), its --crop cut
 
 
 def _split_flag(text: str, flag: str) -> tuple[str, str]:
@@ -168,7 +214,9 @@ def _plan_video(domain: records.Domain, path: str, options: Options) -> DomainPl
     domain.fps = info.fps
     domain.sources = [str(file)]
     estimate = math.ceil(info.estimated_frames / options.frame_stride)
-    return DomainPlan(domain, path, [Source(file, file.name)], estimate)
+    plan = DomainPlan(domain, path, [Source(file, file.name)], estimate)
+    plan.frame_size = (height, width)
+    return plan
 
 
 def _plan_paintings(domain: records.Domain, path: str, options: Options) -> DomainPlan:

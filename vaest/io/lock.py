@@ -1,4 +1,4 @@
-"""One writer per folder: a lock file beside RUN/data, RUN/vae or RUN/refiner holding its owner.
+"""One writer per folder: a lock file beside RUN/data, RUN/vae, RUN/refiner or RUN/painter.
 
 Two trainings on one folder would mix their checkpoints, and two extractions would race for
 RUN/data. The lock file `.NAME.lock` sits beside the folder (not in it, so that RUN/data can be

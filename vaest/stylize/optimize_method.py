@@ -23,6 +23,7 @@ from vaest.errors import MissingStep
 from vaest.io import imaging
 from vaest.io.imaging import as_float_images
 from vaest.measure.features import TextureFeatures, default_weights_path
+from vaest.memory import optimize_bytes, require_memory
 from vaest.stylize.geometry import picture_geometry
 from vaest.stylize.methods import stylize_latents
 from vaest.stylize.optimize import Objective, Weights
@@ -88,6 +89,8 @@ class OptimizeMethod:
                 plan.job.input if plan.job.kind == "image" else plan.job.images[0]
             ).shape[:2]
         size = sizes(first)[0]
+        hint = "choose a smaller --optimize_size"
+        require_memory(optimize_bytes(*size), f"--optimize_size {s.optimize_size}", hint)
         if s.target_video:
             textures = StyleTextures(features, StyleFrames(s.target_video, size), s.texture_loss)
         else:

@@ -12,11 +12,17 @@ the frame along its edges (vaest.upsample.colour_guide); the exported painter
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
-from vaest.errors import MissingStep
+from vaest.errors import MissingStep, UserError
 from vaest.io.imaging import fit_image, resize, to_uint8
 from vaest.latent import Shift
+from vaest.memory import painter_bytes, require_memory
+from vaest.models.config import PainterConfig
+from vaest.run_dir import PAINTER_CONFIG
+from vaest.stylize.stylizer import require_finite
 from vaest.upsample import colour_guide
 
 
@@ -58,7 +64,17 @@ def paint_frames(exported, frames, guides, weights, batch: int = 4) -> np.ndarra
     for start in range(0, len(frames), batch):
         part = slice(start, start + batch)
         out.append(exported.paint(frames[part], guides[part], weights[part]))
-    return np.concatenate(out)
+    return require_finite(np.concatenate(out), "the painted frame")
+
+
+def painter_config(exported) -> PainterConfig:
+    """The export's painter_config.json; the smallest painter when it cannot be read, so that a
+    memory bound made with it stays a lower bound."""
+    try:
+        raw = json.loads((exported.folder / PAINTER_CONFIG).read_text())
+        return PainterConfig.from_dict(raw)
+    except (OSError, ValueError, TypeError, AttributeError, UserError):
+        return PainterConfig(filters=(1, 1, 1), residual_blocks=0)
 
 
 class PaintStage:
@@ -78,6 +94,25 @@ class PaintStage:
         # frames' flicker is measured at the paint resolution, where the strokes are made
         self.meter = None
         self._frames = 0
+        self._config = painter_config(exported)
+        self._fits: set[tuple[int, int]] = set()  # picture sizes whose painting fits in memory
+
+    def paint_size_of(self, height: int, width: int) -> tuple[int, int]:
+        """The size a picture of this size is painted at: its longest side capped."""
+        scale = min(1.0, self.paint_size / max(height, width))
+        return max(8, round(height * scale)), max(8, round(width * scale))
+
+    def require_memory(self, height: int, width: int) -> None:
+        """Refuse, before painting, pictures of this size whose painting cannot fit in memory."""
+        if (height, width) in self._fits:
+            return
+        size = self.paint_size_of(height, width)
+        require_memory(
+            painter_bytes(self._config, *size),
+            f"--paint_size {self.paint_size} (painting {size[0]}x{size[1]} pictures)",
+            "choose a smaller --paint_size or --output_size",
+        )
+        self._fits.add((height, width))
 
     def weights(self, time: float) -> np.ndarray:
         mix = dict(zip(self.schedule.names, self.schedule.weights_at(time)[0], strict=True))
@@ -86,13 +121,14 @@ class PaintStage:
     def __call__(self, guide: np.ndarray, frame: np.ndarray) -> np.ndarray:
         """guide, frame: uint8 [H, W, 3] at the picture's size -> the painted uint8 picture."""
         height, width = guide.shape[:2]
-        scale = min(1.0, self.paint_size / max(height, width))
-        size = (max(8, round(height * scale)), max(8, round(width * scale)))
+        self.require_memory(height, width)
+        size = self.paint_size_of(height, width)
         if size != (height, width):
             guide, frame = resize(guide, *size), resize(frame, *size)
         time = self.clock[0] + self._frames / self.clock[1]
         self._frames += 1
         painted = self.exported.paint(frame[None], guide[None], self.weights(time)[None])[0]
+        require_finite(painted, "the painted frame")  # NaN would be a black frame
         if self.stabilizer is not None:
             painted = self.stabilizer(frame, painted)
         painted = to_uint8(painted)

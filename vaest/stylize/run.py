@@ -48,6 +48,8 @@ def run(plan: Plan, exported, progress: Callable | None = None) -> Result:
         clock = (plan.settings.start, float(plan.rate)) if video else (0.0, 1.0)
         steady_paint = FlowStabilizer(plan.settings.temporal_weight) if steady else None
         paint = PaintStage(exported, plan.schedule, plan.settings.paint_size, clock, steady_paint)
+        if video:  # before the first frame: an image's size is checked when it is painted
+            paint.require_memory(*plan.geometry.placement[2:])
     plan.job.output.parent.mkdir(parents=True, exist_ok=True)
     if video:
         return run_video(plan, exported, stylizer, bar, means, paint=paint)

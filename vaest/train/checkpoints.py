@@ -59,19 +59,31 @@ def checkpoints_on_disk(folder: str | Path) -> list[Path]:
     return sorted(prefixes, key=step_of, reverse=True)
 
 
+def non_finite(named_values) -> str | None:
+    """The name of the first of (name, array) pairs whose floats hold NaN or infinity, or None.
+    No checkpoint may hold such weights: they paint black frames, and resuming from them trains
+    nothing."""
+    for name, value in named_values:
+        value = np.asarray(value)
+        if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+            return name
+    return None
+
+
 _checked: dict[tuple, str | None] = {}
 
 
 def damage(prefix: Path) -> str | None:
-    """Why a checkpoint cannot be read back whole (every tensor is read), or None if it can."""
+    """Why a checkpoint cannot be used (every tensor is read back, and must be finite), or None
+    if it can."""
     files = sorted(prefix.parent.glob(f"{prefix.name}.*"))
     key = (str(prefix), *((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files))
     if key not in _checked:
         try:
             reader = tf.train.load_checkpoint(str(prefix))
-            for name in reader.get_variable_to_shape_map():
-                reader.get_tensor(name)
-            _checked[key] = None
+            names = reader.get_variable_to_shape_map()
+            bad = non_finite((name, reader.get_tensor(name)) for name in names)
+            _checked[key] = None if bad is None else f"{bad} holds NaN or infinite values"
         except (tf.errors.OpError, ValueError, IndexError, RuntimeError, OSError) as err:
             _checked[key] = str(getattr(err, "message", err)).strip().splitlines()[0][:160]
     return _checked[key]

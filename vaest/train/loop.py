@@ -1,9 +1,9 @@
-"""Training loop machinery shared by the VAE and the refiner.
+"""Training loop machinery shared by the VAE, the refiner and the painter.
 
 Checkpoints with tf.train.CheckpointManager (resume at the saved step with the same optimizer
-state), stop at a total step count, save on Ctrl-C, stop on a non-finite loss without touching the
-last good checkpoint, TensorBoard scalars and preview images, validation at every save, and a
-progress bar with the time left.
+state), stop at a total step count, save on Ctrl-C, stop on a non-finite loss, weight or
+validation figure without touching the last good checkpoint, TensorBoard scalars and preview
+images, validation at every save, and a progress bar with the time left.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from vaest.run_dir import CONFIG, LOGS, PREVIEWS, checkpoints
 from vaest.train.checkpoints import (
     checkpoints_on_disk,
     newest_good_checkpoint,
+    non_finite,
     require_untouched_config,
 )
 from vaest.train.cluster import (
@@ -244,9 +245,22 @@ class TrainingRun:
                 path.unlink()
         (directory / "checkpoint").unlink(missing_ok=True)
 
+    def diverged(self, what: str, step: int) -> TrainingDiverged:
+        kept = self.manager.latest_checkpoint or "none yet"
+        return TrainingDiverged(
+            f"{self.name}: the {what} became NaN or infinite at step {step}; stopped without "
+            f"saving (last good checkpoint: {kept})"
+        )
+
     def save(self, step: int, act_on_interrupt: bool = True) -> str:
         """Write checkpoint `step` whole, whatever Ctrl-C does meanwhile; a full disk is an
-        OSError naming the checkpoint, with the partial save removed."""
+        OSError naming the checkpoint, with the partial save removed. Weights that are not
+        finite are never saved: a finite loss can still be followed by an update to NaN (a
+        huge weight overflows the gradient)."""
+        variables = [v for item in self._items.values() for v in item.variables]
+        bad = non_finite((getattr(v, "path", v.name), v.numpy()) for v in variables)
+        if bad is not None:
+            raise self.diverged(f"weight {bad}", step)
         with interrupts_deferred(act_on_interrupt):
             try:
                 path = self.manager.save(checkpoint_number=step)
@@ -295,11 +309,19 @@ class TrainingRun:
             for key, value in values.items():
                 tf.summary.scalar(f"{prefix}/{key}", value)
 
+    def validate(self, step: int) -> dict[str, float]:
+        """The validation figures, refused (never logged) when one is not finite."""
+        figures = self._validate()
+        bad = non_finite(figures.items())
+        if bad is not None:
+            raise self.diverged(f"validation figure {bad}", step)
+        return figures
+
     def save_and_validate(self, step: int) -> dict[str, float]:
         path = self.save(step)
         if not self.chief:
             return {}
-        figures = self._validate()
+        figures = self.validate(step)
         self.log_scalars(step, figures, "validation")
         self.writer.flush()
         shown = ", ".join(f"{k} {v:.3f}" for k, v in figures.items())
@@ -322,7 +344,7 @@ class TrainingRun:
         if start >= self.schedule.steps:
             steps = self.schedule.steps
             logging.info("%s: already at step %d of %d; nothing to train", self.name, start, steps)
-            return self._validate() if self.chief else {}
+            return self.validate(start) if self.chief else {}
         # Every worker reads the same global batches and keeps its share of each (DATA
         # sharding): a multi-worker run sees what one worker at the same batch size sees.
         options = tf.data.Options()
@@ -347,6 +369,9 @@ class TrainingRun:
                 shuffle=False,  # the dataset shuffles itself, reproducibly
                 verbose=0,
             )
+        except TrainingDiverged:  # a periodic save or validation refused
+            monitor.close()
+            raise
         except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (vaest.cli)
             monitor.close()
             if monitor.bad_step is None:
@@ -356,11 +381,7 @@ class TrainingRun:
             raise
         monitor.close()
         if monitor.bad_step is not None:
-            kept = self.manager.latest_checkpoint or "none yet"
-            raise TrainingDiverged(
-                f"{self.name}: the loss became NaN or infinite at step {monitor.bad_step}; stopped "
-                f"without saving (last good checkpoint: {kept})"
-            )
+            raise self.diverged("loss", monitor.bad_step)
         figures = self.save_and_validate(self.step)
         self.preview(self.step)
         return figures

@@ -29,19 +29,21 @@ import tensorflow as tf
 from absl import logging
 
 from vaest import flow
-from vaest.data.paint import PaintData, load_paint_data
+from vaest.data.paint import PaintData, load_paint_data, paint_info
 from vaest.data.records import load_manifest
 from vaest.errors import UserError
 from vaest.io.grid import rows_grid
 from vaest.io.imaging import fit_image, to_uint8
 from vaest.measure.feature_loss import FeatureDistance, SlicedWasserstein, pools_from_tiles
 from vaest.measure.painter_gate import held_out_count
+from vaest.memory import require_painter_training_memory
 from vaest.models.config import PainterConfig
 from vaest.models.painter import build_painter, painter_inputs
 from vaest.models.refiner import gaussian_blur
 from vaest.run_dir import CONFIG, RunDir
 from vaest.train.adversarial import domain_offsets
 from vaest.train.checkpoints import latest_step, load_config, load_trained_vae, save_config
+from vaest.train.cluster import own_folder
 from vaest.train.loop import Schedule, TrainingRun, TrainSettings
 from vaest.train.refining import required_features
 from vaest.upsample import colour_guide
@@ -241,15 +243,24 @@ class PainterTrainer(keras.Model):
 
 def train_painter(run_dir: str | Path, settings: PainterSettings, overrides: dict | None = None):
     """Train (or resume) RUN/painter to settings.steps or settings.minutes; returns the
-    final validation figures (the losses on a fixed batch)."""
+    final validation figures (the losses on a fixed batch). One training at a time per folder
+    (a lock, as the VAE's and the refiner's): two would write the same checkpoints."""
+    with own_folder(RunDir(run_dir).painter, "default") as folder:
+        return _train_painter(run_dir, folder, settings, overrides)
+
+
+def _train_painter(run_dir, folder: Path, settings: PainterSettings, overrides: dict | None):
     run = RunDir(run_dir)
     manifest = load_manifest(run.data)
-    data = load_paint_data(run_dir)
-    vae, vae_step = load_trained_vae(run_dir)
-    domains = tuple(d for d in data.paintings if any(m.name == d for m in manifest.domains))
+    info = paint_info(run_dir)
+    domains = tuple(d for d in info["paintings"] if any(m.name == d for m in manifest.domains))
     if not domains:
         raise UserError(f"no painting domain of {run.data / 'paint'} is in the manifest")
     config = resolve_painter_config(run.painter, domains, overrides or {})
+    frames = sum(info["frames"].values())
+    require_painter_training_memory(config, frames, info["size"], settings.batch_size)
+    data = load_paint_data(run_dir)
+    vae, vae_step = load_trained_vae(run_dir)
     keras.utils.set_random_seed(settings.seed)
     features = required_features(settings.texture_weights, "the painter")
     by_id = domain_offsets(vae, run.data, manifest)
@@ -269,7 +280,6 @@ def train_painter(run_dir: str | Path, settings: PainterSettings, overrides: dic
         optimizer=keras.optimizers.Adam(settings.learning_rate, global_clipnorm=CLIP_NORM)
     )
     model.optimizer.build(model.painter.trainable_variables)
-    folder = run.painter
     folder.mkdir(parents=True, exist_ok=True)
     save_config(config, folder)
     sampler = PairSampler(data, decodes, config, settings.batch_size, settings.seed)
