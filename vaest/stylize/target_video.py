@@ -63,6 +63,8 @@ class StyleFrames:
 
     def at(self, time: float) -> np.ndarray:
         """uint8 [H, W, 3]: the frame shown at `time` seconds (looping)."""
+        if self.still:  # fitted once; decoding it again would give it at its own size
+            return self._frame
         index = self.index_at(time)
         if self._frames is None or index < self._position:
             self._restart()
@@ -78,7 +80,7 @@ class StyleFrames:
                 continue
             self._position += 1
             self._frame = frame
-        return self._fit(self._frame) if not self.still else self._frame
+        return self._fit(self._frame)
 
     def _restart(self) -> None:
         if self._frames is not None:
