@@ -4,12 +4,14 @@ a style path that is a FIFO or a folder."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 from conftest import make_video
 
+from vaest.errors import UserError
 from vaest.io import imaging
 from vaest.io.video import iter_frames
 from vaest.stylize.settings import Settings
@@ -53,3 +55,19 @@ def test_a_still_image_of_any_size_is_one_target(exported, run_dir, tmp_path, ph
     result = stylize(exported, run_dir, clip, tmp_path / "out.mp4", target_video=str(still))
     assert result.frames == 4
     assert len(list(iter_frames(result.path))) == 4
+
+
+# --- a FIFO or a folder as --target_video --------------------------------------------------------
+
+
+def test_a_fifo_or_a_folder_as_the_style_is_named_for_what_it_is(tmp_path):
+    fifo = tmp_path / "style.mp4"
+    os.mkfifo(fifo)
+    with pytest.raises(UserError, match="not a regular file .*FIFO") as caught:
+        Settings(target_video=str(fifo)).check()
+    assert "no such file" not in str(caught.value)
+    with pytest.raises(UserError, match="is a folder") as caught:
+        Settings(target_video=str(tmp_path)).check()
+    assert "no such file" not in str(caught.value)
+    with pytest.raises(UserError, match="no such file"):
+        Settings(target_video=str(tmp_path / "missing.mp4")).check()

@@ -27,6 +27,13 @@ def check_target_video(text: str | None) -> Path | None:
     if text is None or not str(text).strip():
         return None
     path = Path(text)
+    if path.is_dir():
+        raise UserError(f"--target_video {text} is a folder: name a video or an image")
+    if path.exists() and not path.is_file():  # a FIFO would block the reader forever
+        raise UserError(
+            f"--target_video {text}: not a regular file (a FIFO, device or socket): "
+            "name a video or an image"
+        )
     if not path.is_file():
         raise UserError(f"--target_video {text}: no such file")
     if path.suffix.lower() in imaging.IMAGE_SUFFIXES:
