@@ -8,6 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import make_video
 
@@ -30,6 +31,41 @@ def exported(run_dir):
     from vaest.export.read import Exported
 
     return Exported.from_run(run_dir)
+
+
+@pytest.fixture(scope="module")
+def painter_run(tiny_run, tmp_path_factory) -> Path:
+    """The tiny run with a painter trained one step on 8 paint frames at 64x64, exported."""
+    from vaest.data.paint import extract_paint_data
+    from vaest.data.sources import Options, plan_domains
+    from vaest.export.write import export
+    from vaest.train.painter import PainterSettings, train_painter
+
+    run = tmp_path_factory.mktemp("hostile-painter") / "run"
+    run.mkdir()
+    shutil.copytree(tiny_run / "data", run / "data")  # RUN/data/paint is added to it
+    for part in ("vae", "refiner"):
+        (run / part).symlink_to(tiny_run / part)
+    plans = plan_domains(
+        [f"clip={tiny_run / 'clip.mp4'}"],
+        [f"art={tiny_run / 'paintings'}"],
+        Options(image_size=(36, 64)),
+    )
+    extract_paint_data(plans, run, (64, 64), max_frames=8)
+    small = {"filters": (8, 16, 16), "residual_blocks": 1, "crop_range": (32, 64)}
+    settings = PainterSettings(
+        steps=1, batch_size=2, learning_rate=1e-3, save_every=1, preview_every=100
+    )
+    train_painter(run, settings, small)
+    export(run)
+    return run
+
+
+@pytest.fixture(scope="module")
+def painter(painter_run):
+    from vaest.export.read import Exported
+
+    return Exported.from_run(painter_run)
 
 
 def stylize(exported, run_dir: Path, input_path: Path, output: Path, **settings):
@@ -71,3 +107,60 @@ def test_a_fifo_or_a_folder_as_the_style_is_named_for_what_it_is(tmp_path):
     assert "no such file" not in str(caught.value)
     with pytest.raises(UserError, match="no such file"):
         Settings(target_video=str(tmp_path / "missing.mp4")).check()
+
+
+# --- --target_video with the painter -------------------------------------------------------------
+
+
+def test_a_style_video_is_painted_by_the_painter(painter, painter_run, tmp_path):
+    """--method auto on an export with a painter: residual's picture toward the style frames is
+    the colour guide, the painter paints it."""
+    style = make_video(tmp_path / "style.mp4", frames=3, size="64x36", fps=10, source="mandelbrot")
+    clip = make_video(tmp_path / "in.mp4", frames=4, size="64x36", fps=10)
+    painted = stylize(
+        painter, painter_run, clip, tmp_path / "auto.mp4", target_video=str(style), paint_size=64
+    )
+    assert painted.frames == 4
+    residual = stylize(
+        painter, painter_run, clip, tmp_path / "residual.mp4", target_video=str(style),
+        method="residual",
+    )  # fmt: skip
+    a, b = (np.stack(list(iter_frames(r.path))).astype(int) for r in (painted, residual))
+    assert a.shape == b.shape == (4, 36, 64, 3)
+    assert np.abs(a - b).mean() > 2  # painted, not the guide
+
+
+class TwoDomains:
+    """An export stand-in with painter domains a and b, whose encoder gives one latent."""
+
+    has_painter = True
+    painter_domains = ["a", "b"]
+
+    def __init__(self, latent):
+        from vaest.export.read import DomainLatents
+
+        centroids = {"a": np.array([1.0, 0.0, 2.0]), "b": np.array([0.0, 3.0, 1.0])}
+        self.domains = {n: DomainLatents(n, "painting", c, c * 0, 1) for n, c in centroids.items()}
+        self.latent = np.asarray(latent, np.float32)
+        self.encoded = 0
+
+    def encode(self, images):
+        self.encoded += len(images)
+        return np.tile(self.latent, (len(images), 1)), None
+
+
+def test_the_painters_blend_is_the_mix_nearest_to_the_style_frame(tmp_path, photos):
+    from vaest.stylize.target_video import StyleFrames, StyleLatents
+
+    still = tmp_path / "style.png"
+    imaging.save_image(photos["rocket"][::8, ::8], still)
+    mixed = TwoDomains(0.25 * np.array([1.0, 0.0, 2.0]) + 0.75 * np.array([0.0, 3.0, 1.0]))
+    latents = StyleLatents(mixed, StyleFrames(still, (8, 8)), transition=0.0)
+    latents.at([0.0, 0.1, 0.2])
+    assert latents.names == ["a", "b"]
+    np.testing.assert_allclose(latents.weights_at([0.1, 0.2]), [[0.25, 0.75]] * 2, atol=1e-4)
+    assert mixed.encoded == 3  # read from what the stylizer computed, not encoded again
+    # a latent beyond the centroids gets the nearest mix, weights still >= 0 summing to 1
+    far = StyleLatents(TwoDomains([5.0, -1.0, 9.0]), StyleFrames(still, (8, 8)), 0.0)
+    weights = far.weights_at(0.0)
+    assert np.all(weights >= 0) and np.isclose(weights.sum(), 1.0) and weights[0, 0] > 0.99
