@@ -164,3 +164,26 @@ def test_the_painters_blend_is_the_mix_nearest_to_the_style_frame(tmp_path, phot
     far = StyleLatents(TwoDomains([5.0, -1.0, 9.0]), StyleFrames(still, (8, 8)), 0.0)
     weights = far.weights_at(0.0)
     assert np.all(weights >= 0) and np.isclose(weights.sum(), 1.0) and weights[0, 0] > 0.99
+
+
+# --- the painter's stabiliser on tiny outputs ----------------------------------------------------
+
+
+def test_the_flow_stabiliser_works_on_the_tiniest_frames():
+    from vaest.stylize.stabilize import FlowStabilizer
+
+    rng = np.random.default_rng(0)
+    for height, width in ((1, 1), (2, 2), (8, 8), (10, 10), (5, 200)):
+        stabilizer = FlowStabilizer()
+        frames = rng.integers(0, 256, (3, height, width, 3), np.uint8)
+        out = [stabilizer(f, f / 255.0) for f in frames]
+        assert all(o.shape == (height, width, 3) and np.all(np.isfinite(o)) for o in out)
+
+
+def test_the_painter_paints_a_two_pixel_output(painter, painter_run, tmp_path):
+    clip = make_video(tmp_path / "in.mp4", frames=3, size="10x10", fps=10)
+    result = stylize(
+        painter, painter_run, clip, tmp_path / "out.mp4", output_size="2x2", method="paint"
+    )
+    assert result.frames == 3
+    assert np.stack(list(iter_frames(result.path))).shape == (3, 2, 2, 3)
