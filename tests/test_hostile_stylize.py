@@ -187,3 +187,56 @@ def test_the_painter_paints_a_two_pixel_output(painter, painter_run, tmp_path):
     )
     assert result.frames == 3
     assert np.stack(list(iter_frames(result.path))).shape == (3, 2, 2, 3)
+
+
+# --- the paintings --method optimize reads ------------------------------------------------------
+
+
+def stand_in(exported, run: Path, sources: list[str], trusted: bool):
+    """The export as painting_tiles sees it, in `run`, its manifest naming `sources` for art."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    domains = [
+        dataclasses.replace(d, sources=sources) if d.name == "art" else d
+        for d in exported.manifest.domains
+    ]
+    manifest = dataclasses.replace(exported.manifest, domains=domains)
+    return SimpleNamespace(folder=run / "export", manifest=manifest, trusted=trusted)
+
+
+def test_optimize_reads_paintings_from_the_run_and_outside_it_only_if_trusted(
+    exported, run_dir, tmp_path, photos, monkeypatch, caplog
+):
+    from vaest.export.read import Exported
+    from vaest.stylize import texture_target
+
+    run = tmp_path / "run"
+    (run / "paintings").mkdir(parents=True)
+    imaging.save_image(photos["coffee"], run / "paintings" / "kept.png")
+    outside = tmp_path / "elsewhere" / "secret.png"
+    outside.parent.mkdir()
+    imaging.save_image(photos["rocket"], outside)
+    here = tmp_path / "here"  # the current folder: one image planted under a missing name
+    (here / "paintings").mkdir(parents=True)
+    imaging.save_image(photos["chelsea"], here / "paintings" / "gone.png")
+    monkeypatch.chdir(here)
+    sources = ["paintings/kept.png", "paintings/gone.png", str(outside)]
+    read = []
+    load_image = imaging.load_image
+    monkeypatch.setattr(imaging, "load_image", lambda p, *a: read.append(Path(p)) or load_image(p))
+
+    assert exported.trusted is False  # Exported.from_run without --trust_export
+    untrusted = stand_in(exported, run, sources, exported.trusted)
+    tiles = texture_target.painting_tiles(untrusted, "art", (16, 16), count=2)
+    assert tiles.shape[1:] == (16, 16, 3)
+    assert read == [(run / "paintings" / "kept.png").resolve()]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("outside" in w and "--trust_export" in w and "secret.png" in w for w in warnings)
+    assert any("1 of the 2 paintings of art are missing" in w for w in warnings), warnings
+    assert all("\n" not in w for w in warnings)
+
+    trusted = Exported.from_run(run_dir, trust=True)
+    assert trusted.trusted is True
+    paths = texture_target.painting_paths(stand_in(trusted, run, sources, trusted.trusted), "art")
+    assert paths == [(run / "paintings" / "kept.png").resolve(), outside.resolve()]

@@ -75,6 +75,9 @@ class Exported:
         import tensorflow as tf  # after the checks: a missing export is reported at once
 
         self.folder = folder
+        # --trust_export: also what lets optimize read paintings the manifest names outside the
+        # run (vaest.stylize.texture_target)
+        self.trusted = bool(trust)
         self.manifest = Manifest.read(folder / MANIFEST)
         self._tf = tf
         self.device = device
