@@ -240,3 +240,21 @@ def test_optimize_reads_paintings_from_the_run_and_outside_it_only_if_trusted(
     assert trusted.trusted is True
     paths = texture_target.painting_paths(stand_in(trusted, run, sources, trusted.trusted), "art")
     assert paths == [(run / "paintings" / "kept.png").resolve(), outside.resolve()]
+
+
+# --- a damaged shard in optimize's tile fallback -------------------------------------------------
+
+
+def test_a_damaged_shard_in_the_tile_fallback_is_one_line_naming_it(exported, tiny_run, tmp_path):
+    from vaest.data.records import load_manifest
+    from vaest.stylize.texture_target import painting_tiles
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run / "data", run / "data")
+    for name in load_manifest(run / "data").shards["train"]:
+        shard = run / "data" / name
+        shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
+    gone = stand_in(exported, run, [str(tmp_path / "gone.png")], trusted=False)
+    with pytest.raises(UserError, match=r"train-\d+\.tfrecord\.gz.*damaged") as caught:
+        painting_tiles(gone, "art", (16, 16))
+    assert "\n" not in str(caught.value)

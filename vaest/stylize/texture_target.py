@@ -23,7 +23,7 @@ import numpy as np
 from absl import logging
 
 from vaest.data.extract import tile_boxes
-from vaest.data.records import domain_images
+from vaest.data.records import damage_reported, domain_images
 from vaest.errors import MissingStep
 from vaest.io import imaging
 from vaest.measure.feature_loss import POOL_POSITIONS
@@ -71,7 +71,11 @@ def painting_tiles(exported, name: str, size: tuple[int, int], count=TILES_PER_D
                 "neither is there"
             )
         logging.info("no painting of %s to read: texture from the tiles in %s", name, data)
-        return domain_images(data, "train", name)
+        with damage_reported(data):  # a damaged shard is named in one line
+            tiles = domain_images(data, "train", name)
+        if not len(tiles):
+            raise MissingStep(f"--method optimize: {data} holds no tiles of {name!r}")
+        return tiles
     rng = np.random.default_rng(TILE_SEED)
     per_painting = max(1, count // len(readable))
     tiles = []
