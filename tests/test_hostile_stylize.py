@@ -258,3 +258,45 @@ def test_a_damaged_shard_in_the_tile_fallback_is_one_line_naming_it(exported, ti
     with pytest.raises(UserError, match=r"train-\d+\.tfrecord\.gz.*damaged") as caught:
         painting_tiles(gone, "art", (16, 16))
     assert "\n" not in str(caught.value)
+
+
+# --- a damaged export.json -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "edit, field",
+    [
+        ({"painter_domains": "art"}, "painter_domains"),
+        ({"painter_domains": ["art", "more"]}, "painter_domains"),
+        ({"painter_domains": [3]}, "painter_domains"),
+        ({"painter_domains": ["still"]}, "painter_domains"),
+        ({"image_size": ["36", "sixty-four"]}, "image_size"),
+        ({"image_size": [18, 32]}, "image_size"),
+        ({"latent_dim": 16.5}, "latent_dim"),
+        ({"has_painter": "yes"}, "has_painter"),
+        ({"painter_guide": 1}, "painter_guide"),
+        ({"vae_step": "many"}, "vae_step"),
+    ],
+)
+def test_a_damaged_export_json_is_one_line_naming_the_field(painter_run, tmp_path, edit, field):
+    import json
+
+    from vaest.export.read import Exported
+
+    folder = tmp_path / "export"
+    shutil.copytree(painter_run / "export", folder)
+    info = json.loads((folder / "export.json").read_text())
+    (folder / "export.json").write_text(json.dumps(info | edit))
+    with pytest.raises(UserError, match=field) as caught:
+        Exported(folder)
+    assert "export.json" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_export_json_that_is_not_an_object_is_one_line(painter_run, tmp_path):
+    from vaest.export.read import Exported
+
+    folder = tmp_path / "export"
+    shutil.copytree(painter_run / "export", folder)
+    (folder / "export.json").write_text("[1, 2]\n")
+    with pytest.raises(UserError, match="export.json: it holds a list"):
+        Exported(folder)
