@@ -37,8 +37,9 @@ def define_trust_export_flag() -> None:
     flags.DEFINE_boolean(
         "trust_export", False,
         "Load an export whose graphs hold ops that reach outside the model (files, processes, "
-        "Python, the network); vaest's own exports never do. An export is a program: load one "
-        "from someone else only if you trust its maker (doc/export.md).",
+        "Python, the network); vaest's own exports never do. Also lets --method optimize read "
+        "paintings the export's manifest names outside the run. An export is a program: load "
+        "one from someone else only if you trust its maker (doc/export.md).",
     )  # fmt: skip
     _key_flags_of_caller(["trust_export"])
 
