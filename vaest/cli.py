@@ -37,8 +37,9 @@ def define_trust_export_flag() -> None:
     flags.DEFINE_boolean(
         "trust_export", False,
         "Load an export whose graphs hold ops that vaest's own exports do not (the check is an "
-        "allowlist, doc/export.md). An export is a program: load one from someone else only if "
-        "you trust its maker.",
+        "allowlist, doc/export.md). Also lets --method optimize read paintings the export's "
+        "manifest names outside the run. An export is a program: load one from someone else "
+        "only if you trust its maker.",
     )  # fmt: skip
     _key_flags_of_caller(["trust_export"])
 

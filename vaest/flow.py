@@ -38,6 +38,10 @@ BOUNDARY_ABSOLUTE = 0.002
 # of two near-zero errors finite and close to 1.
 RATIO_EPSILON = 1e-7
 
+# DIS needs frames of at least 8 px a side and 12 on one (cv2.error below): smaller frames are
+# enlarged to this shortest side for the flow.
+SMALLEST_FLOW_SIDE = 16
+
 _local = threading.local()
 
 
@@ -66,7 +70,16 @@ def optical_flow(source, target) -> np.ndarray:
     source, target = _grey_uint8(source), _grey_uint8(target)
     if source.shape != target.shape:
         raise ValueError(f"frame sizes differ: {source.shape} vs {target.shape}")
-    return _dis().calc(source, target, None)
+    height, width = source.shape
+    if min(height, width) >= SMALLEST_FLOW_SIDE:
+        return _dis().calc(source, target, None)
+    # DIS refuses frames under about 12 px (cv2.error): measured on the frames enlarged by a
+    # whole factor, the flow is brought back to their grid and scale.
+    scale = -(-SMALLEST_FLOW_SIDE // min(height, width))
+    size = (width * scale, height * scale)
+    big = [cv2.resize(f, size, interpolation=cv2.INTER_LINEAR) for f in (source, target)]
+    flow = _dis().calc(big[0], big[1], None)
+    return cv2.resize(flow, (width, height), interpolation=cv2.INTER_AREA) / np.float32(scale)
 
 
 @lru_cache(maxsize=8)

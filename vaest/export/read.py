@@ -15,6 +15,7 @@ import numpy as np
 from vaest.data.records import Manifest
 from vaest.device import resolve_device, resolve_precision
 from vaest.errors import MissingStep, UserError
+from vaest.export.info import check_against_graphs, check_info
 from vaest.export.trust import require_trusted
 from vaest.io.imaging import as_float_images
 from vaest.run_dir import EXPORT_INFO, LATENTS, MANIFEST, SAVED_MODEL, RunDir
@@ -75,6 +76,9 @@ class Exported:
         import tensorflow as tf  # after the checks: a missing export is reported at once
 
         self.folder = folder
+        # --trust_export: also what lets optimize read paintings the manifest names outside the
+        # run (vaest.stylize.texture_target)
+        self.trusted = bool(trust)
         self.manifest = Manifest.read(folder / MANIFEST)
         self._tf = tf
         self.device = device
@@ -82,6 +86,7 @@ class Exported:
         rerun = f"run `python export_graphs.py --run_dir {folder.parent}` again"
         try:
             self.info = json.loads((folder / EXPORT_INFO).read_text())
+            check_info(folder / EXPORT_INFO, self.info, rerun)
             if not trust:  # before loading: loading may already run the export's code
                 require_trusted(folder / SAVED_MODEL)
             self.model = tf.saved_model.load(str(folder / SAVED_MODEL))
@@ -90,6 +95,9 @@ class Exported:
         except Exception as err:  # protobuf, OS and TensorFlow errors all mean a damaged file
             raise UserError(f"{folder}: damaged export ({_first_line(err)}): {rerun}") from None
         self.domains = _read_latents(folder / LATENTS, rerun)
+        check_against_graphs(
+            folder / EXPORT_INFO, self.info, self.model, self.painting_domains(), rerun
+        )
 
     @classmethod
     def from_run(

@@ -83,9 +83,11 @@ class PaintStage:
 
     def __init__(self, exported, schedule, paint_size: int, clock=(0.0, 1.0), stabilizer=None):
         """schedule: vaest.stylize.targets.TargetSchedule, whose mixes blend the painter's
-        domains; paint_size: the longest side painted, in pixels (larger pictures are painted
-        smaller and enlarged); stabilizer: a vaest.stylize.stabilize.FlowStabilizer for a
-        video's painted frames, run at the paint resolution, where the strokes are made."""
+        domains (or a style video's vaest.stylize.target_video.StyleLatents, the mix nearest
+        to each style frame); paint_size: the longest side painted, in pixels (larger
+        pictures are painted smaller and enlarged); stabilizer: a
+        vaest.stylize.stabilize.FlowStabilizer for a video's painted frames, run at the paint
+        resolution, where the strokes are made."""
         self.exported, self.schedule, self.paint_size, self.clock = (
             exported, schedule, paint_size, clock
         )  # fmt: skip

@@ -5,6 +5,10 @@ This is the multi-style video of the seed stylizers: the style changes as the st
   encoder's mean of the style frame at t, smoothed over --transition seconds (an exponential
   moving average with that time constant), so that z'_t = mu_t - a c_source + b c_target(t)
   (vaest.latent.Shift): with a = b = alpha, mu_t + alpha (enc(style_t) - c_source).
+- The painter (--method paint on an export with one) takes those frames as its colour guide
+  (residual's picture from z'_t) and, as its domain blend, the mix of its painting domains whose
+  centroids come nearest to c_target(t): the strokes of the trained look the style frame is
+  closest to, its colours from the guide.
 - --method optimize takes the style frame's VGG features as its texture target.
 
 A style video shorter than the content loops; a still image is one target for every frame. The
@@ -14,12 +18,19 @@ style video streams: only the current frame is held, and a loop decodes it again
 from __future__ import annotations
 
 import math
+import threading
+from collections import deque
 from pathlib import Path
 
 import numpy as np
+from scipy.optimize import nnls
 
 from vaest.errors import UserError
 from vaest.io import imaging, video
+
+# c_target values kept for the painter's domain blend, which is asked a few batches after the
+# stylizer's thread computed them (and drops them as it goes)
+HISTORY = 1 << 16
 
 
 def check_target_video(text: str | None) -> Path | None:
@@ -27,6 +38,13 @@ def check_target_video(text: str | None) -> Path | None:
     if text is None or not str(text).strip():
         return None
     path = Path(text)
+    if path.is_dir():
+        raise UserError(f"--target_video {text} is a folder: name a video or an image")
+    if path.exists() and not path.is_file():  # a FIFO would block the reader forever
+        raise UserError(
+            f"--target_video {text}: not a regular file (a FIFO, device or socket): "
+            "name a video or an image"
+        )
     if not path.is_file():
         raise UserError(f"--target_video {text}: no such file")
     if path.suffix.lower() in imaging.IMAGE_SUFFIXES:
@@ -63,6 +81,8 @@ class StyleFrames:
 
     def at(self, time: float) -> np.ndarray:
         """uint8 [H, W, 3]: the frame shown at `time` seconds (looping)."""
+        if self.still:  # fitted once; decoding it again would give it at its own size
+            return self._frame
         index = self.index_at(time)
         if self._frames is None or index < self._position:
             self._restart()
@@ -78,7 +98,7 @@ class StyleFrames:
                 continue
             self._position += 1
             self._frame = frame
-        return self._fit(self._frame) if not self.still else self._frame
+        return self._fit(self._frame)
 
     def _restart(self) -> None:
         if self._frames is not None:
@@ -88,9 +108,9 @@ class StyleFrames:
 
 
 class StyleLatents:
-    """c_target by time for the latent methods (a TargetSchedule's interface: `at`, `constant`):
-    the style frame's mean latent, smoothed over `transition` seconds. Times are asked in order;
-    asking a time again keeps the value."""
+    """c_target by time for the latent methods (a TargetSchedule's interface: `at`, `constant`,
+    and for the painter `names` and `weights_at`): the style frame's mean latent, smoothed over
+    `transition` seconds. Times are asked in order; asking a time again keeps the value."""
 
     constant = False
 
@@ -98,10 +118,13 @@ class StyleLatents:
         self.exported = exported
         self.frames = frames
         self.transition = float(transition)
-        self.names = [frames.path.name]
+        # the domains weights_at mixes: the painter's, in the order of its domain weights
+        self.names = exported.painter_domains if exported.has_painter else []
         self.label = f"the frames of {frames.path.name}, smoothed over {transition:g} s"
         self._time = None
         self._value = None
+        self._history = deque(maxlen=HISTORY)  # (time, c_target) as `at` gave them
+        self._lock = threading.Lock()
 
     def at(self, times) -> np.ndarray:
         times = np.atleast_1d(np.asarray(times, np.float64))
@@ -116,7 +139,46 @@ class StyleLatents:
                 self._value = keep * self._value + (1.0 - keep) * mean
             self._time = time
             out[i] = self._value
-        return out.astype(np.float32)
+        out = out.astype(np.float32)
+        with self._lock:
+            self._history.extend(zip(times, out, strict=True))
+        return out
+
+    def weights_at(self, times) -> np.ndarray:
+        """[T, len(names)]: at each time, the mix of the painter's domains whose centroids come
+        nearest to c_target there. It reads the values `at` gave (the stylizer's thread runs
+        ahead of the painter), so the style video is decoded once; times are asked in order."""
+        times = np.atleast_1d(np.asarray(times, np.float64))
+        with self._lock:
+            known = list(self._history)
+        if not known:
+            known = list(zip(times, self.at(times), strict=True))
+        known_times = np.array([time for time, _ in known])
+        rows = np.maximum(np.searchsorted(known_times, times + 1e-9, side="right") - 1, 0)
+        with self._lock:  # what comes before the first time asked is never needed again
+            history = self._history
+            while len(history) > 1 and history[1][0] <= times[0] + 1e-9:
+                history.popleft()
+        centroids = np.stack([self.exported.domains[name].centroid for name in self.names])
+        return nearest_mix(centroids, np.stack([known[row][1] for row in rows]))
+
+
+def nearest_mix(centroids: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """[T, M] weights w >= 0 summing to 1 that make w @ centroids nearest to each target
+    (least squares): the mix of domains a latent stands for. A target that is a mix of
+    independent centroids gets that mix back."""
+    centroids = np.asarray(centroids, np.float64)
+    targets = np.atleast_2d(np.asarray(targets, np.float64))
+    if len(centroids) == 1:
+        return np.ones((len(targets), 1))
+    # non-negative least squares with the sum-to-one row weighted far above the rest
+    stiff = 1e3 * max(1.0, float(np.abs(centroids).max()))
+    system = np.vstack([centroids.T, np.full((1, len(centroids)), stiff)])
+    out = []
+    for target in targets:
+        weights, _ = nnls(system, np.append(target, stiff))
+        out.append(weights / max(float(weights.sum()), 1e-12))
+    return np.array(out)
 
 
 class StyleTextures:

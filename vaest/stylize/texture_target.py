@@ -5,6 +5,10 @@ size, as extract_tiles.py cuts them at the model size (vaest.data.extract.tile_b
 strokes then keep their size in pixels whatever the model size. Paintings no longer on disk fall
 back to the tiles recorded in RUN/data, at the model size.
 
+The manifest's paths are the export's word, and an export may come from anyone: a relative path
+is taken from the run folder (never the current one), and a path outside the run is read only
+when the export is trusted (--trust_export, vaest.export.trust), as its ops would be.
+
 A target is, per VGG layer (relu1_2, relu2_2, relu3_3), a pool of feature vectors [1, P, C] for
 the sliced Wasserstein term, or the mean Gram matrix [C, C] for the Gram term. A mix of domains
 (--target wave:0.7,scream:0.3, or a timeline's transition) mixes the pools in proportion.
@@ -19,7 +23,7 @@ import numpy as np
 from absl import logging
 
 from vaest.data.extract import tile_boxes
-from vaest.data.records import domain_images
+from vaest.data.records import damage_reported, domain_images
 from vaest.errors import MissingStep
 from vaest.io import imaging
 from vaest.measure.feature_loss import POOL_POSITIONS
@@ -30,10 +34,35 @@ TILES_PER_DOMAIN = 24
 TILE_SEED = 0
 
 
+def painting_paths(exported, name: str) -> list[Path]:
+    """The paintings of a domain that may be read: the manifest's paths, relative ones taken
+    from the run folder; outside it only for a trusted export. One warning line each for the
+    paintings left out and for those missing."""
+    run = exported.folder.parent.resolve()
+    sources = exported.manifest.domain(name).sources
+    paths = [(run / p).resolve() for p in sources]  # an absolute path stays itself
+    if not exported.trusted:
+        outside = [p for p in paths if not p.is_relative_to(run)]
+        if outside:
+            logging.warning(
+                "%d of the %d paintings of %s lie outside %s (%s): an export's paths there are "
+                "read only with --trust_export",
+                len(outside), len(paths), name, run, outside[0],
+            )  # fmt: skip
+            paths = [p for p in paths if p.is_relative_to(run)]
+    readable = [p for p in paths if p.is_file()]  # not a FIFO or a folder either
+    if len(readable) < len(paths):
+        missing = [p for p in paths if p not in readable]
+        logging.warning(
+            "%d of the %d paintings of %s are missing (%s): texture from the %d found",
+            len(missing), len(paths), name, missing[0], len(readable),
+        )  # fmt: skip
+    return readable
+
+
 def painting_tiles(exported, name: str, size: tuple[int, int], count=TILES_PER_DOMAIN):
     """float32 [N, H, W, 3]: tiles of a painting domain's paintings at `size` (height, width)."""
-    sources = [Path(p) for p in exported.manifest.domain(name).sources]
-    readable = [p for p in sources if p.is_file()]
+    readable = painting_paths(exported, name)
     if not readable:
         data = exported.folder.parent / "data"
         if not (data / "manifest.json").is_file():
@@ -41,8 +70,12 @@ def painting_tiles(exported, name: str, size: tuple[int, int], count=TILES_PER_D
                 f"--method optimize needs the paintings of {name!r} or their tiles in {data}; "
                 "neither is there"
             )
-        logging.info("the paintings of %s are gone: texture from the tiles in %s", name, data)
-        return domain_images(data, "train", name)
+        logging.info("no painting of %s to read: texture from the tiles in %s", name, data)
+        with damage_reported(data):  # a damaged shard is named in one line
+            tiles = domain_images(data, "train", name)
+        if not len(tiles):
+            raise MissingStep(f"--method optimize: {data} holds no tiles of {name!r}")
+        return tiles
     rng = np.random.default_rng(TILE_SEED)
     per_painting = max(1, count // len(readable))
     tiles = []
