@@ -111,3 +111,65 @@ def tiny_run(tmp_path_factory, photos) -> Path:
     Tests must not modify it: copy what they change.
     """
     return build_tiny_run(tmp_path_factory.mktemp("tiny") / "run", photos)
+
+
+SMALL_PAINTER = {"filters": (8, 16, 16), "residual_blocks": 1, "crop_range": (32, 64)}
+PAINT_SIZE = (72, 128)
+
+
+def painter_settings(steps: int):
+    from vaest.train.painter import PainterSettings
+
+    return PainterSettings(
+        steps=steps, batch_size=2, learning_rate=1e-3, save_every=1, preview_every=100
+    )
+
+
+def linked_run(painter_run: Path, to: Path, parts=("data", "vae", "refiner")) -> Path:
+    """A run folder sharing painter_run's data and models (read only) by symbolic links."""
+    to.mkdir()
+    for part in parts:
+        (to / part).symlink_to(painter_run / part)
+    return to
+
+
+@pytest.fixture(scope="session")
+def painter_run(tiny_run, tmp_path_factory) -> Path:
+    """The tiny run's data and VAE, with RUN/data/paint at 72x128 (one painting domain, 24
+    frames, of which the last 2 are held out)."""
+    import shutil
+
+    from vaest.data.paint import extract_paint_data
+    from vaest.data.sources import Options, plan_domains
+
+    run = tmp_path_factory.mktemp("painter") / "run"
+    run.mkdir()
+    for part in ("data", "vae", "refiner"):
+        shutil.copytree(tiny_run / part, run / part)
+    options = Options(image_size=(36, 64))
+    plans = plan_domains(
+        [f"clip={tiny_run / 'clip.mp4'}"], [f"art={tiny_run / 'paintings'}"], options
+    )
+    extract_paint_data(plans, run, PAINT_SIZE, max_frames=24)
+    return run
+
+
+@pytest.fixture(scope="session")
+def trained_painter(painter_run, tmp_path_factory) -> Path:
+    """A run whose painter trained 2 steps straight, checkpointed at steps 1 and 2.
+
+    Tests must not modify it: copy what they change."""
+    from vaest.train.painter import train_painter
+
+    run = linked_run(painter_run, tmp_path_factory.mktemp("trained") / "run")
+    train_painter(run, painter_settings(2), SMALL_PAINTER)
+    return run
+
+
+@pytest.fixture(scope="session")
+def exported_painter(trained_painter) -> Path:
+    """The trained painter's run, exported: its SavedModel has the paint signature."""
+    from vaest.export.write import export
+
+    export(trained_painter)
+    return trained_painter

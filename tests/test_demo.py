@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from PIL import Image
 
 from vaest.io.video_out import read_comment, stream_info
+from vaest.measure.painter_gate import painter_verdict
 from vaest.stylize.settings import parse_record
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +44,7 @@ def test_scaled_down_demo_runs_every_step(tmp_path):
         text=True,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    last_lines = done.stdout.strip().splitlines()[-5:]
+    last_lines = done.stdout.strip().splitlines()[-6:]
     video = run / "out" / "demo-stylized.mp4"
     pairs = run / "out" / "side_by_side.png"
     assert any(str(video) in line for line in last_lines)
@@ -61,10 +63,15 @@ def test_scaled_down_demo_runs_every_step(tmp_path):
     # Each step left its output where the next one looks for it.
     for part in ("data/manifest.json", "vae/config.json", "refiner/config.json", "export"):
         assert (run / part).exists(), part
-    # The painter trained, and the stylized video is its painting (mogrify's default there).
+    # The painter trained, the export measured it, and --method auto followed the verdict; the
+    # demo says which method it took and why.
     assert (run / "painter" / "config.json").exists()
+    info = json.loads((run / "export" / "export.json").read_text())
+    paints, why = painter_verdict(info["painter_figures"])
     record = parse_record(read_comment(video))
-    assert record["settings"]["method"] == "paint" and record["export"]["painter_step"] == 2
+    assert record["settings"]["method"] == ("paint" if paints else "residual")
+    assert record["method_reason"] == why and record["export"]["painter_step"] == 2
+    assert any(line.startswith("  method (--method auto):") for line in last_lines)
 
 
 def test_demo_budget_shortens_training_on_a_slow_machine_and_never_lengthens_it():

@@ -34,38 +34,10 @@ def exported(run_dir):
 
 
 @pytest.fixture(scope="module")
-def painter_run(tiny_run, tmp_path_factory) -> Path:
-    """The tiny run with a painter trained one step on 8 paint frames at 64x64, exported."""
-    from vaest.data.paint import extract_paint_data
-    from vaest.data.sources import Options, plan_domains
-    from vaest.export.write import export
-    from vaest.train.painter import PainterSettings, train_painter
-
-    run = tmp_path_factory.mktemp("hostile-painter") / "run"
-    run.mkdir()
-    shutil.copytree(tiny_run / "data", run / "data")  # RUN/data/paint is added to it
-    for part in ("vae", "refiner"):
-        (run / part).symlink_to(tiny_run / part)
-    plans = plan_domains(
-        [f"clip={tiny_run / 'clip.mp4'}"],
-        [f"art={tiny_run / 'paintings'}"],
-        Options(image_size=(36, 64)),
-    )
-    extract_paint_data(plans, run, (64, 64), max_frames=8)
-    small = {"filters": (8, 16, 16), "residual_blocks": 1, "crop_range": (32, 64)}
-    settings = PainterSettings(
-        steps=1, batch_size=2, learning_rate=1e-3, save_every=1, preview_every=100
-    )
-    train_painter(run, settings, small)
-    export(run)
-    return run
-
-
-@pytest.fixture(scope="module")
-def painter(painter_run):
+def painter(exported_painter):
     from vaest.export.read import Exported
 
-    return Exported.from_run(painter_run)
+    return Exported.from_run(exported_painter)
 
 
 def stylize(exported, run_dir: Path, input_path: Path, output: Path, **settings):
@@ -112,17 +84,18 @@ def test_a_fifo_or_a_folder_as_the_style_is_named_for_what_it_is(tmp_path):
 # --- --target_video with the painter -------------------------------------------------------------
 
 
-def test_a_style_video_is_painted_by_the_painter(painter, painter_run, tmp_path):
-    """--method auto on an export with a painter: residual's picture toward the style frames is
-    the colour guide, the painter paints it."""
+def test_a_style_video_is_painted_by_the_painter(painter, exported_painter, tmp_path):
+    """--method paint with a style video: residual's picture toward the style frames is the
+    colour guide, the painter paints it."""
     style = make_video(tmp_path / "style.mp4", frames=3, size="64x36", fps=10, source="mandelbrot")
     clip = make_video(tmp_path / "in.mp4", frames=4, size="64x36", fps=10)
     painted = stylize(
-        painter, painter_run, clip, tmp_path / "auto.mp4", target_video=str(style), paint_size=64
-    )
+        painter, exported_painter, clip, tmp_path / "paint.mp4", target_video=str(style),
+        paint_size=64, method="paint",
+    )  # fmt: skip
     assert painted.frames == 4
     residual = stylize(
-        painter, painter_run, clip, tmp_path / "residual.mp4", target_video=str(style),
+        painter, exported_painter, clip, tmp_path / "residual.mp4", target_video=str(style),
         method="residual",
     )  # fmt: skip
     a, b = (np.stack(list(iter_frames(r.path))).astype(int) for r in (painted, residual))
@@ -180,10 +153,10 @@ def test_the_flow_stabiliser_works_on_the_tiniest_frames():
         assert all(o.shape == (height, width, 3) and np.all(np.isfinite(o)) for o in out)
 
 
-def test_the_painter_paints_a_two_pixel_output(painter, painter_run, tmp_path):
+def test_the_painter_paints_a_two_pixel_output(painter, exported_painter, tmp_path):
     clip = make_video(tmp_path / "in.mp4", frames=3, size="10x10", fps=10)
     result = stylize(
-        painter, painter_run, clip, tmp_path / "out.mp4", output_size="2x2", method="paint"
+        painter, exported_painter, clip, tmp_path / "out.mp4", output_size="2x2", method="paint"
     )
     assert result.frames == 3
     assert np.stack(list(iter_frames(result.path))).shape == (3, 2, 2, 3)
@@ -278,13 +251,15 @@ def test_a_damaged_shard_in_the_tile_fallback_is_one_line_naming_it(exported, ti
         ({"vae_step": "many"}, "vae_step"),
     ],
 )
-def test_a_damaged_export_json_is_one_line_naming_the_field(painter_run, tmp_path, edit, field):
+def test_a_damaged_export_json_is_one_line_naming_the_field(
+    exported_painter, tmp_path, edit, field
+):
     import json
 
     from vaest.export.read import Exported
 
     folder = tmp_path / "export"
-    shutil.copytree(painter_run / "export", folder)
+    shutil.copytree(exported_painter / "export", folder)
     info = json.loads((folder / "export.json").read_text())
     (folder / "export.json").write_text(json.dumps(info | edit))
     with pytest.raises(UserError, match=field) as caught:
@@ -292,11 +267,11 @@ def test_a_damaged_export_json_is_one_line_naming_the_field(painter_run, tmp_pat
     assert "export.json" in str(caught.value) and "\n" not in str(caught.value)
 
 
-def test_export_json_that_is_not_an_object_is_one_line(painter_run, tmp_path):
+def test_export_json_that_is_not_an_object_is_one_line(exported_painter, tmp_path):
     from vaest.export.read import Exported
 
     folder = tmp_path / "export"
-    shutil.copytree(painter_run / "export", folder)
+    shutil.copytree(exported_painter / "export", folder)
     (folder / "export.json").write_text("[1, 2]\n")
     with pytest.raises(UserError, match="export.json: it holds a list"):
         Exported(folder)

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_painter import SMALL, linked_run, painter_run, settings  # noqa: F401 (a fixture)
+from conftest import SMALL_PAINTER as SMALL
+from conftest import linked_run
+from conftest import painter_settings as settings
 
 from vaest.errors import UserError
 from vaest.io.lock import FolderInUse, folder_lock
@@ -30,7 +32,7 @@ def script(name: str, *args: str, timeout: float = 120) -> subprocess.CompletedP
     )  # fmt: skip
 
 
-def test_painter_training_takes_the_run_lock(painter_run, tmp_path):  # noqa: F811
+def test_painter_training_takes_the_run_lock(painter_run, tmp_path):
     from vaest.train.painter import train_painter
 
     run = linked_run(painter_run, tmp_path / "run", parts=("data", "vae"))
@@ -55,7 +57,7 @@ def nan_checkpoint(folder: Path, config) -> None:
     save_config(config, folder)
 
 
-def test_a_diverged_painter_is_never_saved_nor_resumed(painter_run, tmp_path, caplog):  # noqa: F811
+def test_a_diverged_painter_is_never_saved_nor_resumed(painter_run, tmp_path, caplog):
     """A huge finite weight makes NaN weights after a finite loss: nothing is saved. A NaN
     checkpoint on disk is no last good one, and --overwrite starts afresh over it."""
     from vaest.errors import TrainingDiverged
@@ -259,7 +261,7 @@ def test_painting_and_optimising_sizes_that_cannot_fit_are_refused(
 
 
 def test_painter_training_that_cannot_fit_is_refused_before_reading(
-    painter_run,  # noqa: F811
+    painter_run,
     tmp_path,
     memory_of,
 ):

@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import SMALL_PAINTER as SMALL
+from conftest import linked_run
+from conftest import painter_settings as settings
 
 from vaest.models.config import PainterConfig
 from vaest.models.painter import ConditionalInstanceNorm, build_painter
-
-SMALL = {"filters": (8, 16, 16), "residual_blocks": 1, "crop_range": (32, 64)}
-PAINT_SIZE = (72, 128)
 
 
 def two_domain_painter() -> tuple:
@@ -59,50 +59,6 @@ def test_each_domain_has_its_look_and_a_mix_lies_between():
     np.testing.assert_allclose(single(inputs, tf.ones([1, 1])).numpy(), mix, atol=1e-5)
 
 
-@pytest.fixture(scope="module")
-def painter_run(tiny_run, tmp_path_factory) -> Path:
-    """The tiny run's data and VAE, with RUN/data/paint at 72x128 (one painting domain)."""
-    from vaest.data.paint import extract_paint_data
-    from vaest.data.sources import Options, plan_domains
-
-    run = tmp_path_factory.mktemp("painter") / "run"
-    run.mkdir()
-    for part in ("data", "vae", "refiner"):
-        shutil.copytree(tiny_run / part, run / part)
-    options = Options(image_size=(36, 64))
-    plans = plan_domains(
-        [f"clip={tiny_run / 'clip.mp4'}"], [f"art={tiny_run / 'paintings'}"], options
-    )
-    extract_paint_data(plans, run, PAINT_SIZE, max_frames=24)
-    return run
-
-
-def settings(steps: int):
-    from vaest.train.painter import PainterSettings
-
-    return PainterSettings(
-        steps=steps, batch_size=2, learning_rate=1e-3, save_every=1, preview_every=100
-    )
-
-
-def linked_run(painter_run: Path, to: Path, parts=("data", "vae", "refiner")) -> Path:
-    """A run folder sharing painter_run's data and models (read only) by symbolic links."""
-    to.mkdir()
-    for part in parts:
-        (to / part).symlink_to(painter_run / part)
-    return to
-
-
-@pytest.fixture(scope="module")
-def trained(painter_run, tmp_path_factory) -> Path:
-    """A run whose painter trained 2 steps straight, checkpointed at steps 1 and 2."""
-    from vaest.train.painter import train_painter
-
-    run = linked_run(painter_run, tmp_path_factory.mktemp("trained") / "run")
-    train_painter(run, settings(2), SMALL)
-    return run
-
-
 def painter_weights(run: Path) -> list[np.ndarray]:
     from vaest.train.checkpoints import load_trained_painter
 
@@ -110,7 +66,7 @@ def painter_weights(run: Path) -> list[np.ndarray]:
     return [w.numpy() for w in painter.weights]
 
 
-def test_resume_is_exact(painter_run, trained, tmp_path):
+def test_resume_is_exact(painter_run, trained_painter, tmp_path):
     """Resumed from the straight run's step-1 checkpoint, step 2 is the straight run's."""
     from vaest.run_dir import CONFIG, checkpoints
     from vaest.train.checkpoints import latest_step
@@ -118,7 +74,7 @@ def test_resume_is_exact(painter_run, trained, tmp_path):
 
     resumed = linked_run(painter_run, tmp_path / "resumed", parts=("data", "vae"))
     folder = resumed / "painter"
-    shutil.copytree(trained / "painter", folder)
+    shutil.copytree(trained_painter / "painter", folder)
     for path in checkpoints(folder).glob("ckpt-2.*"):
         path.unlink()
     (checkpoints(folder) / "checkpoint").unlink()  # the index is rebuilt from what is there
@@ -126,7 +82,7 @@ def test_resume_is_exact(painter_run, trained, tmp_path):
     at_step_1 = painter_weights(resumed)
     train_painter(resumed, settings(2), SMALL)
     assert latest_step(folder) == 2
-    straight, again = painter_weights(trained), painter_weights(resumed)
+    straight, again = painter_weights(trained_painter), painter_weights(resumed)
     assert len(straight) == len(again) > 0
     assert any(np.abs(a - b).max() > 0 for a, b in zip(straight, at_step_1, strict=True))
     for a, b in zip(straight, again, strict=True):
@@ -193,15 +149,6 @@ def test_the_noise_term_steadies_the_output_under_fresh_noise(painter_run):
         grads = tape.gradient(loss, painter.trainable_variables)
         optimizer.apply_gradients(zip(grads, painter.trainable_variables, strict=True))
     assert measured() < 0.5 * before
-
-
-@pytest.fixture(scope="module")
-def exported_painter(trained) -> Path:
-    """The trained run, exported: its SavedModel has the paint signature."""
-    from vaest.export.write import export
-
-    export(trained)
-    return trained
 
 
 def test_the_exported_painter_paints_at_any_size_without_vaest(exported_painter):
