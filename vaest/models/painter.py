@@ -117,6 +117,23 @@ class Painter(keras.Model):
         return 0.5 * (tf.tanh(x[:, :height, :width]) + 1.0)
 
 
+def multiply_adds(config: PainterConfig, height: int, width: int) -> int:
+    """The painter's convolution multiply-adds for one frame of height x width: what its speed
+    on a CPU follows (the norms and the upsampling are a few per value)."""
+    small, middle, large = config.filters
+    full = (height + (-height) % STRIDE) * (width + (-width) % STRIDE)
+    half, quarter = full // 4, full // 16
+    return (
+        full * 81 * 6 * small  # stem, 9x9 on frame and guide
+        + half * 9 * small * middle  # down1
+        + quarter * 9 * middle * large  # down2
+        + quarter * 2 * config.residual_blocks * 9 * large * large
+        + half * 9 * large * middle  # up1, after the first upsampling
+        + full * 9 * middle * small  # up2
+        + full * 81 * small * 3  # to RGB
+    )
+
+
 def build_painter(config: PainterConfig) -> Painter:
     """A painter with its weights made (built on a small input)."""
     painter = Painter(config)
