@@ -26,7 +26,10 @@ def imports_of(path: Path) -> set[str]:
 
 
 def modules(folder: str) -> list[Path]:
-    return sorted((PACKAGE / folder).rglob("*.py")) if folder else [PACKAGE / "x.py"]
+    """The modules of a package of vaest; a misspelt name fails rather than checking nothing."""
+    found = sorted((PACKAGE / folder).rglob("*.py"))
+    assert found, f"vaest/{folder} holds no module"
+    return found
 
 
 RULES = [

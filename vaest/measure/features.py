@@ -29,11 +29,9 @@ BLOCKS = ((64, 2), (128, 2), (256, 3))
 LAYER_NAMES = tuple(
     f"block{b}_conv{i}" for b, (_, convs) in enumerate(BLOCKS, 1) for i in range(1, convs + 1)
 )
-FEATURE_NAMES = ("relu1_2", "relu2_2", "relu3_3")
 # With content=True the trunk goes on into block 4 as far as relu4_2, Gatys et al.'s content
 # layer: deep enough to forget texture and colour, shallow enough to keep the layout.
 CONTENT_LAYER_NAMES = ("block4_conv1", "block4_conv2")
-CONTENT_FEATURE_NAME = "relu4_2"
 
 # Both networks take Caffe-style input: BGR in 0-255 minus a per-channel mean, with the mean of
 # the images each was trained on (HED: BSDS500 as in its Caffe release; Keras: ImageNet).
