@@ -136,9 +136,8 @@ def test_flags_that_would_be_ignored_are_refused_naming_them(tmp_path):
     cases = {
         "--texture_weight": ["train_refiner.py", run_dir, "--texture_weight=1e36", "--steps=1"],
         "--crop_range": ["train_refiner.py", run_dir, "--crop_range=64,96"],
-        "--adversarial_weight, --body_filters, --strategy": [
-            "train_refiner.py", run_dir, "--painter", "--strategy=mirrored",
-            "--adversarial_weight=0.01", "--body_filters=8,8",
+        "--body_filters, --strategy": [
+            "train_refiner.py", run_dir, "--painter", "--strategy=mirrored", "--body_filters=8,8",
         ],
         "--target": [
             "mogrify_video.py", run_dir, "--input=in.mp4", "--target=art",

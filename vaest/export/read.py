@@ -143,11 +143,6 @@ class Exported:
         return bool(self.info["has_refiner"])
 
     @property
-    def adversarial(self) -> bool:
-        """Whether the refiner was trained with the patch discriminator (--method paint)."""
-        return bool(self.info.get("adversarial", False))
-
-    @property
     def guide(self) -> str:
         return self.info.get("guide", "none")
 

@@ -218,8 +218,6 @@ def export(run_dir: str | Path) -> Path:
             "vae_step": vae_step,
             "refiner_step": refiner_step,
             "has_refiner": refiner is not None,
-            # trained with the patch discriminator: what --method paint needs
-            "adversarial": bool(refiner_config is not None and refiner_config.adversarial),
             "guide": guide,
             "has_painter": painter is not None,
             "painter_step": painter_step,
