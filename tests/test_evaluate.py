@@ -24,7 +24,7 @@ from vaest.export.read import Exported
 from vaest.io import video
 from vaest.latent import Shift, choose_domain
 from vaest.measure.style import style_figures
-from vaest.stylize.methods import available_methods, stylize_by_method
+from vaest.stylize.methods import COMPARED_METHODS, stylize_by_method
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAMES = 3
@@ -179,7 +179,7 @@ def test_pictures_show_what_they_say(evaluated, held_out):
         for shade, tolerance in ((colour, 60), (0.45 * colour + 0.55 * 255, 30)):
             assert (np.abs(picture.astype(int) - shade).sum(axis=-1) < tolerance).sum() > 80
     # One row per frame: the input, then each method at alpha = 1, then the Reinhard baseline.
-    methods = available_methods(exported)
+    methods = COMPARED_METHODS
     picture, layout = sheet(folder / "methods.png", FRAMES, 2 + len(methods), True)
     styled = stylize_by_method(exported, frame, Shift.toward(c_clip, c_art, 1.0))
     for col, method in enumerate(methods, 1):
@@ -211,7 +211,7 @@ def test_methods_are_scored_against_the_target_paintings(evaluated, held_out):
     references = training_references(evaluated / "data", manifest, "clip", "art", texture)
     styled["reinhard"] = reinhard_transfer(frames, references.target_lab)
     assert set(found) - {"alpha", "heldout_frames", "texture_weights"} == set(styled)
-    assert not exported.has_painter and "painter" not in found  # tests/test_painter.py has one
+    assert not exported.has_painter and "paint" not in found  # tests/test_painter.py has one
     for method in styled:
         expected = style_figures(
             styled[method], frames, metrics.colour_statistics(art), texture, art_texture,
@@ -254,7 +254,7 @@ def test_video_adds_each_methods_flicker_with_and_without_stabilisation(evaluate
     exported = Exported.from_run(evaluated)
     found = temporal_figures_by_method(exported, clip, "art", 10)
     assert found["frames"] == 10 and found["clip"] == str(clip)
-    methods = available_methods(exported)
+    methods = COMPARED_METHODS
     inputs = {found[m]["input_warping_error"] for m in methods}
     assert len(inputs) == 1 and inputs.pop() > 0  # one clip, one flow, one input figure
     for method in methods:

@@ -566,7 +566,7 @@ def test_non_square_pixels_are_stylized_as_they_play(tiny_run, tmp_path):
 
 
 def test_messages_read_right(tiny_run, tmp_path):
-    """An image's article, and the paint hint's weight is the README's."""
+    """An image's article, and the paint hint names the painter's training command."""
     import re
 
     from PIL import Image
@@ -580,6 +580,6 @@ def test_messages_read_right(tiny_run, tmp_path):
     Image.new("RGB", (8, 8)).save(image)
     with pytest.raises(UserError, match="an image input gives an image output"):
         make_job(settings(), image, tmp_path / "out.mp4", tmp_path)
-    readme = re.search(r"--adversarial_weight ([\d.]+)", (ROOT / "README.md").read_text())
-    with pytest.raises(MissingStep, match=f"--adversarial_weight {readme.group(1)}`"):
+    command = re.escape(f"train_refiner.py --run_dir {tiny_run} --painter`")
+    with pytest.raises(MissingStep, match=command):
         require_method(Exported.from_run(tiny_run), "paint")

@@ -307,10 +307,10 @@ def test_a_bad_paint_size_is_one_line():
 
 
 def test_evaluation_measures_the_painter(exported_painter, tmp_path):
-    """evaluate_latents on an export with a painter: a "painter" method beside the others, its
+    """evaluate_latents on an export with a painter: a "paint" method beside the others, its
     pictures painted from the residual pictures that are its colour guides, not those."""
     from vaest.data.records import load_manifest
-    from vaest.evaluate.passes import PAINTER, held_out_pass, painter_mix
+    from vaest.evaluate.passes import PAINT, held_out_pass, painter_mix
     from vaest.evaluate.run import EvalSettings, evaluate
     from vaest.export.read import load_export
 
@@ -318,9 +318,9 @@ def test_evaluation_measures_the_painter(exported_painter, tmp_path):
     evaluate(run, EvalSettings(frames=2, max_records=10))
     found = json.loads((run / "eval" / "metrics.json").read_text())
     methods = found["methods"]
-    assert PAINTER in methods and "paint" not in methods  # the refiner is not adversarial
-    assert set(methods[PAINTER]) == set(methods["residual"])
-    figures = [v for v in methods[PAINTER].values() if not isinstance(v, str)]
+    assert PAINT == "paint" and PAINT in methods and "painter" not in methods  # as --method
+    assert set(methods[PAINT]) == set(methods["residual"])
+    figures = [v for v in methods[PAINT].values() if not isinstance(v, str)]
     assert len(figures) >= 3 and all(np.isfinite(figures))
     assert found["export"]["painter_domains"] == ["art"] and found["export"]["painter_step"] > 0
 
@@ -328,7 +328,7 @@ def test_evaluation_measures_the_painter(exported_painter, tmp_path):
     manifest = load_manifest(run / "data")
     held = held_out_pass(exported, run / "data", manifest, "clip", "art", frames=2)
     shown = held.shown["clip"]
-    painted, residual = (np.stack(shown[f"method {m}"]) for m in (PAINTER, "residual"))
+    painted, residual = (np.stack(shown[f"method {m}"]) for m in (PAINT, "residual"))
     assert painted.shape == residual.shape == (2, *exported.image_size, 3)
     assert np.abs(painted - residual).mean() > 2 / 255
     # a target the painter was not trained on has no painter row, and is no error
@@ -340,12 +340,12 @@ def test_flicker_is_measured_for_the_painter(exported_painter, tmp_path):
     from conftest import make_video
 
     from vaest.evaluate.flicker import STABILIZED, temporal_figures_by_method
-    from vaest.evaluate.passes import PAINTER
+    from vaest.evaluate.passes import PAINT
     from vaest.export.read import load_export
 
     clip = make_video(tmp_path / "clip.mp4", frames=6, size="128x72", source="mandelbrot")
     found = temporal_figures_by_method(load_export(exported_painter), clip, "art", 6)
-    plain, steady = found[PAINTER], found[PAINTER + STABILIZED]
+    plain, steady = found[PAINT], found[PAINT + STABILIZED]
     assert all(np.isfinite([*plain.values(), *steady.values()]))
     assert plain["input_warping_error"] == found["residual"]["input_warping_error"]
     assert steady["warping_error"] < plain["warping_error"]

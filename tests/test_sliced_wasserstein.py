@@ -1,4 +1,4 @@
-"""The sliced Wasserstein texture term of the adversarial refiner (vaest.measure.feature_loss)."""
+"""The sliced Wasserstein texture term of the painter's training (vaest.measure.feature_loss)."""
 
 from __future__ import annotations
 

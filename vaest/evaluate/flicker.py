@@ -3,9 +3,9 @@
 The clip is stylized as mogrify_video.py would by default: every frame fitted to the model size,
 shifted from the clip's own centroid toward the target at alpha = 1. Each method's output is
 scored by vaest.flow: its flow-warped error against the input's own, at the model size. The
-painter (vaest.evaluate.passes.PAINTER) is measured when the export has one for the target; with
-flow stabilisation it paints the stabilised residual pictures and is stabilised again, as
-mogrify_video.py does.
+painter (`paint`, vaest.evaluate.passes.PAINT) is measured when the export has one for the
+target; with flow stabilisation it paints the stabilised residual pictures and is stabilised
+again, as mogrify_video.py does.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from vaest.evaluate.passes import BATCH, MEASURED_ALPHA, PAINTER, painted, painter_mix
+from vaest.evaluate.passes import BATCH, MEASURED_ALPHA, PAINT, painted, painter_mix
 from vaest.flow import TemporalMeter
 from vaest.io import video
 from vaest.latent import Shift
 from vaest.stylize.geometry import Geometry
-from vaest.stylize.methods import available_methods, stylize_by_method
+from vaest.stylize.methods import COMPARED_METHODS, stylize_by_method
 from vaest.stylize.stabilize import FlowStabilizer
 from vaest.stylize.streaming import batches
 
@@ -50,7 +50,7 @@ def temporal_figures_by_method(exported, path: Path, target: str, count: int) ->
     means = np.concatenate([exported.encode(b)[0] for b in batches(frames, BATCH)])
     shift = Shift.toward(means.mean(axis=0), exported.domain(target).centroid, MEASURED_ALPHA)
     weights = painter_mix(exported, target)
-    methods = available_methods(exported) + ((PAINTER,) if weights is not None else ())
+    methods = COMPARED_METHODS + ((PAINT,) if weights is not None else ())
     meters = {m + suffix: TemporalMeter() for m in methods for suffix in ("", STABILIZED)}
     stabilizers = {m: FlowStabilizer() for m in methods}
 
@@ -63,9 +63,9 @@ def temporal_figures_by_method(exported, path: Path, target: str, count: int) ->
             plain = stylize_by_method(exported, batch, shift, means=batch_means)
             steady = {m: stabilized(m, batch, outputs) for m, outputs in plain.items()}
             if weights is not None:  # step 7 paints the stabilised guide, then stabilises again
-                plain[PAINTER] = painted(exported, batch, plain["residual"], weights)
+                plain[PAINT] = painted(exported, batch, plain["residual"], weights)
                 from_steady = painted(exported, batch, steady["residual"], weights)
-                steady[PAINTER] = stabilized(PAINTER, batch, from_steady)
+                steady[PAINT] = stabilized(PAINT, batch, from_steady)
             for method in methods:
                 for frame, output, calm in zip(batch, plain[method], steady[method], strict=True):
                     meters[method].add(frame, output)

@@ -5,8 +5,9 @@ Held-out means the records of the validation split. Per-image figures of an outp
 original are listed in FIGURES and computed for every output of reconstruction_outputs, so a new
 figure or a new output is one entry there.
 
-The stylizing methods measured are the latent methods the export serves (vaest.stylize.methods),
-the painter network when the export has one for the target (PAINTER), and Reinhard's transfer.
+The stylizing methods measured are those vaest.stylize.methods compares (COMPARED_METHODS), the
+painter network as `paint` when the export has one for the target (PAINT), and Reinhard's
+transfer.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from vaest.io.imaging import as_float_images, to_uint8
 from vaest.latent import Shift
 from vaest.measure import metrics
 from vaest.measure.style import StyleTally
-from vaest.stylize.methods import available_methods, stylize_by_method
+from vaest.stylize.methods import COMPARED_METHODS, stylize_by_method
 from vaest.stylize.paint import paint_frames, painter_weights
 
 MEASURED_ALPHA = 1.0  # the strength at which the shift's effect is measured
@@ -36,9 +37,8 @@ REFERENCE_IMAGES = 300  # at most this many training images per side fit the sty
 BATCH = 32
 
 
-# The painter network's row (vaest.stylize.paint). Not "paint": among the latent methods, that is
-# the adversarially trained refiner's.
-PAINTER = "painter"
+# The painter network's row (vaest.stylize.paint), named as --method names it.
+PAINT = "paint"
 
 
 # Per-image figures of an output against the original it came from: f(outputs, originals) -> [N].
@@ -62,7 +62,7 @@ def reconstruction_outputs(exported: Exported, frames: np.ndarray):
 
 def painter_mix(exported, target: str) -> np.ndarray | None:
     """The painter's domain weights for the target alone, or None when the export has no
-    painter for it (then no method is measured as PAINTER)."""
+    painter for it (then no method is measured as PAINT)."""
     if not exported.has_painter:
         return None
     if target not in exported.painter_domains:
@@ -92,7 +92,7 @@ class HeldOut:
     shown: dict  # domain -> {"original"/output name: [images]}, "index": [frame or tile index]
     distances: dict  # "input"/"shifted"/"reencoded" -> per-frame distance to c_target
     methods: dict  # method -> StyleTally of the source's held-out frames at alpha = 1, with
-    # PAINTER when the export has a painter for the target, and "reinhard", the non-learned
+    # PAINT when the export has a painter for the target, and "reinhard", the non-learned
     # baseline: each frame given the target's Lab mean and spread
     target_colours: list  # ColourStats of batches of the target's held-out records
     target_grams: list  # (per-layer Gram means, count) of those batches, with texture features
@@ -134,8 +134,8 @@ def held_out_pass(
     exported, data_dir, manifest, source, target, frames: int, texture=None, references=None
 ) -> HeldOut:
     """Encode, reconstruct and score every held-out record; stylize the source's held-out frames
-    by every method the export serves, by its painter (painter_mix), and by Reinhard's transfer
-    given `references`."""
+    by every method vaest.stylize.methods compares, by its painter as `paint` (painter_mix), and
+    by Reinhard's transfer given `references`."""
     from vaest.colour import reinhard_transfer
 
     names = {d.id: d.name for d in manifest.domains}
@@ -144,7 +144,7 @@ def held_out_pass(
     c_target = exported.domain(target).centroid
     shift = Shift.toward(exported.domain(source).centroid, c_target, MEASURED_ALPHA)
     weights = painter_mix(exported, target)
-    methods = available_methods(exported) + ((PAINTER,) if weights is not None else ())
+    methods = COMPARED_METHODS + ((PAINT,) if weights is not None else ())
     methods += ("reinhard",) if references else ()
     tallies = {method: StyleTally(texture) for method in methods}
     out = HeldOut(
@@ -191,7 +191,7 @@ def held_out_pass(
                     exported, originals[is_source], shift, means=mean[is_source]
                 )
                 if weights is not None:
-                    stylized[PAINTER] = painted(
+                    stylized[PAINT] = painted(
                         exported, originals[is_source], stylized["residual"], weights
                     )
                 if references is not None:

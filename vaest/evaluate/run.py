@@ -7,8 +7,8 @@ folder, then a rename):
 - latent_pca.png: the posterior means of the records in the plane of their two main directions;
 - shift_strengths.png: held-out source frames moved toward the target at several strengths;
 - interpolation.png: slerp and lerp between the source and target centroids;
-- methods.png: held-out source frames stylized at alpha = 1 by each method of vaest.stylize.methods,
-  by the painter network when the export has one (passes.PAINTER), and by Reinhard's transfer;
+- methods.png: held-out source frames stylized at alpha = 1 by residual, refine and split, by the
+  painter network as `paint` when the export has one (passes.PAINT), and by Reinhard's transfer;
 - metrics.json: the figures, all finite numbers, among them per method how much structure,
   sharpness, colour (and, with texture features, texture) moved toward the target paintings; a
   figure that cannot be measured (the flicker of a one-frame clip) is null, with its reason.

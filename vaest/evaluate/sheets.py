@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib.figure import Figure
 
-from vaest.evaluate.passes import MEASURED_ALPHA, PAINTER, HeldOut
+from vaest.evaluate.passes import MEASURED_ALPHA, PAINT, HeldOut
 from vaest.latent import lerp, slerp
 from vaest.measure import metrics
 from vaest.measure.painter_gate import painter_verdict
@@ -145,8 +145,7 @@ METHOD_TITLES = {
     "residual": "residual",
     "refine": "refiner alone",
     "split": "frequency split",
-    "paint": "adversarial refiner",
-    PAINTER: "painter network",
+    PAINT: "paint (painter network)",
     "reinhard": "Reinhard colour transfer",
 }
 
@@ -154,8 +153,8 @@ METHOD_TITLES = {
 def methods_sheet(path, exported, held: HeldOut, source, target):
     shown = held.shown[source]
     methods = list(held.methods)
-    paints = PAINTER in methods and painter_verdict(exported.painter_figures)[0]
-    default = PAINTER if paints else DEFAULT_METHOD  # what --method auto gives
+    paints = PAINT in methods and painter_verdict(exported.painter_figures)[0]
+    default = PAINT if paints else DEFAULT_METHOD  # what --method auto gives
     titles = ["input"] + [
         METHOD_TITLES[m] + (" (default)" if m == default else "") for m in methods
     ]

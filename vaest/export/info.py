@@ -27,7 +27,9 @@ def _problem(info) -> str | None:
     latent = info.get("latent_dim")
     if not (_whole(latent) and latent > 0):
         return f"latent_dim must be a positive whole number, not {latent!r}"
-    for key, default in (("has_refiner", None), ("adversarial", False), ("has_painter", False)):
+    # An older export's `adversarial` (its refiner trained against the retired patch
+    # discriminator) is not read: such a refiner serves as any other.
+    for key, default in (("has_refiner", None), ("has_painter", False)):
         if not isinstance(info.get(key, default), bool):
             return f"{key} must be true or false, not {info.get(key)!r}"
     if info.get("guide", "none") not in REFINER_GUIDES:

@@ -18,7 +18,8 @@ from vaest.errors import MissingStep, UserError
 from vaest.export.info import check_against_graphs, check_info
 from vaest.export.trust import require_trusted
 from vaest.io.imaging import as_float_images
-from vaest.run_dir import EXPORT_INFO, LATENTS, MANIFEST, SAVED_MODEL, RunDir
+from vaest.models.config import PainterConfig
+from vaest.run_dir import EXPORT_INFO, LATENTS, MANIFEST, PAINTER_CONFIG, SAVED_MODEL, RunDir
 
 BFLOAT16_SUFFIX = "_bf16"  # the bfloat16 twin of each signature (export.write)
 
@@ -143,11 +144,6 @@ class Exported:
         return bool(self.info["has_refiner"])
 
     @property
-    def adversarial(self) -> bool:
-        """Whether the refiner was trained with the patch discriminator (--method paint)."""
-        return bool(self.info.get("adversarial", False))
-
-    @property
     def guide(self) -> str:
         return self.info.get("guide", "none")
 
@@ -167,6 +163,16 @@ class Exported:
         None for an export made before they were measured."""
         figures = self.info.get("painter_figures")
         return figures if isinstance(figures, dict) else None
+
+    @property
+    def painter_config(self) -> PainterConfig:
+        """The export's painter_config.json; the smallest painter when it cannot be read, so
+        that a memory bound made with it stays a lower bound."""
+        try:
+            raw = json.loads((self.folder / PAINTER_CONFIG).read_text())
+            return PainterConfig.from_dict(raw)
+        except (OSError, ValueError, TypeError, AttributeError, UserError):
+            return PainterConfig(filters=(1, 1, 1), residual_blocks=0)
 
     @property
     def painter_guide(self) -> str:

@@ -218,8 +218,6 @@ def export(run_dir: str | Path) -> Path:
             "vae_step": vae_step,
             "refiner_step": refiner_step,
             "has_refiner": refiner is not None,
-            # trained with the patch discriminator: what --method paint needs
-            "adversarial": bool(refiner_config is not None and refiner_config.adversarial),
             "guide": guide,
             "has_painter": painter is not None,
             "painter_step": painter_step,
@@ -240,12 +238,13 @@ def export(run_dir: str | Path) -> Path:
 
 
 def _painter_figures(folder: Path, info: dict, run_dir) -> dict:
-    """The exported painter's held-out figures beside residual's (vaest.measure.painter_gate),
+    """The exported painter's held-out figures beside residual's (vaest.export.painter_figures),
     logged with the verdict --method auto will follow."""
     from vaest.data.paint import load_paint_data
+    from vaest.export.painter_figures import measure_painter
     from vaest.export.read import Exported
     from vaest.measure.features import load_texture_features
-    from vaest.measure.painter_gate import measure_painter, painter_verdict
+    from vaest.measure.painter_gate import painter_verdict
 
     (folder / EXPORT_INFO).write_text(json.dumps(info) + "\n")  # what Exported reads
     exported = Exported(folder, trust=True)  # made just now, from the run's own checkpoints

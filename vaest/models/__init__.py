@@ -1,1 +1,1 @@
-"""The networks and their configs: VAE, refiner, discriminator, texture loss. No file I/O."""
+"""The networks and their configs: VAE, refiner, painter, texture loss. No file I/O."""

@@ -143,6 +143,34 @@ class VaeConfig(_Saved):
         return sizes
 
 
+# The fields of the adversarial refiner, retired (the painter replaced it), with their defaults.
+# A refiner config.json of an older version holds them; they shaped the training alone, so the
+# refiner is read without them. One trained with adversarial_weight > 0 still serves as a
+# refiner, but is not trained further (vaest.train.refiner).
+RETIRED_REFINER_FIELDS = {
+    "adversarial_weight": 0.0,
+    "content_weight": 1.0,
+    "sliced_wasserstein_weight": 0.0,
+    "adversarial_spread": 0.25,
+    "discriminator_filters": [32, 64, 128],
+    "discriminator_scales": 2,
+    "r1_gamma": 0.2,
+}
+
+
+def without_retired_defaults(raw: dict) -> dict:
+    """A saved config's fields less the retired ones that hold their defaults: what an older
+    plain refiner's config.json says, as this version writes it."""
+    return {k: v for k, v in raw.items() if RETIRED_REFINER_FIELDS.get(k, ...) != v}
+
+
+def adversarially_trained(raw: dict) -> bool:
+    """Whether a saved refiner config.json is of a refiner trained with the retired
+    adversarial term."""
+    weight = raw.get("adversarial_weight", 0.0)
+    return isinstance(weight, int | float) and not isinstance(weight, bool) and weight > 0
+
+
 @dataclass(frozen=True)
 class RefinerConfig(_Saved):
     """The residual refiner. Defaults follow the original's layout and loss balance."""
@@ -172,32 +200,12 @@ class RefinerConfig(_Saved):
     style_weight: float = 0.0
     style_strength: float = 1.0
     style_target: str = ""
-    # Adversarial training (vaest.train.adversarial): the refined decode of a frame's latent
-    # shifted by alpha ~ U(1 - adversarial_spread, 1 + adversarial_spread) toward a painting
-    # domain is judged by a patch discriminator conditioned on that domain, with a VGG16 relu3_3
-    # content term toward the frame. Weighted per value, like the squared error; 0 turns it off.
-    adversarial_weight: float = 0.0
-    content_weight: float = 1.0
-    # With adversarial training: the sliced Wasserstein distance of the painted output's VGG16
-    # features to its target domain's tiles' (vaest.measure.feature_loss); 0 turns it off.
-    sliced_wasserstein_weight: float = 0.0
-    adversarial_spread: float = 0.25
-    discriminator_filters: tuple[int, ...] = (32, 64, 128)
-    discriminator_scales: int = 2
-    # R1 penalty weight per patch of the finest scale (the penalty sums over patches).
-    r1_gamma: float = 0.2
 
-    @property
-    def adversarial(self) -> bool:
-        return self.adversarial_weight > 0
+    @classmethod
+    def from_dict(cls, raw: dict):
+        return super().from_dict({k: v for k, v in raw.items() if k not in RETIRED_REFINER_FIELDS})
 
     def __post_init__(self):
-        terms = (self.adversarial_weight, self.content_weight, self.sliced_wasserstein_weight)
-        if min(terms) < 0:
-            raise UserError(
-                "adversarial_weight, content_weight and sliced_wasserstein_weight must not be "
-                "negative"
-            )
         if not self.body_filters or min(self.body_filters) < 1:
             raise UserError(f"body_filters must be positive numbers, not {self.body_filters}")
         if self.guide not in ("none", "highpass"):

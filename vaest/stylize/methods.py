@@ -11,12 +11,10 @@ Every method starts from the shifted latent z' (vaest.latent.Shift) of a frame x
   smooths away; its mean is the model's colour bias on this frame, not structure, so it is
   dropped and the mean colour comes from z'.
   It costs a second decode and refine, of mu.
-- `paint` (the default with a painter; vaest.stylize.paint): the painter network on the
-  `residual` picture at the paint resolution. On an export without one, `paint` is `refine` on an
-  export whose refiner was trained against the patch discriminator
-  (train_refiner.py --adversarial_weight): the refiner repaints decode(z') with the paintings'
-  local look, guided by `detail` of the frame's luminance detail. Without such a refiner it is a
-  UserError, since the plain refiner would give a colour grade under a name that promises paint.
+- `paint` (--method auto's when the painter beat `residual`; vaest.stylize.paint): the painter
+  network (train_refiner.py --painter) on the `residual` picture, its colour guide, at the paint
+  resolution. Made here is that guide; on an export without a painter, `paint` is a MissingStep
+  naming the training command.
 - `optimize`: each picture found by optimisation toward the frame's content, the paintings'
   texture and decode(z')'s colours (vaest.stylize.optimize_method); slow, and needs no training
   beyond the VAE's.
@@ -33,6 +31,9 @@ from vaest.latent import Shift
 from vaest.measure.painter_gate import painter_verdict
 
 LATENT_METHODS = ("residual", "refine", "split", "paint")  # computed from z' batch by batch
+# What stylize_by_method compares: paint is the painter's, which needs its domain weights too
+# (vaest.stylize.paint), so the evaluation paints residual's pictures itself.
+COMPARED_METHODS = ("residual", "refine", "split")
 # optimize (vaest.stylize.optimize_method) finds each picture by optimisation, frame by frame
 METHODS = (*LATENT_METHODS, "optimize")
 
@@ -65,27 +66,15 @@ def resolve_method(method: str, exported, refine: bool = True) -> tuple[str, str
     return ("paint" if paints else DEFAULT_METHOD), why
 
 
-def painter_paints(exported, method: str) -> bool:
-    """Whether `paint` is the painter's (at the paint resolution, on the `residual` output as its
-    colour guide; vaest.stylize.paint) rather than the adversarial refiner's."""
-    return method == "paint" and exported.has_painter
-
-
 def require_method(exported, method: str) -> None:
     """A MissingStep naming the training command when the export cannot serve `method`."""
-    if method == "paint" and not (exported.adversarial or exported.has_painter):
+    if method == "paint" and not exported.has_painter:
         run = exported.folder.parent
         raise MissingStep(
-            f"--method paint needs a painter or a refiner trained with the patch discriminator, "
-            f"and {exported.folder} has neither: run `python train_refiner.py --run_dir {run} "
-            f"--painter` (or `python train_refiner.py --run_dir {run} "
-            f"--adversarial_weight 0.01`) and `python export_graphs.py --run_dir {run}`"
+            f"--method paint is the painter, and {exported.folder} has none: run "
+            f"`python train_refiner.py --run_dir {run} --painter` and "
+            f"`python export_graphs.py --run_dir {run}`"
         )
-
-
-def available_methods(exported) -> tuple[str, ...]:
-    """The latent methods this export serves (paint needs an adversarially trained refiner)."""
-    return tuple(m for m in LATENT_METHODS if m != "paint" or exported.adversarial)
 
 
 def frequency_split(decoded, frames, detail: float = 1.0, sigma: float = SPLIT_SIGMA):
@@ -116,12 +105,11 @@ def stylize_latents(
 
 
 def stylize_by_method(exported, frames, shift: Shift, detail=1.0, means=None):
-    """{method: output} for the same frames at z' = shift.apply(mu); means: the frames' mu,
-    when already known."""
+    """{method: output} of COMPARED_METHODS for the same frames at z' = shift.apply(mu); means:
+    the frames' mu, when already known."""
     if means is None:
         means, _ = exported.encode(frames)
-    methods = available_methods(exported)
-    return _stylize(exported, frames, shift.apply(means), means, methods, detail=detail)
+    return _stylize(exported, frames, shift.apply(means), means, COMPARED_METHODS, detail=detail)
 
 
 def _stylize(
@@ -137,8 +125,7 @@ def _stylize(
         require_method(exported, method)
     frames = as_float_images(frames)
     count = len(frames)
-    painter = painter_paints(exported, "paint") and "paint" in methods
-    rebuild = "residual" in methods or painter  # the painter's guide is residual's output
+    rebuild = {"residual", "paint"} & set(methods)  # the painter's guide is residual's output
     latents = np.concatenate([shifted, means]) if rebuild else shifted
     decoded = exported.decode(latents)
     found = {}
@@ -147,9 +134,9 @@ def _stylize(
     if {"refine", "residual", "paint"} & set(methods):
         guides = np.concatenate([frames] * (len(latents) // count))
         refined = exported.refine(decoded, guides, detail) if refine else decoded
-        found["refine"] = found["paint"] = refined[:count]
+        found["refine"] = refined[:count]
         if rebuild:
             found["residual"] = residual_transfer(refined[:count], refined[count:], frames, detail)
-        if painter:  # at the model size, the guide; painted at the paint resolution
+            # paint's, at the model size, is the guide; it is painted at the paint resolution
             found["paint"] = found["residual"]
     return {method: found[method] for method in methods}

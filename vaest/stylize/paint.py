@@ -12,16 +12,12 @@ the frame along its edges (vaest.upsample.colour_guide); the exported painter
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
-from vaest.errors import MissingStep, UserError
+from vaest.errors import MissingStep
 from vaest.io.imaging import fit_image, resize, to_uint8
 from vaest.latent import Shift
 from vaest.memory import painter_bytes, require_memory
-from vaest.models.config import PainterConfig
-from vaest.run_dir import PAINTER_CONFIG
 from vaest.stylize.stylizer import require_finite
 from vaest.upsample import colour_guide
 
@@ -67,16 +63,6 @@ def paint_frames(exported, frames, guides, weights, batch: int = 4) -> np.ndarra
     return require_finite(np.concatenate(out), "the painted frame")
 
 
-def painter_config(exported) -> PainterConfig:
-    """The export's painter_config.json; the smallest painter when it cannot be read, so that a
-    memory bound made with it stays a lower bound."""
-    try:
-        raw = json.loads((exported.folder / PAINTER_CONFIG).read_text())
-        return PainterConfig.from_dict(raw)
-    except (OSError, ValueError, TypeError, AttributeError, UserError):
-        return PainterConfig(filters=(1, 1, 1), residual_blocks=0)
-
-
 class PaintStage:
     """Output pictures in, painted pictures out, one at a time and in order (a video's frames
     are at clock[0] + i / clock[1] seconds, for a timeline's domain blend)."""
@@ -96,7 +82,7 @@ class PaintStage:
         # frames' flicker is measured at the paint resolution, where the strokes are made
         self.meter = None
         self._frames = 0
-        self._config = painter_config(exported)
+        self._config = exported.painter_config
         self._fits: set[tuple[int, int]] = set()  # picture sizes whose painting fits in memory
 
     def paint_size_of(self, height: int, width: int) -> tuple[int, int]:

@@ -15,7 +15,6 @@ from absl import logging
 from tqdm import tqdm
 
 from vaest.stylize.job import Result
-from vaest.stylize.methods import painter_paints
 from vaest.stylize.paint import PaintStage
 from vaest.stylize.plan import Plan
 from vaest.stylize.run_images import run_images
@@ -44,7 +43,7 @@ def run(plan: Plan, exported, progress: Callable | None = None) -> Result:
 
         stylizer = OptimizeMethod.for_plan(plan, exported, stylizer)
     paint = None
-    if painter_paints(exported, plan.settings.method):
+    if plan.settings.method == "paint":  # the painter, at the paint resolution
         clock = (plan.settings.start, float(plan.rate)) if video else (0.0, 1.0)
         steady_paint = FlowStabilizer(plan.settings.temporal_weight) if steady else None
         paint = PaintStage(exported, plan.schedule, plan.settings.paint_size, clock, steady_paint)

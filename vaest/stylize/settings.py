@@ -111,7 +111,8 @@ class Settings:
             )
         if self.method == "paint" and not self.refine:
             raise UserError(
-                "--method paint is the refiner's painting: it cannot go with --no_refine"
+                "--method paint paints residual's picture, made with the refiner: it cannot go "
+                "with --no_refine"
             )
         if not 0.0 <= self.detail <= 1.0:
             raise UserError(f"--detail must be in [0, 1], not {self.detail}")

@@ -91,7 +91,7 @@ class Stylizer:
     def one_graph(self) -> bool:
         """Whether the exported stylize graph does the whole job."""
         return (
-            (self.method == "refine" or (self.method == "paint" and not self.exported.has_painter))
+            self.method == "refine"
             and self.smoothing == 0
             and self.schedule is None
             and (self.refine or not self.exported.has_refiner)

@@ -14,7 +14,12 @@ import tensorflow as tf
 from absl import logging
 
 from vaest.errors import ConfigMismatch, MissingStep, UserError
-from vaest.models.config import PainterConfig, RefinerConfig, VaeConfig
+from vaest.models.config import (
+    PainterConfig,
+    RefinerConfig,
+    VaeConfig,
+    without_retired_defaults,
+)
 from vaest.models.painter import build_painter
 from vaest.models.refiner import build_refiner
 from vaest.models.vae import VAE
@@ -134,6 +139,8 @@ def require_untouched_config(folder: str | Path) -> None:
         return  # a damaged file is load_config's to report
     if not (isinstance(old, dict) and isinstance(new, dict)):
         return
+    # An older plain refiner's retired fields at their defaults: rewritten without them
+    old, new = without_retired_defaults(old), without_retired_defaults(new)
     fields = [
         f"{k}: {_shown(old.get(k))} -> {_shown(new.get(k))}"
         for k in sorted(old | new)

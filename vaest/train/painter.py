@@ -30,10 +30,11 @@ from absl import logging
 
 from vaest import flow
 from vaest.data.paint import PaintData, load_paint_data, paint_info
-from vaest.data.records import load_manifest
+from vaest.data.records import load_manifest, read_records
 from vaest.errors import UserError
 from vaest.io.grid import rows_grid
-from vaest.io.imaging import fit_image, to_uint8
+from vaest.io.imaging import as_float_images, fit_image, to_uint8
+from vaest.latent import CentroidTally, Shift
 from vaest.measure.feature_loss import FeatureDistance, SlicedWasserstein, pools_from_tiles
 from vaest.measure.painter_gate import held_out_count
 from vaest.memory import require_painter_training_memory
@@ -41,7 +42,6 @@ from vaest.models.config import PainterConfig
 from vaest.models.painter import build_painter, painter_inputs
 from vaest.models.refiner import gaussian_blur
 from vaest.run_dir import CONFIG, RunDir
-from vaest.train.adversarial import domain_offsets
 from vaest.train.checkpoints import latest_step, load_config, load_trained_vae, save_config
 from vaest.train.cluster import own_folder
 from vaest.train.loop import Schedule, TrainingRun, TrainSettings
@@ -239,6 +239,25 @@ class PainterTrainer(keras.Model):
         grads = tape.gradient(terms["loss"], variables)
         self.optimizer.apply_gradients(zip(grads, variables, strict=True))
         return terms
+
+
+def domain_offsets(vae, data_dir, manifest, batch: int = 32) -> np.ndarray:
+    """[domains, latent_dim]: per painting domain d, the offset of latent.Shift.toward(c_video,
+    c_d, 1), over the training records; zero for video domains. Alpha scales it."""
+    kinds = {d.id: d.kind for d in manifest.domains}
+    tally = CentroidTally(vae.config.latent_dim)
+    for records in read_records(data_dir, "train", manifest).batch(batch):
+        ids = records["domain_id"].numpy()
+        means = vae.encode(as_float_images(records["image"].numpy()))[0].numpy()
+        tally.add("video", means[np.array([kinds[int(i)] == "video" for i in ids])])
+        tally.add_by_key(ids.tolist(), means)
+    painting_ids = [d.id for d in manifest.domains if d.kind == "painting" and tally.count(d.id)]
+    if tally.count("video") == 0 or not painting_ids:
+        raise UserError("the painter needs video frames and painting tiles in the training records")
+    offsets = np.zeros((max(kinds) + 1, vae.config.latent_dim), np.float32)
+    for i in painting_ids:
+        offsets[i] = Shift.toward(tally.centroid("video"), tally.centroid(i), 1.0).offset
+    return offsets
 
 
 def train_painter(run_dir: str | Path, settings: PainterSettings, overrides: dict | None = None):

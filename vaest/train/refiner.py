@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,12 +14,12 @@ from absl import logging
 
 from vaest.data.pipeline import training_dataset
 from vaest.data.records import damage_reported, load_manifest
+from vaest.errors import ConfigMismatch
 from vaest.io.grid import rows_grid
 from vaest.memory import require_batch_memory
-from vaest.models.config import RefinerConfig
+from vaest.models.config import RefinerConfig, adversarially_trained
 from vaest.models.vae import sum_squared_error, to_float_images
 from vaest.run_dir import CONFIG, RunDir
-from vaest.train.adversarial import adversarial_dataset, adversarial_trainer
 from vaest.train.checkpoints import (
     latest_step,
     load_config,
@@ -53,12 +54,27 @@ def resolve_refiner_config(folder: Path, image_size, overrides: dict) -> Refiner
         require_untouched_config(folder)
         if (folder / CONFIG).exists():
             saved = load_config(RefinerConfig, folder)
+            require_not_adversarial(folder)
     asked = dataclasses.replace(
         saved or RefinerConfig(image_size=tuple(image_size)), **overrides
     )  # fmt: skip
     if saved is not None:
         asked.require_same(saved, str(folder))
     return asked
+
+
+def require_not_adversarial(folder: Path) -> None:
+    """A ConfigMismatch when the refiner in `folder` was trained with the retired adversarial
+    term: it still serves residual, refine and split, but plain training would silently change
+    what it was trained for."""
+    raw = json.loads((folder / CONFIG).read_text())
+    if adversarially_trained(raw):
+        raise ConfigMismatch(
+            f"{folder} holds a refiner trained with the retired adversarial term "
+            f"(adversarial_weight {raw['adversarial_weight']}): it still serves residual, refine "
+            "and split, but is not trained further; train a refiner into another --run_dir, and "
+            "the painter (--painter), which replaced the adversarial refiner, for paint"
+        )
 
 
 def train_refiner(
@@ -87,25 +103,16 @@ def _train_refiner(
         # The chief's config.json, when this worker can see it, is the one to resume with.
         config = resolve_refiner_config(run.refiner, vae.config.image_size, overrides or {})
         keras.utils.set_random_seed(settings.seed)
-        if config.adversarial:
-            model = adversarial_trainer(vae, data_dir, manifest, config, settings)
-        else:
-            style, style_offset = None, None
-            if config.style_weight > 0:
-                style, style_offset = style_term(
-                    vae, data_dir, manifest, config, settings.texture_weights
-                )
-            model = RefinerTrainer(vae, config, settings.identity_warmup_steps, style, style_offset)
+        style, style_offset = None, None
+        if config.style_weight > 0:
+            style, style_offset = style_term(
+                vae, data_dir, manifest, config, settings.texture_weights
+            )
+        model = RefinerTrainer(vae, config, settings.identity_warmup_steps, style, style_offset)
         model(np.zeros((1, *config.image_size, 3), np.float32))
         model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate))
         model.optimizer.build(model.refiner.trainable_variables)
         items = {"refiner": model.refiner, "optimizer": model.optimizer}
-        if config.adversarial:
-            model.build_optimizers(settings.learning_rate)
-            items.update(
-                discriminator=model.discriminator,
-                discriminator_optimizer=model.discriminator_optimizer,
-            )
     folder.mkdir(parents=True, exist_ok=True)
     save_config(config, folder)
 
@@ -135,9 +142,6 @@ def _train_refiner(
         rows = [shown, model.vae_output(x).numpy(), model(x).numpy()]
         if model.style is not None:
             rows.append(model.stylized(x).numpy())  # what the style term shapes
-        if config.adversarial:  # what the discriminator judges, toward each painting domain
-            for domain in model.painting_ids.numpy():
-                rows.append(model.painted(x, tf.fill([len(shown)], domain)).numpy())
         return rows_grid(rows)
 
     run = TrainingRun(
@@ -160,14 +164,9 @@ def _train_refiner(
     )
 
     def dataset_from(step: int):
-        if config.adversarial:
-            ds, mix = adversarial_dataset(
-                data_dir, manifest, settings.batch_size, settings.seed, step
-            )
-        else:
-            ds, mix = training_dataset(
-                data_dir, manifest, settings.batch_size, seed=settings.seed, start_step=step
-            )
+        ds, mix = training_dataset(
+            data_dir, manifest, settings.batch_size, seed=settings.seed, start_step=step
+        )
         logging.info("refiner: domain mix: %s", mix.describe())
         return ds
 

@@ -1,8 +1,7 @@
-"""The refiner's trainer and its texture term, shared by the plain and the adversarial training.
+"""The refiner's trainer and its texture term.
 
 RefinerTrainer trains the refiner on the frozen VAE's reconstructions from the posterior mean;
-vaest.train.adversarial extends it with the patch discriminator. vaest.train.refiner picks one
-and runs it.
+vaest.train.refiner runs it. required_features serves the painter's training too.
 """
 
 from __future__ import annotations
