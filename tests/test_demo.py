@@ -126,3 +126,26 @@ def test_the_painter_trains_for_its_share_once(tmp_path, monkeypatch):
     assert "--steps=100000" in calls[0] and f"--minutes={demo.PAINTER_SHARE * 15:g}" in calls[0]
     demo.train_painter(settings, tmp_path, "--run_dir=x")
     assert "--steps=321" in calls[1] and not any(a.startswith("--minutes") for a in calls[1])
+
+
+def test_the_demo_times_the_vae_at_the_rate_it_trains(tmp_path, monkeypatch, capsys):
+    """The two timing runs share a run folder, so the second resumes where the first stopped:
+    the rate is what the extra steps cost, on a machine where a step takes 0.5 s after 5 s of
+    start-up."""
+    from types import SimpleNamespace
+
+    from vaest import demo
+
+    trained = {"steps": 0}
+
+    def timed_step(name, script, *args):
+        steps = int(next(a for a in args if a.startswith("--steps=")).split("=")[1])
+        seconds = 5.0 + 0.5 * (steps - trained["steps"])
+        trained["steps"] = steps
+        return seconds
+
+    monkeypatch.setattr(demo, "step", timed_step)
+    settings = SimpleNamespace(vae_steps=1500, refiner_steps=400, minutes=15)
+    chosen = demo.train_vae_steps(settings, tmp_path, [])
+    assert "2.00 training steps/s" in capsys.readouterr().out
+    assert chosen == demo.budget_steps(1500, 400, 2.0, 15)

@@ -94,7 +94,9 @@ def train_vae_steps(settings, run: Path, vae_args: list[str]) -> tuple[int, int]
         return asked
     first = step("3 train VAE, timing", "train_vae.py", f"--steps={PROBE_STEPS}", *vae_args)
     second = step("3 train VAE, timing", "train_vae.py", f"--steps={3 * PROBE_STEPS}", *vae_args)
-    rate = 2 * PROBE_STEPS / max(second - first, 1e-3)  # the start-up cost cancels
+    # The second run resumes at PROBE_STEPS and trains twice as many: PROBE_STEPS more than
+    # the first, whose start-up cost cancels.
+    rate = PROBE_STEPS / max(second - first, 1e-3)
     vae_steps, refiner_steps = budget_steps(*asked, rate, settings.minutes)
     print(
         f"== budget: {rate:.2f} training steps/s here; {settings.minutes:g} minutes allow "
