@@ -97,13 +97,14 @@ def test_demo_times_two_chunks_then_keeps_its_choice(tmp_path, monkeypatch):
 
     def timed_step(name, script, *args):
         calls.append(next(a for a in args if a.startswith("--steps=")))
-        return {1: 70.0, 2: 190.0}[len(calls)]  # 60 more steps took 120 s: 0.5 steps/s
+        # the second resumes at the first's 30 steps and trains 60: 30 more took 120 s
+        return {1: 70.0, 2: 190.0}[len(calls)]
 
     monkeypatch.setattr(demo, "step", timed_step)
     settings = SimpleNamespace(vae_steps=1500, refiner_steps=400, minutes=15.0)
     chosen = demo.train_vae_steps(settings, tmp_path, ["--run_dir=x"])
     assert calls == [f"--steps={demo.PROBE_STEPS}", f"--steps={3 * demo.PROBE_STEPS}"]
-    assert chosen == demo.budget_steps(1500, 400, 0.5, 15.0) and chosen[0] < 1500
+    assert chosen == demo.budget_steps(1500, 400, 0.25, 15.0) and chosen[0] < 1500
     assert demo.train_vae_steps(settings, tmp_path, ["--run_dir=x"]) == chosen
     assert len(calls) == 2  # not timed again
     no_budget = SimpleNamespace(vae_steps=1500, refiner_steps=400, minutes=0.0)
