@@ -11,7 +11,7 @@ from absl import flags
 
 from vaest import cli
 from vaest.errors import UserError
-from vaest.models.config import PainterConfig
+from vaest.models.config import PAINTER_GUIDES, REFINER_GUIDES, PainterConfig
 from vaest.run_dir import RunDir
 
 cli.define_training_flags(steps=5000, batch_size=16)
@@ -19,7 +19,7 @@ flags.DEFINE_integer(
     "identity_warmup_steps", 0, "First train the refiner to copy its input for this many steps."
 )
 flags.DEFINE_enum(
-    "guide", "highpass", ["highpass", "none"],
+    "guide", "highpass", list(REFINER_GUIDES),
     "Structure guide beside the VAE image: highpass, the frame's luminance detail, which lets "
     "stylized frames keep their edges; or none, the original design (the VAE image alone).",
 )  # fmt: skip
@@ -59,7 +59,7 @@ flags.DEFINE_bool(
     "Give a budget with --minutes; --batch_size counts pairs of consecutive crops (try 2).",
 )  # fmt: skip
 flags.DEFINE_enum(
-    "painter_guide", "change", ["change", "decode"],
+    "painter_guide", "change", list(PAINTER_GUIDES),
     "With --painter: the colour guide beside the frame: change, the frame plus the latent "
     "shift's change decode(z') - decode(mu); or decode, decode(z') upsampled.",
 )  # fmt: skip

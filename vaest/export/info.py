@@ -7,9 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from vaest.errors import UserError
+from vaest.models.config import PAINTER_GUIDES, REFINER_GUIDES
 
-REFINER_GUIDES = ("none", "highpass")
-PAINTER_GUIDES = ("change", "decode")
 STEPS = ("vae_step", "refiner_step", "painter_step")
 
 

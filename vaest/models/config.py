@@ -11,6 +11,8 @@ from vaest.errors import ConfigMismatch, UserError
 # The activations the VAE and the refiner may take: a named set, so that an export's ops are
 # known in advance (vaest.export.trust allows only the ops these exports hold).
 ACTIVATIONS = ("elu", "relu", "leaky_relu", "selu", "gelu", "silu")
+REFINER_GUIDES = ("highpass", "none")  # RefinerConfig.guide
+PAINTER_GUIDES = ("change", "decode")  # PainterConfig.guide
 
 
 def _is(value, like) -> bool:
@@ -208,7 +210,7 @@ class RefinerConfig(_Saved):
     def __post_init__(self):
         if not self.body_filters or min(self.body_filters) < 1:
             raise UserError(f"body_filters must be positive numbers, not {self.body_filters}")
-        if self.guide not in ("none", "highpass"):
+        if self.guide not in REFINER_GUIDES:
             raise UserError(f"guide must be none or highpass, not {self.guide!r}")
         require_activation(self)
         require_finite(
@@ -255,7 +257,7 @@ class PainterConfig(_Saved):
             raise UserError(f"the painter needs distinct painting domains, not {self.domains}")
         if len(self.filters) != 3 or min(self.filters) < 1 or self.residual_blocks < 0:
             raise UserError("the painter needs three positive filter counts and >= 0 blocks")
-        if self.guide not in ("change", "decode"):
+        if self.guide not in PAINTER_GUIDES:
             raise UserError(f"the painter's guide must be change or decode, not {self.guide!r}")
         require_finite(self, (
             "texture_weight", "content_weight", "colour_weight", "temporal_weight",
