@@ -43,28 +43,32 @@ flags.DEFINE_integer(
 )
 flags.DEFINE_boolean("overwrite", False, "Replace an existing RUN/data once the new one is done.")
 flags.DEFINE_string(
-    "paint_size", "",
-    "Also keep, in RUN/data/paint, the videos' frames and the paintings at this paint "
-    "resolution, HxW (e.g. 360x640, the output size the painter will mostly paint at): what "
-    "train_refiner.py --painter trains on. Empty: none.",
+    "paint_data_size", "",
+    "Also keep, in RUN/data/paint, the videos' frames and the paintings at this size, HxW (e.g. "
+    "360x640: the output size the painter will mostly paint; it trains at 1/its --brush of "
+    "it): what train_refiner.py --painter trains on. Empty: none.",
 )  # fmt: skip
+flags.DEFINE_string("paint_size", None, "Retired: renamed --paint_data_size (HxW).")
 flags.DEFINE_integer(
-    "paint_frames", 600, "With --paint_size: keep the first N frames of each video.", 2
+    "paint_frames", 600, "With --paint_data_size: keep the first N frames of each video.", 2
 )
 
 
 def main(argv):
+    cli.refuse_flags(["paint_size"], "renamed --paint_data_size (HEIGHTxWIDTH)")
     # Every flag is checked before --overwrite lets the extraction replace RUN/data.
     options = cli.settings_from_flags(
         sources.Options,
         image_size=sources.parse_image_size(FLAGS.image_size),
         crop=sources.parse_crop(FLAGS.crop),
     )
-    paint_size = sources.parse_paint_size(FLAGS.paint_size) if FLAGS.paint_size else None
+    paint_size = (
+        sources.parse_paint_data_size(FLAGS.paint_data_size) if FLAGS.paint_data_size else None
+    )
     sources.check_output(FLAGS.run_dir, FLAGS.overwrite)
     plans = sources.plan_domains(FLAGS.video, FLAGS.paintings, options)
     if paint_size:
-        sources.require_paint_aspect(plans, paint_size, FLAGS.paint_size)
+        sources.require_paint_aspect(plans, paint_size, FLAGS.paint_data_size)
     for plan in plans:
         d = plan.domain
         logging.info("domain %d %s (%s): %d source(s)", d.id, d.name, d.kind, len(plan.sources))

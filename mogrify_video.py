@@ -33,7 +33,7 @@ from vaest.stylize.optimize_choices import (
 )
 from vaest.stylize.plan import make_plan
 from vaest.stylize.run import run as stylize_run
-from vaest.stylize.settings import BATCH_SIZE, PAINT_SIZE, SOURCE_AUTO, Settings
+from vaest.stylize.settings import BATCH_SIZE, SOURCE_AUTO, Settings
 
 cli.define_run_dir_flag()
 flags.DEFINE_string("input", None, "A video, an image, or a folder of images.", required=True)
@@ -165,12 +165,10 @@ flags.DEFINE_enum(
     "--method optimize: sliced (Wasserstein distance of VGG features to the paintings' tiles) or "
     "gram (their mean Gram matrices), for comparison.",
 )  # fmt: skip
-flags.DEFINE_integer(
-    "paint_size",
-    PAINT_SIZE,
-    "--method paint with a painter: the longest side it paints at, in pixels; a larger output is "
-    "painted at this size and enlarged (the painter's time grows with the area).",
-)
+flags.DEFINE_string(
+    "paint_size", None,
+    "Retired: the painter paints at 1/its brush of --output_size (train_refiner.py --brush).",
+)  # fmt: skip
 flags.DEFINE_string(
     "optimize_size",
     DEFAULT_OPTIMIZE_SIZE,
@@ -180,6 +178,8 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
+    cli.refuse_flags(["paint_size"], "retired: the painter paints at 1/its brush of "
+                     "--output_size; train it with train_refiner.py --painter --brush")  # fmt: skip
     if FLAGS.target_video:
         cli.refuse_flags(
             ["target"], "--target_video's frames are the targets: give one or the other"

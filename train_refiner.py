@@ -3,7 +3,7 @@ or, with --painter, the painter at the paint resolution, into RUN/painter.
 
 The refiner sees the VAE's decode of the posterior mean and learns to rebuild the original image.
 The painter (vaest.train.painter) learns to paint frames of RUN/data/paint (extract_tiles.py
---paint_size) with each painting domain's texture, guided by the latent shift's colours.
+--paint_data_size) with each painting domain's texture, guided by the latent shift's colours.
 Resumes from the folder's newest checkpoint, continuing to --steps in total or for --minutes.
 """
 
@@ -55,7 +55,7 @@ for _name in RETIRED:
 flags.DEFINE_bool(
     "painter", False,
     "Train the painter instead of the refiner: strokes at the paint resolution, for "
-    "mogrify_video.py --method paint. Needs RUN/data/paint (extract_tiles.py --paint_size). "
+    "mogrify_video.py --method paint. Needs RUN/data/paint (extract_tiles.py --paint_data_size). "
     "Give a budget with --minutes; --batch_size counts pairs of consecutive crops (try 2).",
 )  # fmt: skip
 flags.DEFINE_enum(
@@ -65,11 +65,23 @@ flags.DEFINE_enum(
 )  # fmt: skip
 PAINTER = PainterConfig()  # the painter's defaults, which its flags show
 flags.DEFINE_float(
+    "brush", PAINTER.brush,
+    "With --painter: relative stroke size. The painter trains and paints at 1/brush of the "
+    "paint data's and the output's size (2: strokes twice as large, a quarter of the cost).",
+)  # fmt: skip
+flags.DEFINE_integer(
+    "colour_cell", PAINTER.colour_cell,
+    "With --painter: the colour term compares mean colours over cells this many px wide (at "
+    "the paint resolution); strokes inside a cell are free.",
+)  # fmt: skip
+flags.DEFINE_float(
     "texture_weight", PAINTER.texture_weight,
     "With --painter: weight of the sliced Wasserstein texture term.",
 )  # fmt: skip
 flags.DEFINE_float(
-    "colour_weight", PAINTER.colour_weight, "With --painter: weight of the low-passed colour term."
+    "colour_weight",
+    PAINTER.colour_weight,
+    "With --painter: weight of the colour term (cells' mean colours).",
 )
 flags.DEFINE_float(
     "temporal_weight", PAINTER.temporal_weight,
@@ -99,7 +111,7 @@ PAINTER_FLAGS = {  # flag -> PainterConfig field
     "painter_guide": "guide", "texture_weight": "texture_weight",
     "content_weight": "content_weight", "colour_weight": "colour_weight",
     "temporal_weight": "temporal_weight", "noise_weight": "noise_weight",
-    "content_layer": "content_layer",
+    "content_layer": "content_layer", "brush": "brush", "colour_cell": "colour_cell",
 }  # fmt: skip
 
 CONFIG_FLAGS = (

@@ -70,6 +70,10 @@ flags.DEFINE_integer(
     "content_layer", PAINTER.content_layer, "VGG16 layer of the content term: 0, 1 or 2."
 )
 flags.DEFINE_float("colour_weight", PAINTER.colour_weight, "Weight of the painter's colour term.")
+flags.DEFINE_integer("colour_cell", PAINTER.colour_cell, "Cells (px) of the painter's colour term.")
+flags.DEFINE_float("brush", PAINTER.brush, "The painter's relative stroke size (1/brush scale).")
+flags.DEFINE_list("filters", [str(x) for x in PAINTER.filters], "The painter's three widths.")
+flags.DEFINE_integer("residual_blocks", PAINTER.residual_blocks, "The painter's residual blocks.")
 flags.DEFINE_list(
     "crop_range",
     [str(x) for x in PAINTER.crop_range],
@@ -84,7 +88,7 @@ flags.DEFINE_integer("speed_frames", 48, "Frames of the unseen pan stylized per 
 flags.DEFINE_string("work_dir", None, "Keep the runs here (default: a temporary folder).")
 FLAGS = flags.FLAGS
 MODEL_SIZE = (72, 128)
-OUTPUT_SIZE = (360, 640)  # (height, width): the paint resolution and the measured output
+OUTPUT_SIZE = (360, 640)  # (height, width): the paint data's size and the measured output
 LARGE_SIZE = (720, 1280)
 JUDGED, JUDGED_EVERY = 12, 3  # frames judged by VGG figures; the clip's first 36 for flicker
 CLASSIFIER_CROPS = 48  # VGG at the output size costs seconds per image on a CPU
@@ -153,6 +157,10 @@ def train(work: Path) -> dict:
         "content_layer": FLAGS.content_layer,
         "noise_weight": FLAGS.noise_weight,
         "crop_range": tuple(int(x) for x in FLAGS.crop_range),
+        "colour_cell": FLAGS.colour_cell,
+        "brush": FLAGS.brush,
+        "filters": tuple(int(x) for x in FLAGS.filters),
+        "residual_blocks": FLAGS.residual_blocks,
     }
     train_painter(run, settings, overrides)
     minutes[painter.name] = round((time.perf_counter() - start) / 60, 1)

@@ -35,7 +35,7 @@ def test_scaled_down_demo_runs_every_step(tmp_path):
         "--frame_stride=6",
         "--tiles_per_painting=4",
         "--painter_steps=2",
-        "--paint_size=72x128",
+        "--paint_data_size=72x128",
     ]
     done = subprocess.run(
         [sys.executable, "-m", "vaest.demo", f"--run_dir={run}", *args],

@@ -91,7 +91,7 @@ def test_a_style_video_is_painted_by_the_painter(painter, exported_painter, tmp_
     clip = make_video(tmp_path / "in.mp4", frames=4, size="64x36", fps=10)
     painted = stylize(
         painter, exported_painter, clip, tmp_path / "paint.mp4", target_video=str(style),
-        paint_size=64, method="paint",
+        method="paint",
     )  # fmt: skip
     assert painted.frames == 4
     residual = stylize(

@@ -120,7 +120,7 @@ def test_a_nan_painter_output_is_refused_and_nothing_is_written(painter_export, 
     clip = make_video(tmp_path / "in.mp4", frames=3, size="64x36")
     out = tmp_path / "out"
     out.mkdir()
-    job = make_job(Settings(method="paint", paint_size=32), clip, out / "o.mp4", painter_export)
+    job = make_job(Settings(method="paint"), clip, out / "o.mp4", painter_export)
     with pytest.raises(UserError, match="the painted frame is not finite"):
         run(make_plan(job, exported), exported)
     assert list(out.iterdir()) == []
@@ -189,20 +189,20 @@ def test_extraction_checks_the_paint_size_before_deleting_anything(extracted):
     before = files(extracted)
     args = ["--overwrite", f"--video=clip={extracted.parent / 'clip.mp4'}"]
     error = one_error(script("extract_tiles.py", f"--run_dir={extracted}", *args,
-                             "--image_size=36x64", "--paint_size=360x64O"))  # fmt: skip
-    assert error.startswith("error: --paint_size 360x64O: must be HEIGHTxWIDTH"), error
+                             "--image_size=36x64", "--paint_data_size=360x64O"))  # fmt: skip
+    assert error.startswith("error: --paint_data_size 360x64O: must be HEIGHTxWIDTH"), error
     assert files(extracted) == before
 
 
 def test_a_paint_size_of_the_wrong_shape_is_refused_naming_the_hxw_order(extracted):
-    """--paint_size is HEIGHTxWIDTH where mogrify's --output_size is WIDTHxHEIGHT: 640x360 on a
+    """--paint_data_size is HEIGHTxWIDTH where mogrify's --output_size is WIDTHxHEIGHT: 640x360 on a
     landscape clip would paint portrait slices of it. Refused before anything is written."""
     clip = extracted.parent / "clip.mp4"
     before = files(extracted)
     error = one_error(script("extract_tiles.py", f"--run_dir={extracted}", "--overwrite",
                              f"--video=clip={clip}", "--image_size=36x64",
-                             "--paint_size=640x360"))  # fmt: skip
-    assert "--paint_size 640x360 is HEIGHTxWIDTH (640 high, 360 wide)" in error, error
+                             "--paint_data_size=640x360"))  # fmt: skip
+    assert "--paint_data_size 640x360 is HEIGHTxWIDTH (640 high, 360 wide)" in error, error
     assert "are 36x64 (HxW)" in error and "e.g. 360x640" in error, error
     assert files(extracted) == before
 
@@ -211,7 +211,7 @@ def test_a_paint_size_of_the_wrong_shape_is_refused_naming_the_hxw_order(extract
     plans = plan_domains([f"clip={clip}"], [], Options(image_size=(36, 64)))
     require_paint_aspect(plans, (360, 640), "360x640")  # the video's shape passes
     require_paint_aspect(plans, (360, 480), "360x480")  # near it, with a warning
-    with pytest.raises(UserError, match="--paint_size 480x480 is HEIGHTxWIDTH"):
+    with pytest.raises(UserError, match="--paint_data_size 480x480 is HEIGHTxWIDTH"):
         require_paint_aspect(plans, (480, 480), "480x480")
 
 
@@ -228,7 +228,7 @@ def memory_of(monkeypatch):
 def test_painting_and_optimising_sizes_that_cannot_fit_are_refused(
     painter_export, tiny_run, tmp_path, memory_of
 ):
-    """The painter at --paint_size 16384 on a 16384x9216 output, and --optimize_size 6000x3375,
+    """The painter on a 16384x9216 output, and --optimize_size 6000x3375,
     each pass the output size's own check and are refused before the work, naming the flag."""
     from conftest import make_video
 
@@ -242,10 +242,10 @@ def test_painting_and_optimising_sizes_that_cannot_fit_are_refused(
     clip = make_video(tmp_path / "in.mp4", frames=2, size="64x36")
     out = tmp_path / "out"
     out.mkdir()
-    painting = Settings(method="paint", paint_size=16384, output_size="16384x9216")
+    painting = Settings(method="paint", output_size="16384x9216")
     optimising = Settings(method="optimize", optimize_size="6000x3375", output_size="6000x3375")
     for asked, run_dir, flag in (
-        (painting, painter_export, "--paint_size 16384 (painting 9216x16384 pictures)"),
+        (painting, painter_export, "painting 4608x8192 pictures (brush 2)"),
         (optimising, tiny_run, "--optimize_size 6000x3375"),
     ):
         exported = load_export(run_dir)
@@ -272,3 +272,18 @@ def test_painter_training_that_cannot_fit_is_refused_before_reading(
     with pytest.raises(UserError, match=r"^--batch_size 100000 \(pairs of 64x64 crops"):
         train_painter(run, batch, SMALL)
     assert not (run / "painter" / "checkpoints").exists()
+
+
+def test_retired_and_bad_paint_sizes_are_one_line(tmp_path):
+    """mogrify's --paint_size is retired (the brush sets the paint resolution), extract's is
+    renamed; each names what replaced it. A brush outside 1 to 8 is refused."""
+    from vaest.errors import UserError
+    from vaest.models.config import PainterConfig
+
+    error = one_error(script("mogrify_video.py", f"--run_dir={tmp_path}", "--input=a.mp4",
+                             "--output=b.mp4", "--paint_size=640"))  # fmt: skip
+    assert error.startswith("error: --paint_size: retired") and "--brush" in error, error
+    error = one_error(script("extract_tiles.py", f"--run_dir={tmp_path}", "--paint_size=36x64"))
+    assert error == "error: --paint_size: renamed --paint_data_size (HEIGHTxWIDTH)", error
+    with pytest.raises(UserError, match="brush must be 1 to 8"):
+        PainterConfig(brush=0.5)

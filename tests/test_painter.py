@@ -10,7 +10,6 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
-import pytest
 import tensorflow as tf
 from conftest import SMALL_PAINTER as SMALL
 from conftest import linked_run
@@ -222,7 +221,7 @@ def test_mogrify_paints_videos_and_images_at_the_output_size(exported_painter, t
     clip = make_video(tmp_path / "in.mp4", frames=6, size="160x96", audio=True)
     outputs, flicker = {}, {}
     for method in ("residual", "paint", "auto"):
-        settings = Settings(method=method, paint_size=64, measure_temporal=True)
+        settings = Settings(method=method, measure_temporal=True)
         job = make_job(settings, clip, tmp_path / f"{method}.mp4", exported_painter)
         result = run(make_plan(job, exported), exported)
         assert result.frames == 6 and stream_info(result.path)["has_audio"]
@@ -265,22 +264,53 @@ def test_the_export_measures_the_painter_on_frames_it_never_trained_on(exported_
 
 def test_training_never_draws_the_held_out_frames(painter_run):
     """With the held-out frames poisoned, no training batch holds a NaN."""
-    import dataclasses
-
     from vaest.data.paint import load_paint_data
     from vaest.measure.painter_gate import held_out_count
-    from vaest.train.painter import PairSampler
+    from vaest.train.painter import PairSampler, VideoGuides
 
-    data = load_paint_data(painter_run)
-    frames = data.frames["clip"].copy()
+    frames = load_paint_data(painter_run, brush=2.0).frames["clip"].copy()
     frames[len(frames) - held_out_count(len(frames)) :] = np.nan
-    poisoned = dataclasses.replace(data, frames={"clip": frames})
-    shape = frames.shape[:3]
-    decodes = {"clip": (np.zeros((*shape[:1], 36, 64, 3)), np.zeros((1, *shape[:1], 36, 64, 3)))}
+    count, height, width = frames.shape[:3]
+    video = VideoGuides(
+        frames, frames.astype(np.float16), np.zeros((1, *frames.shape), np.float16),
+        np.zeros((count - 1, height, width, 2), np.float16),
+        np.ones((count - 1, height, width), bool),
+    )  # fmt: skip
     config = PainterConfig(domains=("art",), **SMALL)
-    sampler = PairSampler(poisoned, decodes, config, batch=4, seed=0)
+    sampler = PairSampler({"clip": video}, config, batch=4, seed=0)
     for step in range(40):
         assert np.isfinite(sampler.draw(step)["frames"]).all(), step
+
+
+def test_the_guides_made_once_are_the_guides_of_every_strength(painter_run):
+    """The sampler scales one change per frame (made at the start of training) by the drawn
+    strength alpha: that is the colour guide of the shift alpha times as strong, made afresh.
+    And a drawn pair's flow brings its earlier crop onto its later one."""
+    from vaest import flow
+    from vaest.data.paint import load_paint_data
+    from vaest.train.painter import PairSampler, VideoGuides
+    from vaest.upsample import colour_guide
+
+    frames = load_paint_data(painter_run, brush=2.0).frames["clip"][:6]
+    rng = np.random.default_rng(0)
+    rebuilt = rng.uniform(0.2, 0.8, (6, 36, 64, 3)).astype(np.float32)
+    styled = np.clip(rebuilt[None] + rng.normal(0, 0.1, (1, 6, 36, 64, 3)), 0, 1)
+    video = VideoGuides.made(frames, rebuilt, styled.astype(np.float32), "change")
+    for alpha in (0.75, 1.0, 1.25):
+        shifted = rebuilt[2] + alpha * (styled[0, 2] - rebuilt[2])
+        fresh = colour_guide(frames[2], shifted, rebuilt[2], "change")
+        scaled = np.clip(video.bases[2].astype(np.float32) + alpha * video.changes[0, 2], 0, 1)
+        assert np.abs(fresh - scaled).max() < 4e-3, alpha
+    config = PainterConfig(domains=("art",), **SMALL)
+    batch = PairSampler({"clip": video}, config, batch=2, seed=0).draw(0)
+    pairs = len(batch["flow"])
+    for i in range(pairs):
+        earlier, later = batch["frames"][i], batch["frames"][pairs + i]
+        seen = batch["visible"][i, ..., 0] > 0
+        warped = flow.warp(earlier, batch["flow"][i])
+        assert seen.any()
+        moved = np.abs(warped - later).mean(-1)[seen].mean()
+        assert moved <= np.abs(earlier - later).mean(-1)[seen].mean() + 1e-3
 
 
 def test_auto_is_residual_without_a_painter(tiny_run, tmp_path, photos):
@@ -296,14 +326,6 @@ def test_auto_is_residual_without_a_painter(tiny_run, tmp_path, photos):
     for given, meant in (("auto", "residual"), ("refine", "refine")):
         job = make_job(Settings(method=given), tmp_path / "in.png", tmp_path / "o.png", tiny_run)
         assert make_plan(job, exported).settings.method == meant
-
-
-def test_a_bad_paint_size_is_one_line():
-    from vaest.errors import UserError
-    from vaest.stylize.settings import Settings
-
-    with pytest.raises(UserError, match="--paint_size must be 16 to 16384"):
-        Settings(method="paint", paint_size=4).check()
 
 
 def test_evaluation_measures_the_painter(exported_painter, tmp_path):

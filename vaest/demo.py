@@ -42,8 +42,8 @@ def define_flags() -> None:
         "first (on 2 CPU cores, 3.75 minutes at 180x320 are about 240 steps).",
     )  # fmt: skip
     flags.DEFINE_string(
-        "paint_size", "180x320",
-        "HxW the painter trains at (the sample's own size): extract_tiles.py --paint_size.",
+        "paint_data_size", "180x320",
+        "HxW of the paint data (the sample's own size): extract_tiles.py --paint_data_size.",
     )  # fmt: skip
     flags.DEFINE_integer("batch_size", 16, "Training batch size.")
     flags.DEFINE_integer("frame_stride", 2, "Keep every Nth video frame for training.")
@@ -181,7 +181,7 @@ def run_demo(settings) -> dict:
             f"--paintings=art={paintings}", f"--image_size={settings.image_size}",
             f"--frame_stride={settings.frame_stride}",
             f"--tiles_per_painting={settings.tiles_per_painting}",
-            f"--paint_size={settings.paint_size}",
+            f"--paint_data_size={settings.paint_data_size}",
         )  # fmt: skip
     step("2 preview", "preview_tiles.py", rd)
     batch = f"--batch_size={settings.batch_size}"

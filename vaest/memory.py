@@ -94,7 +94,7 @@ def require_painter_training_memory(config, frames: int, size, batch_size: int) 
     where = f"{size[0]}x{size[1]}"
     require_memory(
         data, f"reading the {frames} paint frames at {where}",
-        "extract again with a smaller --paint_size or --paint_frames",
+        "extract again with a smaller --paint_data_size or --paint_frames",
     )  # fmt: skip
     side = min(config.crop_range[1], *size)
     step = painter_bytes(config, side, side, 2 * batch_size, training=True)

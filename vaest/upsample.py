@@ -84,12 +84,40 @@ def colour_guide(frame, styled, rebuilt, kind: str = "change") -> np.ndarray:
     model size. "change": the frame plus the shift's change styled - rebuilt, upsampled along the
     frame's edges as the residual method does (vaest.upsample); "decode": styled resized.
     """
+    base, change = guide_parts(frame, styled, rebuilt, kind)
+    return np.clip(base + change, 0.0, 1.0)
+
+
+def guide_parts(frame, styled, rebuilt, kind: str = "change"):
+    """(base, change), float32 [H, W, 3]: colour_guide is clip(base + change). Both
+    upsamplings are linear, so the change of a shift alpha times as strong is alpha * change:
+    the painter's training draws strengths from one change made per frame."""
     frame = as_float_images(frame)
     height, width = frame.shape[:2]
-    styled = as_float_images(styled)
+    difference = as_float_images(styled) - as_float_images(rebuilt)
     if kind == "decode":
-        return np.clip(cv2.resize(styled, (width, height), interpolation=cv2.INTER_LINEAR), 0, 1)
-    rebuilt = as_float_images(rebuilt)
+        base = cv2.resize(as_float_images(rebuilt), (width, height), interpolation=cv2.INTER_LINEAR)
+        return base, cv2.resize(difference, (width, height), interpolation=cv2.INTER_LINEAR)
     small = cv2.resize(frame, (styled.shape[1], styled.shape[0]), interpolation=cv2.INTER_AREA)
-    change = guided_upsample(styled - rebuilt, grey(small), grey(frame))
-    return np.clip(frame + change, 0.0, 1.0)
+    return frame, guided_upsample(difference, grey(small), grey(frame))
+
+
+def paint_resolution(height: int, width: int, brush: float) -> tuple[int, int]:
+    """The size the painter trains on and paints a picture (or the paint data) of height x width
+    at: 1/brush of it (PainterConfig.brush)."""
+    return max(8, round(height / brush)), max(8, round(width / brush))
+
+
+def painted_upsample(painted, frame_low, frame_high, detail: float = 1.0) -> np.ndarray:
+    """The painter's output at the paint resolution brought to frame_high's size, float32 [0, 1].
+
+    Resized (bicubic), plus `detail` times the frame's own detail above the paint resolution
+    (frame_high minus frame_low resized): the frame's edges stay as sharp as the frame's, and
+    the strokes keep their shape (a guided filter would fit them away: they do not follow the
+    frame's luminance). frame_low: the frame at the paint resolution.
+    """
+    height, width = frame_high.shape[:2]
+    low = np.stack([as_float_images(painted), as_float_images(frame_low)])
+    up = [cv2.resize(x, (width, height), interpolation=cv2.INTER_CUBIC) for x in low]
+    out = up[0] + detail * (as_float_images(frame_high) - up[1])
+    return np.clip(out, 0.0, 1.0)

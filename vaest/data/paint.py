@@ -22,6 +22,7 @@ from vaest.errors import UserError
 from vaest.io import imaging, video
 from vaest.io.atomic import staged_folder
 from vaest.run_dir import PAINT_DATA, PAINT_FRAMES, PAINT_INFO, PAINT_PAINTINGS, RunDir
+from vaest.upsample import paint_resolution
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def paint_info(run_dir: str | Path) -> dict:
     if not (folder / PAINT_INFO).exists():
         raise UserError(
             f"the painter trains on {folder}, which is missing: extract again with "
-            "`python extract_tiles.py ... --paint_size HxW`"
+            "`python extract_tiles.py ... --paint_data_size HxW`"
         )
     info = json.loads((folder / PAINT_INFO).read_text())
     frames = folder / PAINT_FRAMES
@@ -101,16 +102,24 @@ def paint_info(run_dir: str | Path) -> dict:
     return info
 
 
-def load_paint_data(run_dir: str | Path) -> PaintData:
-    """RUN/data/paint, or a UserError saying how to make it."""
+def load_paint_data(run_dir: str | Path, brush: float = 1.0) -> PaintData:
+    """RUN/data/paint at 1/brush of its size (frames and paintings alike, so that the
+    paintings' strokes keep their size relative to the frame), or a UserError saying how to
+    make it."""
     folder = RunDir(run_dir).data / PAINT_DATA
     info = paint_info(run_dir)
+    size = paint_resolution(*info["size"], brush)
+
+    def scaled(image: np.ndarray) -> np.ndarray:
+        # paintings cover the paint size: each keeps its own aspect
+        return imaging.resize(image, *paint_resolution(*image.shape[:2], brush))
 
     def images(path: Path) -> list[np.ndarray]:
-        return [imaging.as_float_images(imaging.load_image(p)) for p in sorted(path.glob("*.png"))]
+        return [imaging.as_float_images(scaled(imaging.load_image(p)))
+                for p in sorted(path.glob("*.png"))]  # fmt: skip
 
     frames = {name: np.stack(images(folder / PAINT_FRAMES / name)) for name in info["videos"]}
     paintings = {name: images(folder / PAINT_PAINTINGS / name) for name in info["paintings"]}
     if not any(len(f) > 1 for f in frames.values()) or not paintings:
         raise UserError(f"{folder} needs a video of 2 frames or more and a painting domain")
-    return PaintData(tuple(info["size"]), frames, paintings)
+    return PaintData(size, frames, paintings)

@@ -89,23 +89,25 @@ def parse_image_size(text: str) -> tuple[int, int]:
     return size
 
 
-def parse_paint_size(text: str) -> tuple[int, int]:
-    """--paint_size HEIGHTxWIDTH, each side at least PAINT_SIDE, that fits in memory."""
+def parse_paint_data_size(text: str) -> tuple[int, int]:
+    """--paint_data_size HEIGHTxWIDTH, each side at least PAINT_SIDE, that fits in memory."""
     try:
         size = imaging.parse_size(text)
     except ValueError:
         size = None
     if size is None or min(size) < PAINT_SIDE:
         raise UserError(
-            f"--paint_size {text}: must be HEIGHTxWIDTH, two sides of at least {PAINT_SIDE}, "
+            f"--paint_data_size {text}: must be HEIGHTxWIDTH, two sides of at least {PAINT_SIDE}, "
             "e.g. 360x640"
         )
-    require_memory(image_bytes(*size, copies=2), f"--paint_size {text}", "choose a smaller size")
+    require_memory(
+        image_bytes(*size, copies=2), f"--paint_data_size {text}", "choose a smaller size"
+    )
     return size
 
 
 def require_paint_aspect(plans: list[DomainPlan], size: tuple[int, int], text: str) -> None:
-    """Refuse a --paint_size whose shape is far from a video's frames (a landscape clip given a
+    """Refuse a --paint_data_size whose shape is far from a video's frames (a landscape clip given a
     portrait size, most likely WIDTHxHEIGHT typed for HEIGHTxWIDTH); warn when it is off."""
     for plan in plans:
         if plan.frame_size is None:
@@ -116,12 +118,14 @@ def require_paint_aspect(plans: list[DomainPlan], size: tuple[int, int], text: s
             continue
         shape = f"{plan.given}'s frames are {size_text(plan.frame_size)} (HxW)"
         if off < PAINT_ASPECT_REFUSED:
-            logging.warning("--paint_size %s (HxW): %s; the paint frames crop them", text, shape)
+            logging.warning(
+                "--paint_data_size %s (HxW): %s; the paint frames crop them", text, shape
+            )
             continue
         long = max(size)
         like = (round(long * fh / fw), long) if fw >= fh else (long, round(long * fw / fh))
         raise UserError(
-            f"--paint_size {text} is HEIGHTxWIDTH ({ph} high, {pw} wide), but {shape}: the "
+            f"--paint_data_size {text} is HEIGHTxWIDTH ({ph} high, {pw} wide), but {shape}: the "
             f"paint frames would be a slice of them, enlarged; give HEIGHTxWIDTH of the video's "
             f"shape, e.g. {size_text(like)} (mogrify's --output_size is WIDTHxHEIGHT)"
         )

@@ -226,31 +226,50 @@ class PainterConfig(_Saved):
     scale and bias per painting domain (Dumoulin et al. 2017)."""
 
     domains: tuple[str, ...] = ("paintings",)  # painting domains, in the order of the weights
-    filters: tuple[int, ...] = (32, 64, 128)  # 9x9 stem, then two stride-2 3x3 convs
+    # 9x9 stem, then two stride-2 3x3 convs. Half Johnson's widths: at --brush 2 that is 0.68
+    # GMAC per 320x180 frame (bench/painter_size.py), and it painted strokes where the full
+    # width, at 8x the cost per step, had not in the same minutes (doc/painter.md).
+    filters: tuple[int, ...] = (16, 32, 64)
     residual_blocks: int = 5
+    # Relative stroke size: the painter trains and paints at 1/brush of the paint data's and the
+    # output's resolution, with the paintings scaled alike, so its strokes are brush times the
+    # size (relative to the frame) that VGG's receptive fields reach at full resolution, and it
+    # costs 1/brush^2. The output keeps the frame's edges through the guided upsampling.
+    brush: float = 2.0
     # The colour guide beside the frame: "change", the frame plus the shift's change
     # decode(z') - decode(mu) upsampled along the frame's edges (as the residual method makes
     # it); or "decode", decode(z') upsampled.
     guide: str = "change"
     # Loss weights (vaest.train.painter), each per term, which are scale-free or per value;
-    # chosen by 6-minute runs of bench/paint.py toward candy (doc/painter.md): texture 1 left
-    # the content term in charge, temporal 20 flickered 10x the source.
+    # chosen by runs of bench/paint.py toward candy (doc/painter.md).
     texture_weight: float = 10.0
     content_weight: float = 1.0
     # The VGG16 layer the content term compares (0: relu1_2, 1: relu2_2, 2: relu3_3). The
     # texture term matches the paintings' relu3_3 statistics, which a relu3_3 content term
     # holds back toward the frame's.
     content_layer: int = 1
+    # Colour is compared over cells this many px wide (at the paint resolution): the mean colour
+    # of each cell follows the guide and strokes inside a cell are free. A 6-px blur at weight
+    # 20 held every colour variation wider than about 12 px to the guide: no strokes.
+    colour_cell: int = 16
     colour_weight: float = 20.0
     temporal_weight: float = 1000.0
-    colour_sigma: float = 6.0  # px at the paint resolution: colour is judged below this
     # Noise stability (Gupta et al. 2017): the output for the frame plus Gaussian noise of this
     # standard deviation (per value in [0, 1]) against the output for the frame, so that a
     # video's grain and coding noise do not make the strokes crawl. Weight 0: off.
     noise_weight: float = 300.0
     noise_sigma: float = 0.02
-    crop_range: tuple[int, ...] = (128, 192)  # training crops' side, drawn in this range
+    # Training crops' side, drawn in this range at the paint data's size (scaled by 1/brush)
+    crop_range: tuple[int, ...] = (128, 192)
     alpha_spread: float = 0.25  # the shift is drawn in 1 +- this during training
+
+    @classmethod
+    def from_dict(cls, raw: dict):
+        # Painters saved before the brush and the colour cells painted at the paint data's own
+        # size, with a 6-px colour blur; they have no such fields.
+        raw = {"brush": 1.0, **raw}
+        raw.pop("colour_sigma", None)
+        return super().from_dict(raw)
 
     def __post_init__(self):
         if not self.domains or len(set(self.domains)) != len(self.domains):
@@ -261,8 +280,12 @@ class PainterConfig(_Saved):
             raise UserError(f"the painter's guide must be change or decode, not {self.guide!r}")
         require_finite(self, (
             "texture_weight", "content_weight", "colour_weight", "temporal_weight",
-            "colour_sigma", "alpha_spread", "noise_weight", "noise_sigma",
+            "alpha_spread", "noise_weight", "noise_sigma",
         ))  # fmt: skip
+        if not (math.isfinite(self.brush) and 1.0 <= self.brush <= 8.0):
+            raise UserError(f"brush must be 1 to 8 (relative stroke size), not {self.brush}")
+        if self.colour_cell < 1:
+            raise UserError(f"colour_cell must be 1 px or more, not {self.colour_cell}")
         if self.content_layer not in (0, 1, 2):
             raise UserError(f"content_layer must be 0, 1 or 2, not {self.content_layer}")
         if len(self.crop_range) != 2 or not 32 <= self.crop_range[0] <= self.crop_range[1]:

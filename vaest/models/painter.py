@@ -1,5 +1,8 @@
 """The painter: strokes made at the paint resolution, from the frame and its colour guide.
 
+The paint resolution is the picture's over the config's brush (vaest.upsample.paint_resolution):
+training and step 7 both go through it.
+
 A fully convolutional network in Johnson et al.'s 2016 layout, so it runs at any height and width:
 reflection padding, a 9x9 conv, two stride-2 3x3 convs, residual blocks, and two nearest-neighbour
 upsamplings each followed by a conv (a transposed conv would print a grid), then a 9x9 conv to RGB.

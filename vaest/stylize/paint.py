@@ -2,7 +2,8 @@
 
 In step 7 (PaintStage), the guide is the `residual` method's picture at the output size: the
 frame plus the shift's change upsampled along its edges; the painter paints it with the frame at
-the paint resolution, the output size with its long side capped at --paint_size.
+the paint resolution, 1/brush of the output size (the painter's config), and the painted picture
+is brought back to the output size with the frame's own detail (vaest.upsample.painted_upsample).
 
 For frames at the paint resolution (any size of the model's aspect), the VAE runs at the model
 size on the fitted frames: decode(z') and decode(mu) give the shift's change, which is laid on
@@ -19,7 +20,7 @@ from vaest.io.imaging import fit_image, resize, to_uint8
 from vaest.latent import Shift
 from vaest.memory import painter_bytes, require_memory
 from vaest.stylize.stylizer import require_finite
-from vaest.upsample import colour_guide
+from vaest.upsample import colour_guide, paint_resolution, painted_upsample
 
 
 def painter_weights(exported, mix: dict[str, float]) -> np.ndarray:
@@ -47,8 +48,9 @@ def colour_guides(exported, frames, shift: Shift, kind: str | None = None) -> np
 
 
 def paint_frames(exported, frames, guides, weights, batch: int = 4) -> np.ndarray:
-    """The exported painter on frames and their guides at any size; weights [domains] (one
-    blend for every frame) or [N, domains]. float32 [N,H,W,3] in [0, 1]."""
+    """The exported painter on frames and their guides at any size, painted at the paint
+    resolution and brought back to their size as step 7 does; weights [domains] (one blend
+    for every frame) or [N, domains]. float32 [N,H,W,3] in [0, 1]."""
     if not exported.has_painter:
         raise MissingStep(
             f"{exported.folder} has no painter: run `python train_refiner.py --painter` and "
@@ -56,27 +58,27 @@ def paint_frames(exported, frames, guides, weights, batch: int = 4) -> np.ndarra
         )
     weights = np.asarray(weights, np.float32)
     weights = np.broadcast_to(weights, (len(frames), weights.shape[-1]))
+    size = paint_resolution(*frames.shape[1:3], exported.painter_config.brush)
     out = []
     for start in range(0, len(frames), batch):
         part = slice(start, start + batch)
-        out.append(exported.paint(frames[part], guides[part], weights[part]))
-    return require_finite(np.concatenate(out), "the painted frame")
+        small = [np.stack([resize(to_uint8(x), *size) for x in a[part]]) for a in (frames, guides)]
+        painted = require_finite(exported.paint(*small, weights[part]), "the painted frame")
+        for picture, frame, full in zip(painted, small[0], frames[part], strict=True):
+            out.append(painted_upsample(picture, frame, full))
+    return np.stack(out).astype(np.float32)
 
 
 class PaintStage:
     """Output pictures in, painted pictures out, one at a time and in order (a video's frames
     are at clock[0] + i / clock[1] seconds, for a timeline's domain blend)."""
 
-    def __init__(self, exported, schedule, paint_size: int, clock=(0.0, 1.0), stabilizer=None):
+    def __init__(self, exported, schedule, clock=(0.0, 1.0), stabilizer=None):
         """schedule: vaest.stylize.targets.TargetSchedule, whose mixes blend the painter's
         domains (or a style video's vaest.stylize.target_video.StyleLatents, the mix nearest
-        to each style frame); paint_size: the longest side painted, in pixels (larger
-        pictures are painted smaller and enlarged); stabilizer: a
-        vaest.stylize.stabilize.FlowStabilizer for a video's painted frames, run at the paint
-        resolution, where the strokes are made."""
-        self.exported, self.schedule, self.paint_size, self.clock = (
-            exported, schedule, paint_size, clock
-        )  # fmt: skip
+        to each style frame); stabilizer: a vaest.stylize.stabilize.FlowStabilizer for a
+        video's painted frames, run at the paint resolution, where the strokes are made."""
+        self.exported, self.schedule, self.clock = exported, schedule, clock
         self.stabilizer = stabilizer
         # a vaest.flow.TemporalMeter for --measure_temporal (run_video sets it): the painted
         # frames' flicker is measured at the paint resolution, where the strokes are made
@@ -86,9 +88,8 @@ class PaintStage:
         self._fits: set[tuple[int, int]] = set()  # picture sizes whose painting fits in memory
 
     def paint_size_of(self, height: int, width: int) -> tuple[int, int]:
-        """The size a picture of this size is painted at: its longest side capped."""
-        scale = min(1.0, self.paint_size / max(height, width))
-        return max(8, round(height * scale)), max(8, round(width * scale))
+        """The size a picture of this size is painted at."""
+        return paint_resolution(height, width, self._config.brush)
 
     def require_memory(self, height: int, width: int) -> None:
         """Refuse, before painting, pictures of this size whose painting cannot fit in memory."""
@@ -97,8 +98,8 @@ class PaintStage:
         size = self.paint_size_of(height, width)
         require_memory(
             painter_bytes(self._config, *size),
-            f"--paint_size {self.paint_size} (painting {size[0]}x{size[1]} pictures)",
-            "choose a smaller --paint_size or --output_size",
+            f"painting {size[0]}x{size[1]} pictures (brush {self._config.brush:g})",
+            "choose a smaller --output_size",
         )
         self._fits.add((height, width))
 
@@ -111,6 +112,7 @@ class PaintStage:
         height, width = guide.shape[:2]
         self.require_memory(height, width)
         size = self.paint_size_of(height, width)
+        full = frame
         if size != (height, width):
             guide, frame = resize(guide, *size), resize(frame, *size)
         time = self.clock[0] + self._frames / self.clock[1]
@@ -122,7 +124,9 @@ class PaintStage:
         painted = to_uint8(painted)
         if self.meter is not None:
             self.meter.add(to_uint8(frame), painted)
-        return painted if size == (height, width) else resize(painted, height, width)
+        if size == (height, width):
+            return painted
+        return to_uint8(painted_upsample(painted, frame, full))
 
     def describe(self) -> str:
-        return f"painted at up to {self.paint_size} px a side"
+        return f"painted at 1/{self._config.brush:g} of the output size"

@@ -46,7 +46,7 @@ def run(plan: Plan, exported, progress: Callable | None = None) -> Result:
     if plan.settings.method == "paint":  # the painter, at the paint resolution
         clock = (plan.settings.start, float(plan.rate)) if video else (0.0, 1.0)
         steady_paint = FlowStabilizer(plan.settings.temporal_weight) if steady else None
-        paint = PaintStage(exported, plan.schedule, plan.settings.paint_size, clock, steady_paint)
+        paint = PaintStage(exported, plan.schedule, clock, steady_paint)
         if video:  # before the first frame: an image's size is checked when it is painted
             paint.require_memory(*plan.geometry.placement[2:])
     plan.job.output.parent.mkdir(parents=True, exist_ok=True)

@@ -34,7 +34,6 @@ DEFAULT_STRENGTH = 1.0
 TEMPORAL_KINDS = ("flow", "latent")  # --temporal: any of these, comma-separated, or none
 LATENT_SMOOTHING = 0.5  # the latent moving average of --temporal latent without --smoothing
 BATCH_SIZE = 8  # frames per model call on a CPU
-PAINT_SIZE = 960  # pixels: the painter's cost grows with the area; 960x540 for 16:9 HD
 
 MAX_SECONDS = 1e8  # --start and --duration: about three years, far within ffmpeg's range
 
@@ -70,7 +69,6 @@ class Settings:
     keep_colours: bool = False
     side_by_side: bool = False
     target_video: str | None = None  # a style video (or image): frame t's target at time t
-    paint_size: int = PAINT_SIZE  # --method paint with a painter: the longest side painted
     # --method optimize (vaest.stylize.optimize_method)
     iterations: int = DEFAULT_ITERATIONS  # per frame
     optimizer: str = DEFAULT_OPTIMIZER  # lbfgs or adam
@@ -103,8 +101,6 @@ class Settings:
                             f"not {self.duration}")  # fmt: skip
         if self.max_frames is not None and self.max_frames < 1:
             raise UserError(f"--max_frames must be at least 1, not {self.max_frames}")
-        if not 16 <= self.paint_size <= 16384:
-            raise UserError(f"--paint_size must be 16 to 16384 pixels, not {self.paint_size}")
         if self.method not in (AUTO, *METHODS):
             raise UserError(
                 f"--method must be {AUTO} or one of {', '.join(METHODS)}, not {self.method!r}"

@@ -27,10 +27,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 from absl import logging
+from tqdm import tqdm
 
 from vaest import flow
-from vaest.data.paint import PaintData, load_paint_data, paint_info
+from vaest.data.paint import load_paint_data, paint_info
 from vaest.data.records import load_manifest, read_records
+from vaest.data.sources import PAINT_SIDE
 from vaest.errors import UserError
 from vaest.io.grid import rows_grid
 from vaest.io.imaging import as_float_images, fit_image, to_uint8
@@ -40,13 +42,12 @@ from vaest.measure.painter_gate import held_out_count
 from vaest.memory import require_painter_training_memory
 from vaest.models.config import PainterConfig
 from vaest.models.painter import build_painter, painter_inputs
-from vaest.models.refiner import gaussian_blur
 from vaest.run_dir import CONFIG, RunDir
 from vaest.train.checkpoints import latest_step, load_config, load_trained_vae, save_config
 from vaest.train.cluster import own_folder
 from vaest.train.loop import Schedule, TrainingRun, TrainSettings
 from vaest.train.refining import required_features
-from vaest.upsample import colour_guide
+from vaest.upsample import guide_parts, paint_resolution
 
 POOL_CROPS = 48  # crops per painting domain whose VGG features the texture term samples
 CLIP_NORM = 1.0  # global gradient norm: Adam without it collapsed at a high learning rate
@@ -83,27 +84,64 @@ def shifted_decodes(vae, frames: np.ndarray, offsets: np.ndarray, batch: int = 1
     return np.concatenate(rebuilt), np.concatenate(styled).transpose(1, 0, 2, 3, 4)
 
 
+@dataclass
+class VideoGuides:
+    """What a video's training pairs are drawn from, made once per run: its frames at the paint
+    resolution, the colour guide's parts (vaest.upsample.guide_parts, per painting domain at
+    alpha = 1), and each consecutive pair's flow and visibility (vaest.flow.pair_flow). Per
+    step, a draw only crops them: DIS flow and the guided filter ran per pair and per step."""
+
+    frames: np.ndarray  # [N, H, W, 3] float32
+    bases: np.ndarray  # [N, H, W, 3] float16: the frame, or decode(mu) for the "decode" guide
+    changes: np.ndarray  # [D, N, H, W, 3] float16
+    flows: np.ndarray  # [N - 1, H, W, 2] float16: brings frame i onto frame i + 1
+    visible: np.ndarray  # [N - 1, H, W] bool
+
+    @classmethod
+    def made(cls, frames, rebuilt, styled, kind: str) -> VideoGuides:
+        """frames at the paint resolution; rebuilt, styled: shifted_decodes of them."""
+        parts = [[guide_parts(f, s[i], rebuilt[i], kind) for i, f in enumerate(frames)]
+                 for s in styled]  # fmt: skip
+        bases = np.stack([base for base, _ in parts[0]]).astype(np.float16)
+        changes = np.stack([[c for _, c in domain] for domain in parts]).astype(np.float16)
+        pairs = [flow.pair_flow(a, b) for a, b in zip(frames[:-1], frames[1:], strict=True)]
+        flows = np.stack([p.flow for p in pairs]).astype(np.float16)
+        return cls(frames, bases, changes, flows, np.stack([p.visible for p in pairs]))
+
+
+def inside_crop(pair_flow: np.ndarray) -> np.ndarray:
+    """[H, W] bool: the crop's pixels whose flow lands inside the crop (the rest see a frame
+    edge the crop does not hold)."""
+    height, width = pair_flow.shape[:2]
+    ys, xs = np.mgrid[:height, :width]
+    x, y = xs + pair_flow[..., 0], ys + pair_flow[..., 1]
+    return (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)
+
+
 class PairSampler:
     """Training batches as numpy arrays, each drawn from (seed, step) alone."""
 
-    def __init__(self, data: PaintData, decodes: dict, config: PainterConfig, batch: int, seed=0):
-        """decodes: video name -> shifted_decodes of its frames, offsets in config.domains order."""
-        self.data, self.decodes, self.config = data, decodes, config
+    def __init__(self, videos: dict, config: PainterConfig, batch: int, seed=0):
+        """videos: video name -> its VideoGuides, domains in config.domains order."""
+        self.videos, self.config = videos, config
         self.batch, self.seed = batch, seed
-        self.videos = [v for v in data.frames if len(data.frames[v]) > 1]
+        self.names = [v for v in videos if len(videos[v].frames) > 1]
+        self.size = next(iter(videos.values())).frames.shape[1:3]
 
     def side(self, rng) -> int:
-        low, high = self.config.crop_range
-        side = 32 * int(rng.integers(low // 32, high // 32 + 1))
-        return max(32, min(side, *self.data.size))
+        """A crop side in crop_range scaled by 1/brush, in steps of 32 px: the crops cover
+        what they would of the frame at full resolution, at 1/brush^2 of VGG's cost."""
+        low, high = (round(side / self.config.brush) for side in self.config.crop_range)
+        side = 32 * int(rng.integers(max(low // 32, 1), max(high // 32, 1) + 1))
+        return max(32, min(side, *self.size))
 
     def draw(self, step: int, purpose: int = 0) -> dict[str, np.ndarray]:
         rng = np.random.default_rng([self.seed, max(step, 0), purpose])
         side, count = self.side(rng), len(self.config.domains)
         earlier, later, guides_t, guides_u, flows, visible, ids = ([] for _ in range(7))
         for _ in range(self.batch):
-            name = self.videos[int(rng.integers(len(self.videos)))]
-            frames = self.data.frames[name]
+            video = self.videos[self.names[int(rng.integers(len(self.names)))]]
+            frames = video.frames
             # the last frames are held out: the export measures the painter on them
             t = int(rng.integers(len(frames) - held_out_count(len(frames)) - 1))
             domain = int(rng.integers(count))
@@ -111,15 +149,15 @@ class PairSampler:
             top = int(rng.integers(frames.shape[1] - side + 1))
             left = int(rng.integers(frames.shape[2] - side + 1))
             box = (slice(top, top + side), slice(left, left + side))
-            rebuilt, styled = self.decodes[name]
             for index, frame_list, guide_list in ((t, earlier, guides_t), (t + 1, later, guides_u)):
-                shifted = rebuilt[index] + alpha * (styled[domain, index] - rebuilt[index])
-                guide = colour_guide(frames[index], shifted, rebuilt[index], self.config.guide)
+                base = video.bases[index][box].astype(np.float32)
+                change = video.changes[domain, index][box].astype(np.float32)
                 frame_list.append(frames[index][box])
-                guide_list.append(guide[box])
-            pair = flow.pair_flow(earlier[-1], later[-1])
-            flows.append(pair.flow)
-            visible.append(pair.visible[..., None].astype(np.float32))
+                guide_list.append(np.clip(base + alpha * change, 0.0, 1.0))
+            pair = video.flows[t][box].astype(np.float32)
+            flows.append(pair)
+            seen = video.visible[t][box] & inside_crop(pair)
+            visible.append(seen[..., None].astype(np.float32))
             ids.append(domain)
         ids = np.array(ids + ids, np.int32)
         return {
@@ -205,10 +243,11 @@ class PainterTrainer(keras.Model):
         theirs = maps[self.content.layer][pairs:]
         content = tf.reduce_mean(self.content.between(ours[self.content.layer], theirs))
         texture = tf.reduce_mean(self.texture(ours, data["domain_ids"][pairs:], seed))
-        sigma = cfg.colour_sigma
+        cell = cfg.colour_cell
         colour = tf.reduce_mean(
-            tf.square(gaussian_blur(out, sigma) - gaussian_blur(data["guides"], sigma))
-        )
+            tf.square(tf.nn.avg_pool2d(out, cell, cell, "VALID")
+                      - tf.nn.avg_pool2d(data["guides"], cell, cell, "VALID"))
+        )  # fmt: skip
         warped = warp_images(out[:pairs], data["flow"])
         difference = tf.reduce_mean(tf.square(out[pairs:] - warped), axis=-1, keepdims=True)
         visible = data["visible"]
@@ -277,15 +316,24 @@ def _train_painter(run_dir, folder: Path, settings: PainterSettings, overrides: 
         raise UserError(f"no painting domain of {run.data / 'paint'} is in the manifest")
     config = resolve_painter_config(run.painter, domains, overrides or {})
     frames = sum(info["frames"].values())
-    require_painter_training_memory(config, frames, info["size"], settings.batch_size)
-    data = load_paint_data(run_dir)
+    size = paint_resolution(*info["size"], config.brush)
+    if min(size) < PAINT_SIDE:
+        raise UserError(
+            f"brush {config.brush:g} trains at {size[0]}x{size[1]}, below {PAINT_SIDE} a side: "
+            "extract a larger --paint_data_size or train with a smaller --brush"
+        )
+    require_painter_training_memory(config, frames, size, settings.batch_size)
+    data = load_paint_data(run_dir, config.brush)
     vae, vae_step = load_trained_vae(run_dir)
     keras.utils.set_random_seed(settings.seed)
     features = required_features(settings.texture_weights, "the painter")
     by_id = domain_offsets(vae, run.data, manifest)
     ids = {d.name: d.id for d in manifest.domains}
     offsets = np.stack([by_id[ids[name]] for name in config.domains])
-    decodes = {name: shifted_decodes(vae, f, offsets) for name, f in data.frames.items()}
+    videos = {
+        name: VideoGuides.made(f, *shifted_decodes(vae, f, offsets), config.guide)
+        for name, f in tqdm(data.frames.items(), desc="flows and guides", unit="video")
+    }
     rng = np.random.default_rng(settings.seed)
     side = min(config.crop_range[1], *data.size)
     crops = {}
@@ -301,7 +349,7 @@ def _train_painter(run_dir, folder: Path, settings: PainterSettings, overrides: 
     model.optimizer.build(model.painter.trainable_variables)
     folder.mkdir(parents=True, exist_ok=True)
     save_config(config, folder)
-    sampler = PairSampler(data, decodes, config, settings.batch_size, settings.seed)
+    sampler = PairSampler(videos, config, settings.batch_size, settings.seed)
     fixed = {k: tf.constant(v) for k, v in sampler.draw(0, purpose=1).items()}
 
     def validate() -> dict[str, float]:
