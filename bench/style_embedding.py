@@ -12,6 +12,14 @@ embeddings instead of VGG statistics (fit_classifier_on), with the same negative
 their gradings and graded photographs: vaest.measure.negatives). A network trained for another
 purpose on other data judges differently: a frame that fools both is more likely painted than
 one that fools VGG's statistics alone.
+
+Measured in bench/paint.py's setup (48 crops of a painting at 640x360 against 25 training frames
+and their 145 gradings and graded photographs; 2 shared cores): held-out balanced accuracy 1.0
+for candy, the_scream, mosaic and wave, 0.94 for udnie; 12 held-out crops all taken for
+paintings, 12 unseen frames 0 to 0.08. But unseen frames Reinhard-transferred to the painting's
+palette passed for candy 0.42, udnie 0.50 and wave 0.42 of the time (0 for the_scream and
+mosaic): this embedding weighs the palette, so alone it is no judge of paint. 11 ms per window
+(one thread, idle machine), 6 windows per 640x360 frame.
 """
 
 from __future__ import annotations
