@@ -18,8 +18,8 @@ and their 145 gradings and graded photographs; 2 shared cores): held-out balance
 for candy, the_scream, mosaic and wave, 0.94 for udnie; 12 held-out crops all taken for
 paintings, 12 unseen frames 0 to 0.08. But unseen frames Reinhard-transferred to the painting's
 palette passed for candy 0.42, udnie 0.50 and wave 0.42 of the time (0 for the_scream and
-mosaic): this embedding weighs the palette, so alone it is no judge of paint. 11 ms per window
-(one thread, idle machine), 6 windows per 640x360 frame.
+mosaic): this embedding weighs the palette, so alone it is no judge of paint. 11 to 22 ms per
+window with one thread (as the shared machine was less or more busy), 6 windows per 640x360 frame.
 """
 
 from __future__ import annotations
