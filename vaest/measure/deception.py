@@ -18,6 +18,7 @@ with a reason, so that its rate is reported as "not separable: <reason>" and nev
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 from scipy import optimize, special
@@ -174,19 +175,28 @@ def fit_style_classifier(
     )
 
 
+def fit_classifier_on(
+    describe, paintings, frames, seed: int = 0, copies: int = COPIES
+) -> StyleClassifier:
+    """fit_style_classifier on `describe(images)` rows ([N, D] per [N, H, W, 3] images: any
+    network's descriptors) of a painting domain's images against frames, `copies` gradings of
+    each toward the paintings' palettes and graded photographs
+    (vaest.measure.negatives.negative_images), all [N, H, W, 3] at one size."""
+    negatives = negatives_with_recoloured(
+        describe(frames), describe(negative_images(frames, paintings, copies, seed))
+    )
+    return fit_style_classifier(describe(paintings), negatives, seed=seed)
+
+
 def fit_painting_classifier(
     texture, paintings, frames, seed: int = 0, copies: int = COPIES
 ) -> StyleClassifier:
-    """fit_style_classifier on VGG style descriptors (features.style_descriptors) of a painting
-    domain's images against frames, `copies` gradings of each toward the paintings' palettes and
-    graded photographs (vaest.measure.negatives.negative_images), all [N, H, W, 3] at one size."""
+    """fit_classifier_on VGG style descriptors (features.style_descriptors with `texture`)."""
     from vaest.measure.features import style_descriptors
 
-    negatives = negatives_with_recoloured(
-        style_descriptors(texture, frames),
-        style_descriptors(texture, negative_images(frames, paintings, copies, seed)),
+    return fit_classifier_on(
+        partial(style_descriptors, texture), paintings, frames, seed=seed, copies=copies
     )
-    return fit_style_classifier(style_descriptors(texture, paintings), negatives, seed=seed)
 
 
 def deception_rate(classifier: StyleClassifier, features) -> float | None:
