@@ -21,7 +21,7 @@ PAINTINGS ?=
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[dev,hed]'
+	$(VENV)/bin/pip install --quiet -e '.[dev,hed,bench]'
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -203,8 +203,8 @@ def test_minutes_stop_training_and_save(painter_run, tmp_path):
 
 def test_mogrify_paints_videos_and_images_at_the_output_size(exported_painter, tmp_path, photos):
     """--method paint on an export with a painter: residual's picture is the colour guide, and
-    the painter paints it at the paint resolution (here capped below the output size). --method
-    auto paints when its held-out figures beat residual's, and the MP4's record says which."""
+    the painter paints it at the paint resolution, 1/brush of the output size. --method auto
+    paints when its held-out figures beat residual's, and the MP4's record says which."""
     from conftest import make_video
 
     from vaest.export.read import load_export
@@ -218,6 +218,9 @@ def test_mogrify_paints_videos_and_images_at_the_output_size(exported_painter, t
     from vaest.stylize.settings import Settings, parse_record
 
     exported = load_export(exported_painter)
+    painted_sizes = []
+    paint = exported.paint
+    exported.paint = lambda f, g, w: painted_sizes.append(f.shape[1:3]) or paint(f, g, w)
     clip = make_video(tmp_path / "in.mp4", frames=6, size="160x96", audio=True)
     outputs, flicker = {}, {}
     for method in ("residual", "paint", "auto"):
@@ -228,6 +231,7 @@ def test_mogrify_paints_videos_and_images_at_the_output_size(exported_painter, t
         outputs[method] = np.stack(list(iter_frames(result.path))).astype(int)
         flicker[method] = result.temporal["warping_error"]
     assert outputs["paint"].shape == outputs["residual"].shape == (6, 96, 160, 3)
+    assert exported.painter_config.brush == 2.0 and set(painted_sizes) == {(48, 80)}
     assert np.abs(outputs["paint"] - outputs["residual"]).mean() > 2  # painted, not the guide
     # auto follows the painter's held-out figures, and the record says which it took and why
     paints, why = painter_verdict(exported.painter_figures)
@@ -371,3 +375,31 @@ def test_flicker_is_measured_for_the_painter(exported_painter, tmp_path):
     assert all(np.isfinite([*plain.values(), *steady.values()]))
     assert plain["input_warping_error"] == found["residual"]["input_warping_error"]
     assert steady["warping_error"] < plain["warping_error"]
+
+
+def test_the_painted_picture_keeps_its_strokes_and_the_frames_edges_at_full_size():
+    """Painted at 1/brush, brought back to the output size: where the painter changed nothing
+    the output is the full-size frame itself, edges and all; a stroke pattern made at the paint
+    resolution is in the output as it was, enlarged."""
+    from vaest.io.imaging import resize
+    from vaest.upsample import painted_upsample
+
+    rng = np.random.default_rng(0)
+    frame = (rng.random((64, 96, 3)) * 40 + 100).astype(np.uint8)
+    frame[:, 48:] += 80  # a sharp edge, finer than the paint resolution can hold
+    low = resize(frame, 32, 48)
+    assert np.abs(painted_upsample(low, low, frame) * 255 - frame).max() < 0.5
+    strokes = np.where((np.arange(48) // 3) % 2, 0.1, -0.1)[None, :, None] * np.ones((32, 1, 3))
+    painted = np.clip(low / 255.0 + strokes, 0, 1).astype(np.float32)
+    change = painted_upsample(painted, low, frame) - frame / 255.0
+    enlarged = resize(((strokes + 0.5) * 255).astype(np.uint8), 64, 96) / 255.0 - 0.5
+    assert np.corrcoef(change.ravel(), enlarged.ravel())[0, 1] > 0.95
+
+
+def test_painters_saved_before_the_brush_paint_at_their_own_size():
+    config = PainterConfig.from_dict({**PainterConfig().to_dict(), "colour_sigma": 6.0})
+    assert config.brush == 2.0
+    raw = PainterConfig().to_dict()
+    del raw["brush"], raw["colour_cell"]
+    old = PainterConfig.from_dict({**raw, "colour_sigma": 6.0})
+    assert old.brush == 1.0 and old.colour_cell == PainterConfig.colour_cell
