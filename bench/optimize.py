@@ -27,13 +27,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
 from common import (  # noqa: E402
     SHARED,
-    TRAIN_PHOTOS,
-    UNSEEN_PHOTOS,
+    begin,
     cpu_summary,
-    pan,
+    films,
+    painting_judge,
     refiner_settings,
     vae_settings,
-    work_folder,
 )
 
 flags.DEFINE_string("painting", "candy.jpg", "The painting domain, from ../shared/data.")
@@ -57,13 +56,10 @@ def train(work: Path) -> Path:
     from vaest.data.extract import extract
     from vaest.data.sources import Options, plan_domains
     from vaest.export.write import export
-    from vaest.io.imaging import find_images
     from vaest.train.refiner import train_refiner
     from vaest.train.vae import train_vae
 
-    photos = {p.stem: p for p in find_images(SHARED / "photos")}
-    video = pan([photos[n] for n in TRAIN_PHOTOS], work / "train.mp4", OUTPUT, 300, 1)
-    pan([photos[n] for n in UNSEEN_PHOTOS], work / "unseen.mp4", OUTPUT, 100, 2)
+    video, _ = films(work, OUTPUT, 300, 100)
     art = work / "art"
     art.mkdir(exist_ok=True)
     shutil.copy(SHARED / "paintings" / FLAGS.painting, art / FLAGS.painting)
@@ -80,11 +76,9 @@ def train(work: Path) -> Path:
 
 
 def main(argv):
-    if not SHARED.exists():
-        print(f"skipped: {SHARED} is absent")
+    work = begin(FLAGS.work_dir, "vaest-optimize-")
+    if work is None:
         return
-    work = work_folder(FLAGS.work_dir, "vaest-optimize-")
-    print(cpu_summary())
     start = time.perf_counter()
     train(work)
     print(f"training and data: {(time.perf_counter() - start) / 60:.1f} min")
@@ -143,14 +137,12 @@ def measure(work: Path) -> None:
     import dataclasses
 
     from vaest.colour import lab_statistics, reinhard_transfer
-    from vaest.data.records import domain_images
     from vaest.export.read import Exported
     from vaest.flow import temporal_figures
     from vaest.io.imaging import resize, save_image, to_uint8
     from vaest.io.video import iter_frames
     from vaest.latent import Shift
-    from vaest.measure import features, metrics
-    from vaest.measure.deception import fit_painting_classifier
+    from vaest.measure import features
     from vaest.measure.style import style_figures
     from vaest.stylize.methods import stylize_by_method
     from vaest.stylize.optimize_frames import OptimizeSettings
@@ -161,13 +153,7 @@ def measure(work: Path) -> None:
     weights = features.default_weights_path()
     texture = features.TextureFeatures(weights)
     deep = features.TextureFeatures(weights, content=True)
-    tiles = domain_images(judge, "train", "art")
-    classifier = fit_painting_classifier(texture, tiles, domain_images(judge, "train", "film"))
-    held = domain_images(judge, "val", "art")
-    colours, tile_texture = (
-        metrics.colour_statistics(held),
-        features.texture_statistics(texture, held),
-    )
+    tiles, classifier, colours, tile_texture = painting_judge(judge, texture)
     unseen = [f for i, f in enumerate(iter_frames(work / "unseen.mp4")) if i < FLAGS.frames]
     frames = np.stack(unseen).astype(np.float32) / 255.0
     # the bench's own export, whose paintings lie beside the run: trusted to read them
