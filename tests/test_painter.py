@@ -349,3 +349,20 @@ def test_flicker_is_measured_for_the_painter(exported_painter, tmp_path):
     assert all(np.isfinite([*plain.values(), *steady.values()]))
     assert plain["input_warping_error"] == found["residual"]["input_warping_error"]
     assert steady["warping_error"] < plain["warping_error"]
+
+
+def test_a_hand_edited_config_names_the_field_before_resuming(
+    painter_run, trained_painter, tmp_path
+):
+    """As the VAE's and the refiner's: config.json edited after the checkpoints were saved is
+    refused naming the field, even when the flags agree with the edit."""
+    from vaest.errors import ConfigMismatch
+    from vaest.run_dir import CONFIG
+    from vaest.train.painter import train_painter
+
+    resumed = linked_run(painter_run, tmp_path / "edited", parts=("data", "vae"))
+    shutil.copytree(trained_painter / "painter", resumed / "painter")
+    path = resumed / "painter" / CONFIG
+    path.write_text(json.dumps({**json.loads(path.read_text()), "residual_blocks": 2}))
+    with pytest.raises(ConfigMismatch, match="residual_blocks: 1 -> 2"):
+        train_painter(resumed, settings(3), {**SMALL, "residual_blocks": 2})
