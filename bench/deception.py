@@ -38,8 +38,7 @@ TARGETS = {"reinhard": ("<=", 0.1), "held-out crops": (">=", 0.9)}
 
 def painting_crops(path: Path, size, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(training crops, held-out crops) of one painting at `size`, uint8."""
-    from vaest.data.extract import tile_boxes
-    from vaest.io.imaging import load_image, resize
+    from vaest.io.imaging import load_image, resize, tile_boxes
 
     painting = load_image(path)
     rng = np.random.default_rng(seed)

@@ -154,7 +154,7 @@ def composed(geometry, upsample: str, styled, fitted, frames) -> list[np.ndarray
     from vaest.stylize.compose import Composer
     from vaest.stylize.settings import Settings
 
-    compose = Composer(geometry, Settings(method="residual", detail=1.0, upsample=upsample))
+    compose = Composer(geometry, Settings(detail=1.0, upsample=upsample), "residual")
     return [compose(s, f, None, frame) for s, f, frame in zip(styled, fitted, frames, strict=True)]
 
 

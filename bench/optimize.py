@@ -93,9 +93,10 @@ def optimizing(run: Path, frames_at_size, settings, features, textures, seconds:
     from vaest.export.read import Exported
     from vaest.io.imaging import resize
     from vaest.latent import Shift
-    from vaest.stylize.optimize import Objective
-    from vaest.stylize.optimize_frames import FrameOptimizer
-    from vaest.stylize.optimize_method import OptimizeMethod
+    from vaest.stylize.clock import Clock
+    from vaest.stylize.optimize.frames import FrameOptimizer
+    from vaest.stylize.optimize.method import OptimizeMethod
+    from vaest.stylize.optimize.objective import Objective
     from vaest.stylize.stylizer import Stylizer
 
     exported = Exported.from_run(run)
@@ -103,7 +104,7 @@ def optimizing(run: Path, frames_at_size, settings, features, textures, seconds:
     source = exported.encode(fitted)[0].mean(axis=0)  # --source auto
     shift = Shift.toward(source, exported.domain("art").centroid, 1.0)
     method = OptimizeMethod(
-        Stylizer(exported, shift, clock=(0.0, 25.0)),
+        Stylizer(exported, shift, clock=Clock(0.0, 25.0)),
         FrameOptimizer(Objective(features, settings.weights, settings.texture), settings),
         textures,
         pictures=iter(to_uint8_all(frames_at_size)),
@@ -145,8 +146,8 @@ def measure(work: Path) -> None:
     from vaest.measure import features
     from vaest.measure.style import style_figures
     from vaest.stylize.methods import stylize_by_method
-    from vaest.stylize.optimize_frames import OptimizeSettings
-    from vaest.stylize.texture_target import painting_tiles, texture_target
+    from vaest.stylize.optimize.frames import OptimizeSettings
+    from vaest.stylize.optimize.textures import painting_tiles, texture_of
     from vaest.upsample import detail_upsample
 
     run, judge = work / "run", work / "judge" / "data"
@@ -175,7 +176,7 @@ def measure(work: Path) -> None:
 
     start = time.perf_counter()
     kind = FLAGS.texture_loss
-    target = Constant(texture_target(deep, painting_tiles(exported, "art", OUTPUT), kind))
+    target = Constant(texture_of(deep, painting_tiles(exported, "art", OUTPUT), kind))
     report["texture_target_seconds"] = round(time.perf_counter() - start, 1)
     base = OptimizeSettings(iterations=FLAGS.iterations, optimizer=FLAGS.optimizer, texture=kind)
     timing = {}
@@ -203,7 +204,7 @@ def measure(work: Path) -> None:
         print(json.dumps(report, indent=2, default=str), flush=True)
 
     large = [resize(f, *LARGE) for f in unseen[:2]]
-    large_target = Constant(texture_target(deep, painting_tiles(exported, "art", LARGE), kind))
+    large_target = Constant(texture_of(deep, painting_tiles(exported, "art", LARGE), kind))
     seconds = []
     big, _ = optimizing(
         run, np.stack(large).astype(np.float32) / 255.0, base, deep, large_target, seconds
@@ -224,7 +225,7 @@ def warm_against_cold(run, frames, decoded, settings, deep, target) -> dict:
     """On frame 1 after an optimised frame 0: the iterations a cold start (from the frame
     itself) needs to reach the loss the warm start reaches in settings.iterations."""
     from vaest import flow
-    from vaest.stylize.optimize import minimise
+    from vaest.stylize.optimize.objective import minimise
 
     seconds = []
     _, optimizer = optimizing(run, frames[:1], settings, deep, target, seconds)
@@ -256,7 +257,7 @@ def warm_against_cold(run, frames, decoded, settings, deep, target) -> dict:
 
 def optimizer_race(run, frames, decoded, settings, deep, target) -> dict:
     """L-BFGS against Adam on the first frame from the residual guess, at equal time."""
-    from vaest.stylize.optimize import minimise
+    from vaest.stylize.optimize.objective import minimise
 
     seconds = []
     _, optimizer = optimizing(run, frames[:1], settings, deep, target, seconds)

@@ -115,7 +115,7 @@ def end_to_end_cost(exported, run: Path, clip: Path, count: int, weight: float) 
         for round_ in range(3):
             for kind in seconds:
                 settings = Settings(
-                    temporal=kind, temporal_weight=weight, max_frames=count,
+                    temporal=kind, flow_blend=weight, max_frames=count,
                     output_size="320x180", source="none",
                 )  # fmt: skip
                 job = make_job(settings, clip, Path(tmp) / f"{kind}-{round_}.mp4", run)

@@ -18,6 +18,7 @@ from vaest.errors import MissingStep
 from vaest.io.imaging import fit_image, resize, to_uint8
 from vaest.latent import Shift
 from vaest.memory import painter_bytes, require_memory
+from vaest.stylize.clock import Clock
 from vaest.stylize.stylizer import require_finite
 from vaest.upsample import colour_guide
 
@@ -64,12 +65,12 @@ def paint_frames(exported, frames, guides, weights, batch: int = 4) -> np.ndarra
 
 
 class PaintStage:
-    """Output pictures in, painted pictures out, one at a time and in order (a video's frames
-    are at clock[0] + i / clock[1] seconds, for a timeline's domain blend)."""
+    """Output pictures in, painted pictures out, one at a time and in order (at their times on
+    the clock, for a timeline's domain blend)."""
 
-    def __init__(self, exported, schedule, paint_size: int, clock=(0.0, 1.0), stabilizer=None):
+    def __init__(self, exported, schedule, paint_size: int, clock: Clock, stabilizer=None):
         """schedule: vaest.stylize.targets.TargetSchedule, whose mixes blend the painter's
-        domains (or a style video's vaest.stylize.target_video.StyleLatents, the mix nearest
+        domains (or a style video's vaest.stylize.style_video.StyleLatents, the mix nearest
         to each style frame); paint_size: the longest side painted, in pixels (larger
         pictures are painted smaller and enlarged); stabilizer: a
         vaest.stylize.stabilize.FlowStabilizer for a video's painted frames, run at the paint
@@ -113,7 +114,7 @@ class PaintStage:
         size = self.paint_size_of(height, width)
         if size != (height, width):
             guide, frame = resize(guide, *size), resize(frame, *size)
-        time = self.clock[0] + self._frames / self.clock[1]
+        time = self.clock.times(self._frames, 1)[0]
         self._frames += 1
         painted = self.exported.paint(frame[None], guide[None], self.weights(time)[None])[0]
         require_finite(painted, "the painted frame")  # NaN would be a black frame
