@@ -23,7 +23,7 @@ from vaest.device import DEVICES, GPU_BATCH, PRECISIONS
 from vaest.export.read import load_export
 from vaest.stylize.job import make_job
 from vaest.stylize.methods import AUTO, METHODS
-from vaest.stylize.optimize_choices import (
+from vaest.stylize.optimize.choices import (
     DEFAULT_ITERATIONS,
     DEFAULT_OPTIMIZE_SIZE,
     DEFAULT_OPTIMIZER,
@@ -73,8 +73,11 @@ flags.DEFINE_string(
     "average of the latents; flow,latent both; none.",
 )  # fmt: skip
 flags.DEFINE_float(
-    "temporal_weight", 0.7, "w of the flow blend, in [0, 1): higher is steadier, lower follows."
-)
+    "flow_blend", 0.7,
+    "w of --temporal flow's blend, in [0, 1): higher is steadier, lower follows.",
+)  # fmt: skip
+# train_refiner.py's --temporal_weight is the painter's loss weight: this one was renamed.
+flags.DEFINE_string("temporal_weight", None, "Renamed --flow_blend.")
 flags.DEFINE_float(
     "smoothing", 0.0,
     "Latent moving average across frames, z_t = s z_(t-1) + (1-s) z'_t; 0 = off (0.5 with "
@@ -151,7 +154,7 @@ flags.DEFINE_string(
     "the same time (looping a shorter one), its latent for the latent methods (smoothed over "
     "--transition), its VGG features for --method optimize.",
 )  # fmt: skip
-# --method optimize (vaest.stylize.optimize_method).
+# --method optimize (vaest.stylize.optimize.method).
 flags.DEFINE_integer(
     "iterations", DEFAULT_ITERATIONS,
     "--method optimize: optimiser iterations per frame (3x for the first frame and after a cut).",
@@ -180,6 +183,7 @@ FLAGS = flags.FLAGS
 def main(argv):
     cli.refuse_flags(["paint_size"], "retired: the painter paints at 1/its brush of "
                      "--output_size; train it with train_refiner.py --painter --brush")  # fmt: skip
+    cli.refuse_flags(["temporal_weight"], "renamed --flow_blend (the flow stabiliser's blend)")
     if FLAGS.target_video:
         cli.refuse_flags(
             ["target"], "--target_video's frames are the targets: give one or the other"

@@ -34,6 +34,46 @@ def fitted_frames(video: Path, size, every: int) -> np.ndarray:
 LEARNING_RATE = 5e-4
 
 
+def define_training_flags(vae_steps: int, refiner_steps: int, image_size: str | None = None):
+    """The flags of a benchmark that trains its own run: steps, batch size, model size (when it
+    has one of its own) and the work folder."""
+    from absl import flags
+
+    flags.DEFINE_integer("vae_steps", vae_steps, "VAE training steps.")
+    flags.DEFINE_integer("refiner_steps", refiner_steps, "Steps for each refiner.")
+    flags.DEFINE_integer("batch_size", 16, "Training batch size.")
+    if image_size is not None:
+        flags.DEFINE_string("image_size", image_size, "Model size.")
+    flags.DEFINE_string("work_dir", None, "Keep the runs here (default: a temporary folder).")
+
+
+def begin(given: str | None, prefix: str) -> Path | None:
+    """A benchmark's first steps: None, having said why, when the shared data is absent; else the
+    CPU line printed (speed figures depend on it) and the work folder."""
+    if not SHARED.exists():
+        print(f"skipped: {SHARED} is absent")
+        return None
+    print(f"cpu: {cpu_summary()}")
+    return work_folder(given, prefix)
+
+
+def shared_photos() -> dict[str, Path]:
+    """The shared photographs by name."""
+    from vaest.io.imaging import find_images
+
+    return {p.stem: p for p in find_images(SHARED / "photos")}
+
+
+def films(work: Path, size, train_frames: int, unseen_frames: int | None = None):
+    """(the training film, the unseen video or None): pans over the shared photographs, in work."""
+    photos = shared_photos()
+    train = pan([photos[n] for n in TRAIN_PHOTOS], work / "train.mp4", size, train_frames, 1)
+    if unseen_frames is None:
+        return train, None
+    unseen = pan([photos[n] for n in UNSEEN_PHOTOS], work / "unseen.mp4", size, unseen_frames, 2)
+    return train, unseen
+
+
 def work_folder(given: str | None, prefix: str) -> Path:
     """Where a benchmark keeps its runs: the folder given (kept, resumable) or a new temporary
     one."""
@@ -72,6 +112,25 @@ def refiner_settings(steps: int, batch_size: int):
         steps=steps, batch_size=batch_size, learning_rate=LEARNING_RATE,
         save_every=steps, preview_every=steps,
     )  # fmt: skip
+
+
+def painting_judge(data: Path, texture):
+    """What style_figures judges by, from a judge's data set (RUN/data of the painting `art` and
+    the film `film`): (the train tiles, the classifier of art against film, the held-out tiles'
+    colour statistics, their texture statistics)."""
+    from vaest.data.records import domain_images
+    from vaest.measure import features, metrics
+    from vaest.measure.deception import fit_painting_classifier
+
+    tiles = domain_images(data, "train", "art")
+    classifier = fit_painting_classifier(texture, tiles, domain_images(data, "train", "film"))
+    held = domain_images(data, "val", "art")
+    return (
+        tiles,
+        classifier,
+        metrics.colour_statistics(held),
+        features.texture_statistics(texture, held),
+    )
 
 
 def cpu_summary() -> str:

@@ -25,7 +25,7 @@ import numpy as np
 from absl import app, flags
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import SHARED, TRAIN_PHOTOS, UNSEEN_PHOTOS, cpu_summary, fitted_frames, pan, work_folder  # noqa: E402
+from common import SHARED, begin, cpu_summary, films, fitted_frames  # noqa: E402
 
 flags.DEFINE_string("image_size", "72x128", "Model size: the classifier's images.")
 flags.DEFINE_integer("tiles", 100, "Random crops of each painting (a quarter held out).")
@@ -38,8 +38,7 @@ TARGETS = {"reinhard": ("<=", 0.1), "held-out crops": (">=", 0.9)}
 
 def painting_crops(path: Path, size, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(training crops, held-out crops) of one painting at `size`, uint8."""
-    from vaest.data.extract import tile_boxes
-    from vaest.io.imaging import load_image, resize
+    from vaest.io.imaging import load_image, resize, tile_boxes
 
     painting = load_image(path)
     rng = np.random.default_rng(seed)
@@ -97,23 +96,19 @@ def measure_domain(texture, tiles, held, frames, unseen, unseen_rows) -> dict:
 
 
 def main(argv):
-    if not SHARED.exists():
-        print(f"skipped: {SHARED} is absent")
+    work = begin(FLAGS.work_dir, "vaest-deception-")
+    if work is None:
         return
     from vaest.data.preview import evenly_spaced
     from vaest.io.imaging import find_images, parse_size
     from vaest.measure import features
 
-    print(f"cpu: {cpu_summary()}")
     size = parse_size(FLAGS.image_size)
-    work = work_folder(FLAGS.work_dir, "vaest-deception-")
-    photos = {p.stem: p for p in find_images(SHARED / "photos")}
-    pan([photos[n] for n in TRAIN_PHOTOS], work / "train.mp4", (180, 320), 200, 1)
-    pan([photos[n] for n in UNSEEN_PHOTOS], work / "unseen.mp4", (180, 320), 200, 2)
-    frames = fitted_frames(work / "train.mp4", size, every=2)
+    train_video, unseen_video = films(work, (180, 320), 200, 200)
+    frames = fitted_frames(train_video, size, every=2)
     unseen = np.concatenate(
         [
-            fitted_frames(work / "unseen.mp4", size, every=4),
+            fitted_frames(unseen_video, size, every=4),
             fitted_frames(SHARED / "videos" / "tree.avi", size, every=9),
         ]
     )

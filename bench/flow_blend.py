@@ -36,20 +36,16 @@ import numpy as np
 from absl import app, flags
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import SHARED, TRAIN_PHOTOS, cpu_summary, pan, train_run, work_folder  # noqa: E402
+from common import SHARED, begin, cpu_summary, define_training_flags, films, train_run  # noqa: E402
 
 from vaest import flow  # noqa: E402
 from vaest.stylize import stabilize  # noqa: E402
 from vaest.stylize.stabilize import FlowStabilizer  # noqa: E402
 
-flags.DEFINE_integer("vae_steps", 300, "VAE training steps.")
-flags.DEFINE_integer("refiner_steps", 100, "Refiner training steps.")
-flags.DEFINE_integer("batch_size", 16, "Training batch size.")
-flags.DEFINE_string("image_size", "72x128", "Model size (the project's default).")
+define_training_flags(300, 100, "72x128")
 flags.DEFINE_integer("frames", 120, "Frames of each clip to measure.")
 flags.DEFINE_float("weight", 0.7, "Flow stabilisation weight w.")
 flags.DEFINE_bool("train_only", False, "Train (or resume) the run and stop.")
-flags.DEFINE_string("work_dir", None, "Keep the run here (default: a temporary folder).")
 FLAGS = flags.FLAGS
 
 CUT_PHOTOS = ("chicago", "golden_gate", "hoovertowernight", "tubingen")
@@ -158,7 +154,7 @@ def composed(geometry, upsample: str, styled, fitted, frames) -> list[np.ndarray
     from vaest.stylize.compose import Composer
     from vaest.stylize.settings import Settings
 
-    compose = Composer(geometry, Settings(method="residual", detail=1.0, upsample=upsample))
+    compose = Composer(geometry, Settings(detail=1.0, upsample=upsample), "residual")
     return [compose(s, f, None, frame) for s, f, frame in zip(styled, fitted, frames, strict=True)]
 
 
@@ -261,17 +257,14 @@ def measure_clip(exported, frames: list[np.ndarray], weight: float) -> dict:
 
 
 def main(argv):
-    if not SHARED.exists():
-        print(f"skipped: {SHARED} is absent")
+    work = begin(FLAGS.work_dir, "vaest-flow-blend-")
+    if work is None:
         return
     from vaest.export.read import Exported
-    from vaest.io.imaging import find_images, parse_size
+    from vaest.io.imaging import parse_size
 
-    print(f"cpu: {cpu_summary()}")
     size = parse_size(FLAGS.image_size)
-    work = work_folder(FLAGS.work_dir, "vaest-flow-blend-")
-    photos = {p.stem: p for p in find_images(SHARED / "photos")}
-    train_video = pan([photos[n] for n in TRAIN_PHOTOS], work / "train.mp4", (180, 320), 300, 1)
+    train_video, _ = films(work, (180, 320), 300)
     run = work / "run"
     train_run(run, [f"film={train_video}"], size, FLAGS.vae_steps, FLAGS.refiner_steps,
               FLAGS.batch_size)  # fmt: skip

@@ -26,16 +26,7 @@ from absl import app, flags
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
-from common import (  # noqa: E402
-    SHARED,
-    TRAIN_PHOTOS,
-    UNSEEN_PHOTOS,
-    cpu_summary,
-    pan,
-    refiner_settings,
-    vae_settings,
-    work_folder,
-)
+import common  # noqa: E402
 
 flags.DEFINE_float("minutes", 6.0, "Training minutes per model size (this machine's wall time).")
 flags.DEFINE_float("vae_share", 0.8, "Share of the minutes for the VAE; the refiner gets the rest.")
@@ -79,9 +70,9 @@ def train_sizes(work: Path, sizes, video: Path, painting: Path) -> dict:
             extract(plan_domains([f"film={video}"], [f"art={painting}"], options), options, run)
     seconds = FLAGS.minutes * 60
     order = list(runs.values())
-    vae_steps = train_round_robin(train_vae, order, vae_settings, FLAGS.vae_share * seconds)
+    vae_steps = train_round_robin(train_vae, order, common.vae_settings, FLAGS.vae_share * seconds)
     refiner_steps = train_round_robin(
-        train_refiner, order, refiner_settings, (1 - FLAGS.vae_share) * seconds
+        train_refiner, order, common.refiner_settings, (1 - FLAGS.vae_share) * seconds
     )
     for run in order:
         export(run)
@@ -92,44 +83,31 @@ def train_sizes(work: Path, sizes, video: Path, painting: Path) -> dict:
 
 
 def main(argv):
-    if not SHARED.exists():
-        print(f"skipped: {SHARED} is absent")
+    work = common.begin(FLAGS.work_dir, "vaest-size-")
+    if work is None:
         return
-    from vaest.data.records import domain_images
     from vaest.export.read import Exported
-    from vaest.io.imaging import find_images
     from vaest.io.video import iter_frames
-    from vaest.measure import features, metrics
-    from vaest.measure.deception import fit_painting_classifier
+    from vaest.measure import features
     from vaest.measure.style import style_figures
     from vaest.stylize.job import make_job
     from vaest.stylize.plan import make_plan
     from vaest.stylize.run import run as stylize_run
     from vaest.stylize.settings import Settings
 
-    work = work_folder(FLAGS.work_dir, "vaest-size-")
-    print(cpu_summary())
-    photos = {p.stem: p for p in find_images(SHARED / "photos")}
-    video = pan([photos[n] for n in TRAIN_PHOTOS], work / "train.mp4", OUTPUT, 300, 1)
-    unseen = pan([photos[n] for n in UNSEEN_PHOTOS], work / "unseen.mp4", OUTPUT, 100, 2)
+    video, unseen = common.films(work, OUTPUT, 300, 100)
     art = work / "art"
     art.mkdir(exist_ok=True)
-    shutil.copy(SHARED / "paintings" / FLAGS.painting, art / FLAGS.painting)
+    shutil.copy(common.SHARED / "paintings" / FLAGS.painting, art / FLAGS.painting)
     sizes = [tuple(int(v) for v in s.split("x")) for s in FLAGS.sizes]
     runs = train_sizes(work, sizes, video, art)
 
     # The judge works at the output size: tiles and frames of the largest run's data.
     judge = runs[max(sizes)]["run"] / "data"
     texture = features.TextureFeatures(features.default_weights_path())
-    tiles = domain_images(judge, "train", "art")
-    classifier = fit_painting_classifier(texture, tiles, domain_images(judge, "train", "film"))
-    held = domain_images(judge, "val", "art")
-    colours, tile_texture = (
-        metrics.colour_statistics(held),
-        features.texture_statistics(texture, held),
-    )
+    _, classifier, colours, tile_texture = common.painting_judge(judge, texture)
     inputs = np.stack(list(iter_frames(unseen))).astype(np.float32) / 255.0
-    report = {"cpu": cpu_summary(), "minutes_per_size": FLAGS.minutes, "sizes": {}}
+    report = {"cpu": common.cpu_summary(), "minutes_per_size": FLAGS.minutes, "sizes": {}}
     for size, trained in runs.items():
         out = work / f"out-{size[0]}x{size[1]}.mp4"
         job = make_job(Settings(), unseen, out, trained["run"])

@@ -27,13 +27,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
 from common import (  # noqa: E402
     SHARED,
-    TRAIN_PHOTOS,
-    UNSEEN_PHOTOS,
+    begin,
     cpu_summary,
-    pan,
+    films,
+    painting_judge,
     refiner_settings,
     vae_settings,
-    work_folder,
 )
 
 flags.DEFINE_string("painting", "candy.jpg", "The painting domain, from ../shared/data.")
@@ -57,13 +56,10 @@ def train(work: Path) -> Path:
     from vaest.data.extract import extract
     from vaest.data.sources import Options, plan_domains
     from vaest.export.write import export
-    from vaest.io.imaging import find_images
     from vaest.train.refiner import train_refiner
     from vaest.train.vae import train_vae
 
-    photos = {p.stem: p for p in find_images(SHARED / "photos")}
-    video = pan([photos[n] for n in TRAIN_PHOTOS], work / "train.mp4", OUTPUT, 300, 1)
-    pan([photos[n] for n in UNSEEN_PHOTOS], work / "unseen.mp4", OUTPUT, 100, 2)
+    video, _ = films(work, OUTPUT, 300, 100)
     art = work / "art"
     art.mkdir(exist_ok=True)
     shutil.copy(SHARED / "paintings" / FLAGS.painting, art / FLAGS.painting)
@@ -80,11 +76,9 @@ def train(work: Path) -> Path:
 
 
 def main(argv):
-    if not SHARED.exists():
-        print(f"skipped: {SHARED} is absent")
+    work = begin(FLAGS.work_dir, "vaest-optimize-")
+    if work is None:
         return
-    work = work_folder(FLAGS.work_dir, "vaest-optimize-")
-    print(cpu_summary())
     start = time.perf_counter()
     train(work)
     print(f"training and data: {(time.perf_counter() - start) / 60:.1f} min")
@@ -99,9 +93,10 @@ def optimizing(run: Path, frames_at_size, settings, features, textures, seconds:
     from vaest.export.read import Exported
     from vaest.io.imaging import resize
     from vaest.latent import Shift
-    from vaest.stylize.optimize import Objective
-    from vaest.stylize.optimize_frames import FrameOptimizer
-    from vaest.stylize.optimize_method import OptimizeMethod
+    from vaest.stylize.clock import Clock
+    from vaest.stylize.optimize.frames import FrameOptimizer
+    from vaest.stylize.optimize.method import OptimizeMethod
+    from vaest.stylize.optimize.objective import Objective
     from vaest.stylize.stylizer import Stylizer
 
     exported = Exported.from_run(run)
@@ -109,7 +104,7 @@ def optimizing(run: Path, frames_at_size, settings, features, textures, seconds:
     source = exported.encode(fitted)[0].mean(axis=0)  # --source auto
     shift = Shift.toward(source, exported.domain("art").centroid, 1.0)
     method = OptimizeMethod(
-        Stylizer(exported, shift, clock=(0.0, 25.0)),
+        Stylizer(exported, shift, clock=Clock(0.0, 25.0)),
         FrameOptimizer(Objective(features, settings.weights, settings.texture), settings),
         textures,
         pictures=iter(to_uint8_all(frames_at_size)),
@@ -143,31 +138,23 @@ def measure(work: Path) -> None:
     import dataclasses
 
     from vaest.colour import lab_statistics, reinhard_transfer
-    from vaest.data.records import domain_images
     from vaest.export.read import Exported
     from vaest.flow import temporal_figures
     from vaest.io.imaging import resize, save_image, to_uint8
     from vaest.io.video import iter_frames
     from vaest.latent import Shift
-    from vaest.measure import features, metrics
-    from vaest.measure.deception import fit_painting_classifier
+    from vaest.measure import features
     from vaest.measure.style import style_figures
     from vaest.stylize.methods import stylize_by_method
-    from vaest.stylize.optimize_frames import OptimizeSettings
-    from vaest.stylize.texture_target import painting_tiles, texture_target
+    from vaest.stylize.optimize.frames import OptimizeSettings
+    from vaest.stylize.optimize.textures import painting_tiles, texture_of
     from vaest.upsample import detail_upsample
 
     run, judge = work / "run", work / "judge" / "data"
     weights = features.default_weights_path()
     texture = features.TextureFeatures(weights)
     deep = features.TextureFeatures(weights, content=True)
-    tiles = domain_images(judge, "train", "art")
-    classifier = fit_painting_classifier(texture, tiles, domain_images(judge, "train", "film"))
-    held = domain_images(judge, "val", "art")
-    colours, tile_texture = (
-        metrics.colour_statistics(held),
-        features.texture_statistics(texture, held),
-    )
+    tiles, classifier, colours, tile_texture = painting_judge(judge, texture)
     unseen = [f for i, f in enumerate(iter_frames(work / "unseen.mp4")) if i < FLAGS.frames]
     frames = np.stack(unseen).astype(np.float32) / 255.0
     # the bench's own export, whose paintings lie beside the run: trusted to read them
@@ -189,7 +176,7 @@ def measure(work: Path) -> None:
 
     start = time.perf_counter()
     kind = FLAGS.texture_loss
-    target = Constant(texture_target(deep, painting_tiles(exported, "art", OUTPUT), kind))
+    target = Constant(texture_of(deep, painting_tiles(exported, "art", OUTPUT), kind))
     report["texture_target_seconds"] = round(time.perf_counter() - start, 1)
     base = OptimizeSettings(iterations=FLAGS.iterations, optimizer=FLAGS.optimizer, texture=kind)
     timing = {}
@@ -217,7 +204,7 @@ def measure(work: Path) -> None:
         print(json.dumps(report, indent=2, default=str), flush=True)
 
     large = [resize(f, *LARGE) for f in unseen[:2]]
-    large_target = Constant(texture_target(deep, painting_tiles(exported, "art", LARGE), kind))
+    large_target = Constant(texture_of(deep, painting_tiles(exported, "art", LARGE), kind))
     seconds = []
     big, _ = optimizing(
         run, np.stack(large).astype(np.float32) / 255.0, base, deep, large_target, seconds
@@ -238,7 +225,7 @@ def warm_against_cold(run, frames, decoded, settings, deep, target) -> dict:
     """On frame 1 after an optimised frame 0: the iterations a cold start (from the frame
     itself) needs to reach the loss the warm start reaches in settings.iterations."""
     from vaest import flow
-    from vaest.stylize.optimize import minimise
+    from vaest.stylize.optimize.objective import minimise
 
     seconds = []
     _, optimizer = optimizing(run, frames[:1], settings, deep, target, seconds)
@@ -270,7 +257,7 @@ def warm_against_cold(run, frames, decoded, settings, deep, target) -> dict:
 
 def optimizer_race(run, frames, decoded, settings, deep, target) -> dict:
     """L-BFGS against Adam on the first frame from the residual guess, at equal time."""
-    from vaest.stylize.optimize import minimise
+    from vaest.stylize.optimize.objective import minimise
 
     seconds = []
     _, optimizer = optimizing(run, frames[:1], settings, deep, target, seconds)

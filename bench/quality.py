@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,21 +26,9 @@ from absl import app, flags
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
-from common import (  # noqa: E402
-    SHARED,
-    TRAIN_PHOTOS,
-    UNSEEN_PHOTOS,
-    fitted_frames,
-    pan,
-    refiner_settings,
-    train_vae_for_two,
-)
+import common  # noqa: E402
 
-flags.DEFINE_integer("vae_steps", 700, "VAE training steps.")
-flags.DEFINE_integer("refiner_steps", 300, "Steps for each refiner.")
-flags.DEFINE_integer("batch_size", 16, "Training batch size.")
-flags.DEFINE_string("image_size", "90x160", "Model size.")
-flags.DEFINE_string("work_dir", None, "Keep the runs here (default: a temporary folder).")
+common.define_training_flags(700, 300, "90x160")
 FLAGS = flags.FLAGS
 
 
@@ -78,8 +65,8 @@ def method_table(exported_by_name, frames, paintings, weights, texture, painting
 
 
 def main(argv):
-    if not SHARED.exists():
-        print(f"skipped: {SHARED} is absent")
+    work = common.begin(FLAGS.work_dir, "vaest-quality-")
+    if work is None:
         return
     from vaest.data.extract import extract
     from vaest.data.sources import Options, plan_domains
@@ -92,23 +79,19 @@ def main(argv):
     from vaest.train.refiner import train_refiner
 
     size = parse_size(FLAGS.image_size)
-    work = Path(FLAGS.work_dir or tempfile.mkdtemp(prefix="vaest-quality-"))
-    work.mkdir(parents=True, exist_ok=True)
-    photos = {p.stem: p for p in find_images(SHARED / "photos")}
-    train_video = pan([photos[n] for n in TRAIN_PHOTOS], work / "train.mp4", (180, 320), 300, 1)
-    unseen = pan([photos[n] for n in UNSEEN_PHOTOS], work / "unseen.mp4", (180, 320), 200, 2)
+    train_video, unseen = common.films(work, (180, 320), 300, 200)
 
     started = time.perf_counter()
     seed_run, guided_run = work / "seed", work / "guided"
     if not (seed_run / "data").exists():
         options = Options(image_size=size, frame_stride=2, tiles_per_painting=32)
         plans = plan_domains(
-            [f"film={train_video}"], [f"paintings={SHARED / 'paintings'}"], options
+            [f"film={train_video}"], [f"paintings={common.SHARED / 'paintings'}"], options
         )
         extract(plans, options, seed_run)
-    train_vae_for_two(seed_run, guided_run, FLAGS.vae_steps, FLAGS.batch_size)
+    common.train_vae_for_two(seed_run, guided_run, FLAGS.vae_steps, FLAGS.batch_size)
     vae_minutes = (time.perf_counter() - started) / 60
-    refiner = refiner_settings(FLAGS.refiner_steps, FLAGS.batch_size)
+    refiner = common.refiner_settings(FLAGS.refiner_steps, FLAGS.batch_size)
     gains = {
         "seed refiner": train_refiner(seed_run, refiner, {"guide": "none"}),
         "guided refiner": train_refiner(guided_run, refiner, {"guide": "highpass"}),
@@ -119,14 +102,14 @@ def main(argv):
 
     paintings = (
         np.stack(
-            [fit_image(load_image(p), size) for p in find_images(SHARED / "paintings")]
+            [fit_image(load_image(p), size) for p in find_images(common.SHARED / "paintings")]
         ).astype(np.float32)
         / 255.0
     )
     painting_colours = metrics.colour_statistics(paintings)
     texture = TextureFeatures(default_weights_path())
     painting_texture = texture_statistics(texture, paintings)
-    frames = fitted_frames(unseen, size, every=10)
+    frames = common.fitted_frames(unseen, size, every=10)
     report = {
         "machine": "2 CPU cores, no GPU",
         "image_size": list(size),

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,27 +26,24 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
 from common import (  # noqa: E402
     SHARED,
-    TRAIN_PHOTOS,
-    UNSEEN_PHOTOS,
+    begin,
+    define_training_flags,
+    films,
     fitted_frames,
-    pan,
     refiner_settings,
     train_vae_for_two,
 )
 
 flags.DEFINE_string("painting", "candy.jpg", "The painting, a file in ../shared/data/paintings.")
-flags.DEFINE_integer("vae_steps", 700, "VAE training steps.")
-flags.DEFINE_integer("refiner_steps", 300, "Steps for each refiner.")
+define_training_flags(700, 300)
 flags.DEFINE_float("style_weight", 0.05, "train_refiner.py --style_weight of the styled refiner.")
-flags.DEFINE_integer("batch_size", 16, "Training batch size.")
-flags.DEFINE_string("work_dir", None, "Keep the runs here (default: a temporary folder).")
 FLAGS = flags.FLAGS
 SIZE = (90, 160)
 
 
 def main(argv):
-    if not SHARED.exists():
-        print(f"skipped: {SHARED} is absent")
+    work = begin(FLAGS.work_dir, "vaest-style-")
+    if work is None:
         return
     from vaest.data.extract import extract
     from vaest.data.records import domain_images
@@ -55,18 +51,14 @@ def main(argv):
     from vaest.export.read import Exported
     from vaest.export.write import export
     from vaest.io.grid import rows_grid
-    from vaest.io.imaging import find_images, save_image
+    from vaest.io.imaging import save_image
     from vaest.latent import Shift
     from vaest.measure import features, metrics
     from vaest.measure.style import style_figures
     from vaest.stylize.methods import stylize_by_method
     from vaest.train.refiner import train_refiner
 
-    work = Path(FLAGS.work_dir or tempfile.mkdtemp(prefix="vaest-style-"))
-    work.mkdir(parents=True, exist_ok=True)
-    photos = {p.stem: p for p in find_images(SHARED / "photos")}
-    train_video = pan([photos[n] for n in TRAIN_PHOTOS], work / "train.mp4", (180, 320), 300, 1)
-    unseen = pan([photos[n] for n in UNSEEN_PHOTOS], work / "unseen.mp4", (180, 320), 200, 2)
+    train_video, unseen = films(work, (180, 320), 300, 200)
     painting = work / "painting"
     painting.mkdir(exist_ok=True)
     shutil.copy(SHARED / "paintings" / FLAGS.painting, painting / FLAGS.painting)

@@ -26,15 +26,21 @@ from absl import app, flags
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
-from common import SHARED, TRAIN_PHOTOS, UNSEEN_PHOTOS, cpu_summary, pan, train_run, work_folder  # noqa: E402
+from common import (  # noqa: E402
+    SHARED,
+    UNSEEN_PHOTOS,
+    begin,
+    cpu_summary,
+    define_training_flags,
+    films,
+    pan,
+    shared_photos,
+    train_run,
+)
 
-flags.DEFINE_integer("vae_steps", 700, "VAE training steps.")
-flags.DEFINE_integer("refiner_steps", 300, "Refiner training steps.")
-flags.DEFINE_integer("batch_size", 16, "Training batch size.")
-flags.DEFINE_string("image_size", "90x160", "Model size.")
+define_training_flags(700, 300, "90x160")
 flags.DEFINE_integer("frames", 150, "Frames of each clip to measure.")
 flags.DEFINE_float("weight", 0.7, "Flow stabilisation weight w.")
-flags.DEFINE_string("work_dir", None, "Keep the runs here (default: a temporary folder).")
 flags.DEFINE_list("clips", ["pan", "tree", "static"], "Clips to measure: pan, tree, static.")
 FLAGS = flags.FLAGS
 
@@ -109,7 +115,7 @@ def end_to_end_cost(exported, run: Path, clip: Path, count: int, weight: float) 
         for round_ in range(3):
             for kind in seconds:
                 settings = Settings(
-                    temporal=kind, temporal_weight=weight, max_frames=count,
+                    temporal=kind, flow_blend=weight, max_frames=count,
                     output_size="320x180", source="none",
                 )  # fmt: skip
                 job = make_job(settings, clip, Path(tmp) / f"{kind}-{round_}.mp4", run)
@@ -142,17 +148,15 @@ def plot(per_frame: dict, path: Path) -> None:
 
 
 def main(argv):
-    if not SHARED.exists():
-        print(f"skipped: {SHARED} is absent")
+    work = begin(FLAGS.work_dir, "vaest-temporal-")
+    if work is None:
         return
     from vaest.export.read import Exported
-    from vaest.io.imaging import find_images, parse_size
+    from vaest.io.imaging import parse_size
 
-    print(f"cpu: {cpu_summary()}")
     size = parse_size(FLAGS.image_size)
-    work = work_folder(FLAGS.work_dir, "vaest-temporal-")
-    photos = {p.stem: p for p in find_images(SHARED / "photos")}
-    train_video = pan([photos[n] for n in TRAIN_PHOTOS], work / "train.mp4", (180, 320), 300, 1)
+    train_video, _ = films(work, (180, 320), 300)
+    photos = shared_photos()
     run = work / "run"
     train_run(run, [f"film={train_video}"], size, FLAGS.vae_steps, FLAGS.refiner_steps,
               FLAGS.batch_size)  # fmt: skip

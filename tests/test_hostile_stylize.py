@@ -53,12 +53,13 @@ def stylize(exported, run_dir: Path, input_path: Path, output: Path, **settings)
 
 
 def test_a_still_image_of_any_size_is_one_target(exported, run_dir, tmp_path, photos):
-    from vaest.stylize.target_video import StyleFrames
+    from vaest.stylize.style_video import StyleFrames
 
     still = tmp_path / "style.png"
     imaging.save_image(photos["coffee"][::3, ::5], still)  # 134x128: not the model's 36x64
-    frames = StyleFrames(still, (20, 30))
-    assert frames.at(0.0).shape == frames.at(2.5).shape == (20, 30, 3)
+    frames = StyleFrames(still)
+    assert frames.at(0.0, (20, 30)).shape == frames.at(2.5, (20, 30)).shape == (20, 30, 3)
+    assert frames.at(0.0, (8, 12)).shape == (8, 12, 3)  # one reader serves every size
     clip = make_video(tmp_path / "in.mp4", frames=4, size="64x36", fps=10)
     result = stylize(exported, run_dir, clip, tmp_path / "out.mp4", target_video=str(still))
     assert result.frames == 4
@@ -108,6 +109,7 @@ class TwoDomains:
 
     has_painter = True
     painter_domains = ["a", "b"]
+    image_size = (8, 8)
 
     def __init__(self, latent):
         from vaest.export.read import DomainLatents
@@ -123,18 +125,18 @@ class TwoDomains:
 
 
 def test_the_painters_blend_is_the_mix_nearest_to_the_style_frame(tmp_path, photos):
-    from vaest.stylize.target_video import StyleFrames, StyleLatents
+    from vaest.stylize.style_video import StyleFrames, StyleLatents
 
     still = tmp_path / "style.png"
     imaging.save_image(photos["rocket"][::8, ::8], still)
     mixed = TwoDomains(0.25 * np.array([1.0, 0.0, 2.0]) + 0.75 * np.array([0.0, 3.0, 1.0]))
-    latents = StyleLatents(mixed, StyleFrames(still, (8, 8)), transition=0.0)
+    latents = StyleLatents(mixed, StyleFrames(still), transition=0.0)
     latents.at([0.0, 0.1, 0.2])
     assert latents.names == ["a", "b"]
     np.testing.assert_allclose(latents.weights_at([0.1, 0.2]), [[0.25, 0.75]] * 2, atol=1e-4)
     assert mixed.encoded == 3  # read from what the stylizer computed, not encoded again
     # a latent beyond the centroids gets the nearest mix, weights still >= 0 summing to 1
-    far = StyleLatents(TwoDomains([5.0, -1.0, 9.0]), StyleFrames(still, (8, 8)), 0.0)
+    far = StyleLatents(TwoDomains([5.0, -1.0, 9.0]), StyleFrames(still), 0.0)
     weights = far.weights_at(0.0)
     assert np.all(weights >= 0) and np.isclose(weights.sum(), 1.0) and weights[0, 0] > 0.99
 
@@ -182,7 +184,7 @@ def test_optimize_reads_paintings_from_the_run_and_outside_it_only_if_trusted(
     exported, run_dir, tmp_path, photos, monkeypatch, caplog
 ):
     from vaest.export.read import Exported
-    from vaest.stylize import texture_target
+    from vaest.stylize.optimize import textures
 
     run = tmp_path / "run"
     (run / "paintings").mkdir(parents=True)
@@ -201,7 +203,7 @@ def test_optimize_reads_paintings_from_the_run_and_outside_it_only_if_trusted(
 
     assert exported.trusted is False  # Exported.from_run without --trust_export
     untrusted = stand_in(exported, run, sources, exported.trusted)
-    tiles = texture_target.painting_tiles(untrusted, "art", (16, 16), count=2)
+    tiles = textures.painting_tiles(untrusted, "art", (16, 16), count=2)
     assert tiles.shape[1:] == (16, 16, 3)
     assert read == [(run / "paintings" / "kept.png").resolve()]
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
@@ -211,7 +213,7 @@ def test_optimize_reads_paintings_from_the_run_and_outside_it_only_if_trusted(
 
     trusted = Exported.from_run(run_dir, trust=True)
     assert trusted.trusted is True
-    paths = texture_target.painting_paths(stand_in(trusted, run, sources, trusted.trusted), "art")
+    paths = textures.painting_paths(stand_in(trusted, run, sources, trusted.trusted), "art")
     assert paths == [(run / "paintings" / "kept.png").resolve(), outside.resolve()]
 
 
@@ -220,7 +222,7 @@ def test_optimize_reads_paintings_from_the_run_and_outside_it_only_if_trusted(
 
 def test_a_damaged_shard_in_the_tile_fallback_is_one_line_naming_it(exported, tiny_run, tmp_path):
     from vaest.data.records import load_manifest
-    from vaest.stylize.texture_target import painting_tiles
+    from vaest.stylize.optimize.textures import painting_tiles
 
     run = tmp_path / "run"
     shutil.copytree(tiny_run / "data", run / "data")

@@ -39,7 +39,7 @@ RULES = [
         ("vaest.train.vae", "vaest.train.refin", "vaest.train.painter"),
         "export never imports a trainer",
     ),
-    ("stylize", ("vaest.train", "vaest.models"), "stylize reads only the export"),
+    ("stylize", ("vaest.train", "vaest.models", "vaest.data"), "stylize reads only the export"),
     ("evaluate", ("vaest.train", "vaest.models"), "evaluate reads only the export"),
     ("models", ("vaest.data", "vaest.cli"), "models read no records"),
 ]
@@ -185,3 +185,10 @@ def test_no_stylize_function_takes_more_than_five_positional_arguments():
                 if len(named) > 5:
                     long.append(f"{path.relative_to(ROOT)}:{node.name}({', '.join(named)})")
     assert long == []
+
+
+def test_target_means_c_target_alone_in_stylize():
+    """--target's schedule of c_target is the one "target" of step 7: the style video and
+    optimize's texture terms have names of their own."""
+    named = sorted(str(p.relative_to(PACKAGE)) for p in modules("stylize") if "target" in p.stem)
+    assert named == ["stylize/targets.py"], named

@@ -393,7 +393,7 @@ def test_temporal_none_writes_the_unstabilised_frames_exactly(
     """A zero blend weight leaves every frame as it was stylized: the same video as none."""
     none, zero = tmp_path / "none.mp4", tmp_path / "zero.mp4"
     stylize(exported, run_dir, source_clip, none, method="refine", temporal="none")
-    stylize(exported, run_dir, source_clip, zero, method="refine", temporal_weight=0.0)
+    stylize(exported, run_dir, source_clip, zero, method="refine", flow_blend=0.0)
     for a, b in zip(video.iter_frames(none), video.iter_frames(zero), strict=True):
         np.testing.assert_array_equal(a, b)
     steady = tmp_path / "steady.mp4"
@@ -423,8 +423,8 @@ def test_flow_stabilisation_lowers_the_measured_temporal_error(
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"temporal_weight": 1.5}, "--temporal_weight must be in [0, 1)"),
-        ({"temporal_weight": float("nan")}, "--temporal_weight must be in [0, 1)"),
+        ({"flow_blend": 1.5}, "--flow_blend must be in [0, 1)"),
+        ({"flow_blend": float("nan")}, "--flow_blend must be in [0, 1)"),
         ({"temporal": "bogus"}, "--temporal must be flow, latent"),
         ({"strength": float("nan")}, "--strength must be a finite number"),
         ({"target_weight": float("inf")}, "--target_weight must be a finite number"),
@@ -557,6 +557,7 @@ def test_script_with_the_original_weights(run_dir, source_clip, tmp_path):
         ("not a video", "not a"),
         ("output is input", "is the input"),
         ("bad temporal", "--temporal must be"),
+        ("old flow blend", "--temporal_weight: renamed --flow_blend"),
     ],
 )
 def test_script_errors_are_one_line(run_dir, source_clip, tmp_path, case, message):
@@ -572,6 +573,8 @@ def test_script_errors_are_one_line(run_dir, source_clip, tmp_path, case, messag
         args[1] = f"--input={fake}"
     elif case == "bad temporal":
         args.append("--temporal=bogus")
+    elif case == "old flow blend":  # train_refiner.py's --temporal_weight is the painter's
+        args.append("--temporal_weight=0.5")
     else:
         args[2] = f"--output={source_clip}"
     run = script(*args)

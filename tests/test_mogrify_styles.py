@@ -19,6 +19,7 @@ from vaest.io import imaging, video
 from vaest.io.video_out import read_comment, stream_info
 from vaest.latent import Shift
 from vaest.measure import metrics
+from vaest.stylize.clock import Clock
 from vaest.stylize.job import make_job
 from vaest.stylize.plan import make_plan
 from vaest.stylize.run import run as stylize_run
@@ -106,7 +107,7 @@ def test_a_timeline_switches_the_target_at_the_given_time(exported, frames):
 
     def run(chosen):
         shift = Shift(zero, chosen.at(0)[0], 1.0, 1.0)
-        stylizer = Stylizer(exported, shift, method="split", schedule=chosen, clock=(0.0, FPS))
+        stylizer = Stylizer(exported, shift, method="split", schedule=chosen, clock=Clock(0.0, FPS))
         return np.concatenate([stylizer(frames[i : i + 6]) for i in range(0, len(frames), 6)])
 
     timeline, before, after = run(schedule), run(art), run(other)

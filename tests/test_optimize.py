@@ -38,9 +38,9 @@ def deep():
 
 @pytest.fixture(scope="module")
 def texture(exported, deep):
-    from vaest.stylize.texture_target import painting_tiles, texture_target
+    from vaest.stylize.optimize.textures import painting_tiles, texture_of
 
-    return texture_target(deep, painting_tiles(exported, "art", SIZE, count=4), "sliced")
+    return texture_of(deep, painting_tiles(exported, "art", SIZE, count=4), "sliced")
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def moving(tmp_path_factory) -> np.ndarray:
 @pytest.fixture(scope="module")
 def objective(deep):
     """One objective for the module: its compiled graphs serve every test at SIZE."""
-    from vaest.stylize.optimize import Objective, Weights
+    from vaest.stylize.optimize.objective import Objective, Weights
 
     return Objective(deep, Weights(), "sliced")
 
@@ -71,7 +71,7 @@ def palette(frame: np.ndarray) -> np.ndarray:
 
 def run_frames(objective, texture, frames, **settings) -> list[np.ndarray]:
     """Optimised pictures of frames in order, each starting from itself when first."""
-    from vaest.stylize.optimize_frames import FrameOptimizer, OptimizeSettings
+    from vaest.stylize.optimize.frames import FrameOptimizer, OptimizeSettings
 
     optimizer = FrameOptimizer(objective, OptimizeSettings(**settings))
     return [optimizer(f, palette(f), texture, lambda f=f: f) for f in frames]
@@ -91,7 +91,7 @@ def test_the_temporal_term_lowers_the_flicker(objective, texture, moving):
 
 def test_the_warm_start_converges_in_fewer_iterations(objective, texture, moving):
     from vaest import flow
-    from vaest.stylize.optimize import minimise
+    from vaest.stylize.optimize.objective import minimise
 
     first = run_frames(objective, texture, moving[:1], iterations=3, optimizer="adam")[0]
     pair = flow.pair_flow(moving[0], moving[1])
@@ -106,7 +106,7 @@ def test_the_warm_start_converges_in_fewer_iterations(objective, texture, moving
 
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
 def test_either_optimizer_lowers_the_loss(objective, texture, moving, optimizer):
-    from vaest.stylize.optimize import minimise
+    from vaest.stylize.optimize.objective import minimise
 
     goal = objective.frame_target(moving[0], moving[0] * 0.5, texture)
     start = objective.loss(moving[0][None], goal)
@@ -117,10 +117,10 @@ def test_either_optimizer_lowers_the_loss(objective, texture, moving, optimizer)
 
 
 def test_the_gram_texture_term_is_a_choice(deep, exported, moving):
-    from vaest.stylize.optimize import Objective, Weights, minimise
-    from vaest.stylize.texture_target import painting_tiles, texture_target
+    from vaest.stylize.optimize.objective import Objective, Weights, minimise
+    from vaest.stylize.optimize.textures import painting_tiles, texture_of
 
-    gram = texture_target(deep, painting_tiles(exported, "art", SIZE, count=2), "gram")
+    gram = texture_of(deep, painting_tiles(exported, "art", SIZE, count=2), "gram")
     assert [g.shape for g in gram] == [(64, 64), (128, 128), (256, 256)]
     objective = Objective(deep, Weights(), "gram")
     goal = objective.frame_target(moving[0], moving[0], gram)
@@ -154,10 +154,10 @@ def test_a_bad_target_video_is_refused_before_tensorflow(tmp_path):
     script = (
         "import sys\n"
         "from vaest.errors import UserError\n"
-        "from vaest.stylize.target_video import check_target_video\n"
+        "from vaest.stylize.style_video import check_style_video\n"
         "for bad in sys.argv[1:]:\n"
         "    try:\n"
-        "        check_target_video(bad)\n"
+        "        check_style_video(bad)\n"
         "    except UserError as err:\n"
         "        print(str(err).replace(chr(10), '|'))\n"
         "print('tensorflow' in sys.modules)\n"
@@ -187,13 +187,16 @@ def write_frames(path: Path, frames: list[np.ndarray], fps: int = 10) -> Path:
 
 
 def test_a_short_style_video_loops(tmp_path):
-    from vaest.stylize.target_video import StyleFrames
+    from vaest.stylize.style_video import StyleFrames
 
     shades = [np.full((32, 48, 3), 40 * k, np.uint8) for k in range(5)]
-    frames = StyleFrames(write_frames(tmp_path / "s.mp4", shades, fps=10), (16, 24))
-    seen = [int(frames.at(t).mean().round()) for t in np.arange(0, 1.2, 0.1)]
+    frames = StyleFrames(write_frames(tmp_path / "s.mp4", shades, fps=10))
+    seen = [int(frames.at(t, (16, 24)).mean().round()) for t in np.arange(0, 1.2, 0.1)]
     assert seen == [40 * (k % 5) for k in range(12)], seen
     assert frames.count == 5
+    # asked again a batch later, at another size (the optimiser's after the latents'): the same
+    again = [int(frames.at(t, (8, 12)).mean().round()) for t in (1.3, 1.1)]
+    assert again == [120, 40], again
 
 
 def test_the_output_colours_follow_the_style_video(exported, tmp_path, photos):
@@ -201,20 +204,23 @@ def test_the_output_colours_follow_the_style_video(exported, tmp_path, photos):
     from vaest.io.imaging import resize
     from vaest.io.video import iter_frames
     from vaest.latent import Shift
+    from vaest.stylize.clock import Clock
+    from vaest.stylize.style_video import StyleFrames, StyleLatents
     from vaest.stylize.stylizer import Stylizer
-    from vaest.stylize.target_video import StyleFrames, StyleLatents
 
     # the tiny run's painting photos, tinted warm and cool in turns: a style that changes
     base = resize(photos["coffee"], 72, 128).astype(np.float32)
     warm, cool = np.array([1.3, 1.0, 0.6]), np.array([0.6, 1.0, 1.3])
     tints = [warm, warm, warm, cool, cool, cool] * 2
     style = [np.clip(base * t, 0, 255).astype(np.uint8) for t in tints]
-    frames = StyleFrames(write_frames(tmp_path / "style.mp4", style, fps=10), exported.image_size)
+    frames = StyleFrames(write_frames(tmp_path / "style.mp4", style, fps=10))
     targets = StyleLatents(exported, frames, transition=0.0)
     clip = make_video(tmp_path / "c.mp4", 12, "128x72", 10, "testsrc2")
     fitted = np.stack([resize(f, *exported.image_size) for f in iter_frames(clip)])
     shift = Shift.toward(exported.encode(fitted)[0].mean(0), targets.at(0.0)[0], ALPHA)
-    stylizer = Stylizer(exported, shift, method="residual", schedule=targets, clock=(0.0, 10.0))
+    stylizer = Stylizer(
+        exported, shift, method="residual", schedule=targets, clock=Clock(0.0, 10.0)
+    )
     out = stylizer(fitted)
     warmth = out[..., 0].mean(axis=(1, 2)) - out[..., 2].mean(axis=(1, 2))
     style_warmth = np.array([s[..., 0].mean() - s[..., 2].mean() for s in style])

@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from conftest import SMALL_PAINTER as SMALL
 from conftest import linked_run
@@ -403,3 +404,20 @@ def test_painters_saved_before_the_brush_paint_at_their_own_size():
     del raw["brush"], raw["colour_cell"]
     old = PainterConfig.from_dict({**raw, "colour_sigma": 6.0})
     assert old.brush == 1.0 and old.colour_cell == PainterConfig.colour_cell
+
+
+def test_a_hand_edited_config_names_the_field_before_resuming(
+    painter_run, trained_painter, tmp_path
+):
+    """As the VAE's and the refiner's: config.json edited after the checkpoints were saved is
+    refused naming the field, even when the flags agree with the edit."""
+    from vaest.errors import ConfigMismatch
+    from vaest.run_dir import CONFIG
+    from vaest.train.painter import train_painter
+
+    resumed = linked_run(painter_run, tmp_path / "edited", parts=("data", "vae"))
+    shutil.copytree(trained_painter / "painter", resumed / "painter")
+    path = resumed / "painter" / CONFIG
+    path.write_text(json.dumps({**json.loads(path.read_text()), "residual_blocks": 2}))
+    with pytest.raises(ConfigMismatch, match="residual_blocks: 1 -> 2"):
+        train_painter(resumed, settings(3), {**SMALL, "residual_blocks": 2})

@@ -24,11 +24,9 @@ from vaest.data.sources import VIDEO, DomainPlan, Options, check_output, size_te
 from vaest.errors import UserError
 from vaest.io import imaging, video
 from vaest.io.atomic import disk_full, staged_folder
+from vaest.io.imaging import tile_boxes
 from vaest.io.lock import folder_lock
 from vaest.run_dir import MANIFEST, RunDir
-
-# Random tiles cover 25% to 100% of the side of the largest box of the model's aspect ratio.
-MIN_TILE_SCALE = 0.25
 
 
 @dataclass
@@ -64,26 +62,6 @@ def _video_jobs(plan: DomainPlan, options: Options) -> Generator[RecordTask]:
         raise UserError(str(err)) from None
     finally:
         frames.close()
-
-
-def tile_boxes(
-    image_size: tuple[int, int], size: tuple[int, int], count: int, rng: np.random.Generator
-) -> list[tuple[int, int, int, int]]:
-    """`count` random (top, left, height, width) boxes inside image_size with the aspect of size,
-    each 25% to 100% of the side of the largest such box."""
-    src_h, src_w = image_size
-    height, width = size
-    box_h = min(src_h, src_w * height / width)
-    box_w = min(src_w, src_h * width / height)
-    boxes = []
-    for _ in range(count):
-        scale = rng.uniform(MIN_TILE_SCALE, 1.0)
-        h = min(src_h, max(1, round(box_h * scale)))
-        w = min(src_w, max(1, round(box_w * scale)))
-        top = int(rng.integers(0, src_h - h + 1))
-        left = int(rng.integers(0, src_w - w + 1))
-        boxes.append((top, left, h, w))
-    return boxes
 
 
 def _tile_image(painting: np.ndarray, box, flip: bool, size: tuple[int, int]) -> np.ndarray:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vaest.data.records import Manifest
+from vaest.data.records import Manifest, damage_reported, domain_images
 from vaest.device import resolve_device, resolve_precision
 from vaest.errors import MissingStep, UserError
 from vaest.export.info import check_against_graphs, check_info
@@ -78,7 +78,7 @@ class Exported:
 
         self.folder = folder
         # --trust_export: also what lets optimize read paintings the manifest names outside the
-        # run (vaest.stylize.texture_target)
+        # run (vaest.stylize.optimize.textures)
         self.trusted = bool(trust)
         self.manifest = Manifest.read(folder / MANIFEST)
         self._tf = tf
@@ -254,3 +254,14 @@ def load_export(
     exported = Exported.from_run(run_dir, resolve_device(device), trust)
     exported.precision = resolve_precision(precision, exported.device, exported.has_bfloat16)
     return exported
+
+
+def recorded_tiles(run: str | Path, name: str) -> np.ndarray | None:
+    """The train tiles RUN/data recorded of a domain at the model size, or None when the run
+    holds no records (an export copied on its own): the fallback of a painting gone from disk.
+    A damaged shard is named in one line."""
+    data = RunDir(run).data
+    if not (data / MANIFEST).is_file():
+        return None
+    with damage_reported(data):
+        return domain_images(data, "train", name)

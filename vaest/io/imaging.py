@@ -167,3 +167,27 @@ def to_uint8(images) -> np.ndarray:
     if not np.issubdtype(images.dtype, np.floating):
         raise TypeError(f"images must be uint8 or float in [0, 1], not {images.dtype}")
     return (np.clip(images, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+# Random tiles cover 25% to 100% of the side of the largest box of the asked aspect ratio.
+MIN_TILE_SCALE = 0.25
+
+
+def tile_boxes(
+    image_size: tuple[int, int], size: tuple[int, int], count: int, rng: np.random.Generator
+) -> list[tuple[int, int, int, int]]:
+    """`count` random (top, left, height, width) boxes inside image_size with the aspect of size,
+    each 25% to 100% of the side of the largest such box."""
+    src_h, src_w = image_size
+    height, width = size
+    box_h = min(src_h, src_w * height / width)
+    box_w = min(src_w, src_h * width / height)
+    boxes = []
+    for _ in range(count):
+        scale = rng.uniform(MIN_TILE_SCALE, 1.0)
+        h = min(src_h, max(1, round(box_h * scale)))
+        w = min(src_w, max(1, round(box_w * scale)))
+        top = int(rng.integers(0, src_h - h + 1))
+        left = int(rng.integers(0, src_w - w + 1))
+        boxes.append((top, left, h, w))
+    return boxes

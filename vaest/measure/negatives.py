@@ -27,8 +27,7 @@ import numpy as np
 from scipy import ndimage
 
 from vaest.colour import lab_statistics, lab_to_rgb, reinhard_transfer, rgb_to_lab
-from vaest.data.extract import tile_boxes
-from vaest.io.imaging import as_float_images, resize
+from vaest.io.imaging import as_float_images, resize, tile_boxes
 
 KINDS = ("pooled", "one", "histogram", "hue", "contrast")
 COPIES = 1  # graded versions of each frame (bench/deception.py: 2 or 3 did no better)

@@ -27,10 +27,11 @@ WIDEST_SIDE_BY_SIDE = 16 / 9  # a wider clip is stacked: side by side it would b
 class Composer:
     """Model-size stylized frames in, output frames out (uint8 at `output_size`)."""
 
-    def __init__(self, geometry: Geometry, settings, paint=None):
-        """settings: a vaest.stylize.settings.Settings (method, detail, upsample, keep_colours,
-        side_by_side); paint: a vaest.stylize.paint.PaintStage that paints each picture at the
-        paint resolution, with the frame, the picture being its colour guide."""
+    def __init__(self, geometry: Geometry, settings, method: str, paint=None):
+        """settings: a vaest.stylize.settings.Settings (detail, upsample, keep_colours,
+        side_by_side); method: the plan's; paint: a vaest.stylize.paint.PaintStage that paints
+        each picture at the paint resolution, with the frame, the picture being its colour
+        guide."""
         self.paint = paint
         self.geometry = geometry
         self.detail = float(settings.detail)
@@ -38,11 +39,11 @@ class Composer:
         enlarging = placement[0] * placement[1] > content[0] * content[1]
         self.guided = (
             settings.upsample == "guided"
-            and (settings.method in GUIDED_METHODS or paint is not None)
+            and (method in GUIDED_METHODS or paint is not None)
             and self.detail > 0
             and enlarging
         )
-        self.whole = settings.method == "optimize"  # pictures come without letterbox bars
+        self.whole = method == "optimize"  # pictures come without letterbox bars
         self.keep_colours = settings.keep_colours
         self.side_by_side = side_by_side = settings.side_by_side
         height, width = geometry.output_size

@@ -16,7 +16,7 @@ Every method starts from the shifted latent z' (vaest.latent.Shift) of a frame x
   resolution. Made here is that guide; on an export without a painter, `paint` is a MissingStep
   naming the training command.
 - `optimize`: each picture found by optimisation toward the frame's content, the paintings'
-  texture and decode(z')'s colours (vaest.stylize.optimize_method); slow, and needs no training
+  texture and decode(z')'s colours (vaest.stylize.optimize.method); slow, and needs no training
   beyond the VAE's.
 """
 
@@ -34,7 +34,7 @@ LATENT_METHODS = ("residual", "refine", "split", "paint")  # computed from z' ba
 # What stylize_by_method compares: paint is the painter's, which needs its domain weights too
 # (vaest.stylize.paint), so the evaluation paints residual's pictures itself.
 COMPARED_METHODS = ("residual", "refine", "split")
-# optimize (vaest.stylize.optimize_method) finds each picture by optimisation, frame by frame
+# optimize (vaest.stylize.optimize.method) finds each picture by optimisation, frame by frame
 METHODS = (*LATENT_METHODS, "optimize")
 
 

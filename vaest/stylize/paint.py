@@ -19,6 +19,7 @@ from vaest.errors import MissingStep
 from vaest.io.imaging import fit_image, resize, to_uint8
 from vaest.latent import Shift
 from vaest.memory import painter_bytes, require_memory
+from vaest.stylize.clock import Clock
 from vaest.stylize.stylizer import require_finite
 from vaest.upsample import colour_guide, paint_resolution, painted_upsample
 
@@ -70,12 +71,12 @@ def paint_frames(exported, frames, guides, weights, batch: int = 4) -> np.ndarra
 
 
 class PaintStage:
-    """Output pictures in, painted pictures out, one at a time and in order (a video's frames
-    are at clock[0] + i / clock[1] seconds, for a timeline's domain blend)."""
+    """Output pictures in, painted pictures out, one at a time and in order (at their times on
+    the clock, for a timeline's domain blend)."""
 
-    def __init__(self, exported, schedule, clock=(0.0, 1.0), stabilizer=None):
+    def __init__(self, exported, schedule, clock: Clock, stabilizer=None):
         """schedule: vaest.stylize.targets.TargetSchedule, whose mixes blend the painter's
-        domains (or a style video's vaest.stylize.target_video.StyleLatents, the mix nearest
+        domains (or a style video's vaest.stylize.style_video.StyleLatents, the mix nearest
         to each style frame); stabilizer: a vaest.stylize.stabilize.FlowStabilizer for a
         video's painted frames, run at the paint resolution, where the strokes are made."""
         self.exported, self.schedule, self.clock = exported, schedule, clock
@@ -115,7 +116,7 @@ class PaintStage:
         full = frame
         if size != (height, width):
             guide, frame = resize(guide, *size), resize(frame, *size)
-        time = self.clock[0] + self._frames / self.clock[1]
+        time = self.clock.times(self._frames, 1)[0]
         self._frames += 1
         painted = self.exported.paint(frame[None], guide[None], self.weights(time)[None])[0]
         require_finite(painted, "the painted frame")  # NaN would be a black frame

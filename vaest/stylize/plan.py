@@ -1,9 +1,11 @@
 """Step 7's settings worked out once, against the export: what every later step reads.
 
 A Settings holds what the user typed; a Plan holds what it means for this job and this export:
-the shift's weights a and b, the schedule of c_target, the stabilisations, the batch size, and
-for a video its geometry and exact frame rate. The runners, the source pass, the stylizer and the
-record read the plan, never the raw strings.
+the method (--method auto resolved), the shift's weights a and b, the schedule of c_target (or
+the style video's), the stabilisations and the flow blend, the batch size, the stream clock, the
+painter's stage when it paints, optimize's choices when it optimises, and for a video its
+geometry and exact frame rate. The runners, the source pass, the stylizer and the record read the
+plan, never the raw strings, and nothing after it parses a flag again.
 """
 
 from __future__ import annotations
@@ -16,12 +18,16 @@ from absl import logging
 from vaest.device import GPU_BATCH
 from vaest.io.video import exact_rate
 from vaest.io.video_out import require_encodable
+from vaest.stylize.clock import Clock
 from vaest.stylize.compose import Composer
 from vaest.stylize.geometry import Geometry, picture_geometry
 from vaest.stylize.job import Job
 from vaest.stylize.methods import resolve_method
+from vaest.stylize.optimize.choices import OptimizeChoices
+from vaest.stylize.paint import PaintStage
 from vaest.stylize.settings import BATCH_SIZE, Settings
-from vaest.stylize.target_video import StyleFrames, StyleLatents
+from vaest.stylize.stabilize import FlowStabilizer
+from vaest.stylize.style_video import StyleFrames, StyleLatents
 from vaest.stylize.targets import TargetSchedule, target_schedule
 
 
@@ -29,20 +35,30 @@ from vaest.stylize.targets import TargetSchedule, target_schedule
 class Plan:
     """One job's settings, resolved against the export."""
 
-    job: Job
+    job: Job  # its settings name the method used, for the output's record
+    method: str  # one of vaest.stylize.methods.METHODS: --method auto resolved
     source_weight: float  # a of z' = mu - a c_source + b c_target
     target_weight: float  # b
     schedule: TargetSchedule  # c_target over the input's time (or a style video's StyleLatents)
     temporal: frozenset[str]  # the stabilisations: flow, latent, both or none
     latent_smoothing: float  # s of the latent moving average; 0 = off
     batch_size: int  # frames per model call
+    clock: Clock  # each frame's time (an image's is 0 s)
+    flow_blend: float | None = None  # w of the flow stabiliser; None: no flow stabiliser runs
     geometry: Geometry | None = None  # videos: how frames go in and out of the model
     rate: Fraction | None = None  # videos: the exact frame rate of input and output
+    paint: PaintStage | None = None  # --method paint: the painter at the paint resolution
+    optimize: OptimizeChoices | None = None  # --method optimize's flags, resolved
+    style: StyleFrames | None = None  # --target_video's frames, one reader for every stage
     method_reason: str = "asked for"  # why --method resolved as it did (auto's verdict)
 
     @property
     def settings(self) -> Settings:
         return self.job.settings
+
+    @property
+    def video(self) -> bool:
+        return self.job.kind == "video"
 
     def describe_shift(self) -> str:
         return (
@@ -50,32 +66,53 @@ class Plan:
             f"{self.target_weight:g} * c_target ({self.schedule.label})"
         )
 
+    def stabilizer(self) -> FlowStabilizer | None:
+        """A new flow stabiliser for one stream of frames, when one runs."""
+        return None if self.flow_blend is None else FlowStabilizer(self.flow_blend)
+
 
 def make_plan(job: Job, exported) -> Plan:
-    """The plan of a checked job (vaest.stylize.job.make_job) on a loaded export; its settings
-    name the method that --method auto means on this export."""
+    """The plan of a checked job (vaest.stylize.job.make_job) on a loaded export."""
     s = job.settings
     method, why = resolve_method(s.method, exported, s.refine)
     if s.method != method:
         logging.info("--method %s is %s here: %s", s.method, method, why)
-    s = replace(s, method=method)
-    job = replace(job, settings=s)
+    job = replace(job, settings=replace(s, method=method))
     (a, b), temporal, smoothing = s.resolved()
     batch_size = s.batch_size or (GPU_BATCH if "GPU" in (exported.device or "") else BATCH_SIZE)
-    if s.method == "optimize" and not s.batch_size:
+    if method == "optimize" and not s.batch_size:
         batch_size = 1  # optimised one frame after another: the bar shows seconds per frame
+    video = job.kind == "video"
+    if not video and (s.smoothing or s.measure_temporal):
+        logging.info("--smoothing and --measure_temporal apply to videos only")
     geometry = rate = None
-    if job.kind == "video":
+    clock = Clock()
+    if video:
         geometry = picture_geometry(s, job.info.display_size, exported)
         if job.output_kind == "video":
-            require_encodable(Composer(geometry, s).output_size, job.output)
+            require_encodable(Composer(geometry, s, method).output_size, job.output)
         rate = exact_rate(job.info.fps)
+        clock = Clock(s.start, float(rate))
     schedule = target_schedule(exported, s.target, s.transition)
-    if s.target_video:
-        frames = StyleFrames(s.target_video, exported.image_size)
-        schedule = StyleLatents(exported, frames, s.transition)
+    style = StyleFrames(s.target_video) if s.target_video else None
+    if style is not None:
+        schedule = StyleLatents(exported, style, s.transition)
+    # Stabilised at the model size (the flicker is made there, and the flow is cheapest there),
+    # and the painter's strokes at the paint resolution; optimize has its own temporal term.
+    steady = video and "flow" in temporal and method != "optimize"
+    plan = Plan(
+        job, method, a, b, schedule, temporal, smoothing, batch_size, clock,
+        flow_blend=s.flow_blend if steady else None, geometry=geometry, rate=rate,
+        optimize=s.optimize_choices() if method == "optimize" else None, style=style,
+        method_reason=why,
+    )  # fmt: skip
+    if method == "paint":
+        paint = PaintStage(exported, schedule, clock, plan.stabilizer())
+        if video:  # before any work: an image's size is checked when it is painted
+            paint.require_memory(*geometry.placement[2:])
+        plan = replace(plan, paint=paint)
     logging.info(
         "model on %s in %s, %d frames per call, --method %s",
-        exported.device, exported.precision, batch_size, s.method,
+        exported.device, exported.precision, batch_size, method,
     )  # fmt: skip
-    return Plan(job, a, b, schedule, temporal, smoothing, batch_size, geometry, rate, why)
+    return plan

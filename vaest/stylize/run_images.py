@@ -18,17 +18,17 @@ from vaest.stylize.job import Result
 from vaest.stylize.streaming import batches, prefetch
 
 
-def run_images(plan, exported, stylizer, bar, *, paint=None) -> Result:
-    """Stylize a vaest.stylize.plan.Plan's image or folder with `stylizer` (and `paint`, the
-    painter's stage of --method paint)."""
-    job, settings = plan.job, plan.settings
+def run_images(plan, exported, stylizer, bar) -> Result:
+    """Stylize a vaest.stylize.plan.Plan's image or folder with `stylizer` (and the plan's
+    painter's stage, when it paints)."""
+    job, settings, paint = plan.job, plan.settings, plan.paint
     paths = [job.input] if job.kind == "image" else job.images
 
     def loaded():
         for path in paths:
             image = imaging.load_image(path)
             geometry = picture_geometry(settings, image.shape[:2], exported)
-            compose = Composer(geometry, settings, paint)
+            compose = Composer(geometry, settings, plan.method, paint)
             yield path, compose, image, geometry.fit(image), geometry.thumbnail(image)
 
     def pictures(progress):

@@ -22,11 +22,10 @@ from vaest.stylize.settings import settings_record
 from vaest.stylize.streaming import batches, prefetch
 
 
-def run_video(plan: Plan, exported, stylizer, bar, known_means=None, *, paint=None) -> Result:
-    """known_means: every frame's mu, in order, when the --source auto pass measured them;
-    paint: the painter's stage (vaest.stylize.paint.PaintStage) of --method paint."""
-    job, settings, geometry = plan.job, plan.settings, plan.geometry
-    compose = Composer(geometry, settings, paint)
+def run_video(plan: Plan, exported, stylizer, bar, known_means=None) -> Result:
+    """known_means: every frame's mu, in order, when the --source auto pass measured them."""
+    job, settings, geometry, paint = plan.job, plan.settings, plan.geometry, plan.paint
+    compose = Composer(geometry, settings, plan.method, paint)
     if geometry.fit_changed:
         logging.info(
             "the export was made with fit=crop, but %dx%d has another aspect than the model: "

@@ -13,19 +13,19 @@ from dataclasses import asdict, dataclass, replace
 
 from vaest.device import check_device, check_precision
 from vaest.errors import UserError
-from vaest.stylize.geometry import parse_output_size
+from vaest.stylize.geometry import parse_output_size, width_by_height
 from vaest.stylize.methods import AUTO, METHODS
-from vaest.stylize.optimize_choices import (
+from vaest.stylize.optimize.choices import (
     DEFAULT_ITERATIONS,
     DEFAULT_OPTIMIZE_SIZE,
     DEFAULT_OPTIMIZER,
     DEFAULT_TEXTURE,
-    check_iterations,
-    check_optimizer,
-    check_texture,
-    parse_optimize_size,
+    OPTIMIZERS,
+    SMALLEST_SIDE,
+    TEXTURES,
+    OptimizeChoices,
 )
-from vaest.stylize.target_video import check_target_video
+from vaest.stylize.style_video import check_style_video
 from vaest.stylize.targets import check_transition, parse_target
 from vaest.upsample import UPSAMPLINGS
 
@@ -49,7 +49,7 @@ class Settings:
     target_weight: float | None = None
     smoothing: float = 0.0  # latent EMA factor s in [0, 1); 0 = off unless --temporal latent
     temporal: str = "flow"  # videos: flow (vaest.stylize.stabilize), latent, both, or none
-    temporal_weight: float = 0.7  # w of the flow blend, in [0, 1)
+    flow_blend: float = 0.7  # w of the flow stabiliser's blend, in [0, 1)
     measure_temporal: bool = False  # report the flow-warped error of the output (a flow pass)
     pixel_smoothing: bool = False
     refine: bool = True
@@ -69,7 +69,7 @@ class Settings:
     keep_colours: bool = False
     side_by_side: bool = False
     target_video: str | None = None  # a style video (or image): frame t's target at time t
-    # --method optimize (vaest.stylize.optimize_method)
+    # --method optimize (vaest.stylize.optimize.method)
     iterations: int = DEFAULT_ITERATIONS  # per frame
     optimizer: str = DEFAULT_OPTIMIZER  # lbfgs or adam
     texture_loss: str = DEFAULT_TEXTURE  # sliced (Wasserstein) or gram
@@ -88,8 +88,8 @@ class Settings:
             value = getattr(self, name)
             if value is not None and not math.isfinite(value):
                 raise UserError(f"--{name} must be a finite number, not {value}")
-        if not 0.0 <= self.temporal_weight < 1.0:  # also refuses nan
-            raise UserError(f"--temporal_weight must be in [0, 1), not {self.temporal_weight}")
+        if not 0.0 <= self.flow_blend < 1.0:  # also refuses nan
+            raise UserError(f"--flow_blend must be in [0, 1), not {self.flow_blend}")
         if not 0.0 <= self.smoothing < 1.0:
             raise UserError(f"--smoothing must be in [0, 1), not {self.smoothing}")
         if self.batch_size is not None and self.batch_size < 1:
@@ -115,12 +115,25 @@ class Settings:
         if not 0 <= self.crf <= 51:
             raise UserError(f"--crf must be in 0..51, not {self.crf}")
         parse_output_size(self.output_size, (2, 2), (2, 2))  # the syntax, before any work
-        check_iterations(self.iterations)
-        check_optimizer(self.optimizer)
-        check_texture(self.texture_loss)
-        parse_optimize_size(self.optimize_size)
-        check_target_video(self.target_video)
+        self.optimize_choices()
+        check_style_video(self.target_video)
         self.resolved()
+
+    def optimize_choices(self) -> OptimizeChoices:
+        """--method optimize's flags, checked: --optimize_size as the cap (height, width)."""
+        n = self.iterations
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise UserError(f"--iterations must be a whole number of at least 1, not {n!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise UserError(
+                f"--optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}"
+            )
+        if self.texture_loss not in TEXTURES:
+            raise UserError(
+                f"--texture_loss must be one of {', '.join(TEXTURES)}, not {self.texture_loss!r}"
+            )
+        cap = width_by_height(self.optimize_size, "--optimize_size", SMALLEST_SIDE)
+        return OptimizeChoices(n, self.optimizer, self.texture_loss, cap)
 
     def temporal_kinds(self) -> set[str]:
         """The stabilisations asked for by --temporal: a subset of TEMPORAL_KINDS."""

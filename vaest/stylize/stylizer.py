@@ -13,10 +13,12 @@ import numpy as np
 
 from vaest.errors import UserError
 from vaest.latent import Shift
+from vaest.stylize.clock import Clock
 from vaest.stylize.methods import DEFAULT_METHOD, require_method, stylize_latents
 from vaest.stylize.stabilize import FlowStabilizer
 from vaest.stylize.targets import TargetSchedule
 
+STILL = Clock()  # an image's: no time
 PIXEL_KEEP = 0.2  # --pixel_smoothing, the original's blend: out = 0.2 * last + 0.8 * current
 
 
@@ -46,11 +48,11 @@ class Stylizer:
         method=DEFAULT_METHOD,
         stabilizer: FlowStabilizer | None = None,
         schedule: TargetSchedule | None = None,
-        clock: tuple[float, float] = (0.0, 1.0),
+        clock: Clock = STILL,
     ):
         """stabilizer: blends each output with the previous one along the input's motion.
-        schedule: c_target by frame time (a timeline), replacing shift.target; frame i of the
-        stream is at clock[0] + i / clock[1] seconds (start, frame rate)."""
+        schedule: c_target by frame time (a timeline), replacing shift.target, at the frames'
+        times on the clock."""
         require_method(exported, method)
         self.exported = exported
         self.shift = shift
@@ -67,13 +69,15 @@ class Stylizer:
         self._picture = None  # last output, for the pixel blend
 
     @classmethod
-    def for_plan(cls, plan, exported, source, stabilizer: FlowStabilizer | None = None):
+    def for_plan(cls, plan, exported, source):
         """The Stylizer of a vaest.stylize.plan.Plan, shifting from c_source `source`. A video's
-        is smoothed as asked and follows the timeline; an image takes the first target."""
+        is smoothed and stabilised as asked and follows the timeline; an image takes the first
+        target."""
         s = plan.settings
-        shift = Shift(source, plan.schedule.at(s.start)[0], plan.source_weight, plan.target_weight)
-        if plan.job.kind != "video":
-            return cls(exported, shift, refine=s.refine, detail=s.detail, method=s.method)
+        a, b = plan.source_weight, plan.target_weight
+        shift = Shift(source, plan.schedule.at(plan.clock.start)[0], a, b)
+        if not plan.video:
+            return cls(exported, shift, refine=s.refine, detail=s.detail, method=plan.method)
         return cls(
             exported,
             shift,
@@ -81,10 +85,10 @@ class Stylizer:
             pixel_smoothing=s.pixel_smoothing,
             refine=s.refine,
             detail=s.detail,
-            method=s.method,
-            stabilizer=stabilizer,
+            method=plan.method,
+            stabilizer=plan.stabilizer(),
             schedule=plan.schedule,
-            clock=(s.start, float(plan.rate)),
+            clock=plan.clock,
         )
 
     @property
@@ -121,8 +125,7 @@ class Stylizer:
         return shifted
 
     def __call__(self, fitted: np.ndarray, means: np.ndarray | None = None) -> np.ndarray:
-        start, rate = self.clock
-        times = start + np.arange(self._frames, self._frames + len(fitted)) / rate
+        times = self.clock.times(self._frames, len(fitted))
         self._frames += len(fitted)
         shift = self.shift
         if self.one_graph and means is None:

@@ -43,7 +43,13 @@ from vaest.memory import require_painter_training_memory
 from vaest.models.config import PainterConfig
 from vaest.models.painter import build_painter, painter_inputs
 from vaest.run_dir import CONFIG, RunDir
-from vaest.train.checkpoints import latest_step, load_config, load_trained_vae, save_config
+from vaest.train.checkpoints import (
+    latest_step,
+    load_config,
+    load_trained_vae,
+    require_untouched_config,
+    save_config,
+)
 from vaest.train.cluster import own_folder
 from vaest.train.loop import Schedule, TrainingRun, TrainSettings
 from vaest.train.refining import required_features
@@ -63,8 +69,10 @@ class PainterSettings(TrainSettings):
 def resolve_painter_config(folder: Path, domains: tuple[str, ...], overrides: dict):
     """The saved config when resuming (overrides must agree with it), else a new one."""
     saved = None
-    if latest_step(folder) is not None and (folder / CONFIG).exists():
-        saved = load_config(PainterConfig, folder)
+    if latest_step(folder) is not None:
+        require_untouched_config(folder)
+        if (folder / CONFIG).exists():
+            saved = load_config(PainterConfig, folder)
     asked = dataclasses.replace(saved or PainterConfig(domains=domains), **overrides)
     if saved is not None:
         asked.require_same(saved, str(folder))

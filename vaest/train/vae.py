@@ -26,12 +26,7 @@ from vaest.train.checkpoints import (
     save_config,
 )
 from vaest.train.cluster import is_chief, own_folder
-from vaest.train.loop import (
-    Schedule,
-    TrainingRun,
-    TrainSettings,
-    make_strategy,
-)
+from vaest.train.loop import Schedule, TrainingRun, TrainSettings, make_strategy
 from vaest.train.validation import HeldOut, preview_batch
 
 

@@ -4,7 +4,7 @@ transfer and, for video, Ruder et al.'s "Artistic style transfer for videos" (GC
 A picture x at the working size minimises the weighted sum of
 - content: the relu4_2 distance to the frame (vaest.measure.feature_loss.FeatureDistance);
 - texture: the sliced Wasserstein distance of x's relu1_2, relu2_2 and relu3_3 feature vectors
-  to the target's (a painting domain's tiles or a style frame, vaest.stylize.texture_target),
+  to the target's (a painting domain's tiles or a style frame, vaest.stylize.optimize.textures),
   or, for comparison, the distance of their Gram matrices;
 - colour: x low-passed (cell means) against decode(z'), upsampled and low-passed alike:
   the latent shift sets the palette, so --strength, mixes and timelines keep their meaning;
@@ -32,7 +32,6 @@ from vaest.measure.feature_loss import (
     sliced_wasserstein,
 )
 from vaest.measure.features import TextureFeatures
-from vaest.stylize.optimize_choices import check_optimizer, check_texture
 
 CONTENT_LAYER = 3  # relu4_2 in TextureFeatures(content=True)'s maps
 COLOUR_CELL = 8  # pixels of the working size per cell of the colour term's grid
@@ -80,7 +79,6 @@ class Objective:
     """The weighted loss of a picture and its gradient, for one texture kind."""
 
     def __init__(self, features: TextureFeatures, weights: Weights, texture: str = "sliced"):
-        check_texture(texture)
         if len(features.trunk.outputs) != 4:
             raise ValueError("the objective needs TextureFeatures(path, content=True)")
         self.vgg = FrozenVGG(features)
@@ -95,7 +93,7 @@ class Objective:
 
     def frame_target(self, frame, colour, texture, previous=None, visible=None) -> FrameTarget:
         """The target of one frame (float [H, W, 3] at the working size): colour is decode(z')
-        at any size; texture comes from vaest.stylize.texture_target; previous and visible are
+        at any size; texture comes from vaest.stylize.optimize.textures; previous and visible are
         the warped previous output and its visibility (bool or weights [H, W]), or None."""
         frame = np.asarray(frame, np.float32)
         size = frame.shape[:2]
@@ -182,7 +180,6 @@ def minimise(
 ) -> Minimised:
     """`iterations` steps of the optimizer from `start` (float [H, W, 3]); trace: also the loss
     after every iteration (L-BFGS then runs one iteration per call, keeping its memory)."""
-    check_optimizer(optimizer)
     x = tf.constant(np.asarray(start, np.float32)[None])
     if optimizer == "adam":
         return _adam(objective, x, target, iterations, trace)

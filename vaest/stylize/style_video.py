@@ -31,9 +31,10 @@ from vaest.io import imaging, video
 # c_target values kept for the painter's domain blend, which is asked a few batches after the
 # stylizer's thread computed them (and drops them as it goes)
 HISTORY = 1 << 16
+RECENT = 64  # style frames kept after reading: more than a batch of content frames spans
 
 
-def check_target_video(text: str | None) -> Path | None:
+def check_style_video(text: str | None) -> Path | None:
     """--target_video: an existing, readable video or image (checked without TensorFlow)."""
     if text is None or not str(text).strip():
         return None
@@ -57,33 +58,41 @@ def check_target_video(text: str | None) -> Path | None:
 
 
 class StyleFrames:
-    """The style video's (or image's) frame at a time, cropped to fill `size` (height, width)."""
+    """The style video's (or image's) frame at a time, cropped to fill the size asked (height,
+    width): one reader serves the latent methods at the model size and the optimiser at its
+    working size, which ask the same times a batch apart."""
 
-    def __init__(self, path: str | Path, size: tuple[int, int]):
+    def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.size = tuple(size)
         self.still = self.path.suffix.lower() in imaging.IMAGE_SUFFIXES
         self.fps = 1.0 if self.still else video.probe(self.path).fps
         self.count: int | None = 1 if self.still else None  # known once the end was read
         self._frames = None
         self._position = -1  # index of self._frame
         self._frame = None
+        self._recent: dict[int, np.ndarray] = {}  # the last RECENT frames read, by index
+        self._fitted: dict[tuple, np.ndarray] = {}  # a still image at each size asked
         if self.still:
-            self._frame = self._fit(imaging.load_image(self.path))
+            self._frame = imaging.load_image(self.path)
             self._position = 0
 
-    def _fit(self, frame: np.ndarray) -> np.ndarray:
-        return imaging.fit_image(frame, self.size, "crop")
+    @staticmethod
+    def _fit(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        return imaging.fit_image(frame, tuple(size), "crop")
 
     def index_at(self, time: float) -> int:
         index = max(0, math.floor(time * self.fps + 1e-6))
         return index % self.count if self.count else index
 
-    def at(self, time: float) -> np.ndarray:
-        """uint8 [H, W, 3]: the frame shown at `time` seconds (looping)."""
-        if self.still:  # fitted once; decoding it again would give it at its own size
-            return self._frame
+    def at(self, time: float, size: tuple[int, int]) -> np.ndarray:
+        """uint8 [H, W, 3] at size: the frame shown at `time` seconds (looping)."""
+        if self.still:  # fitted once per size
+            if tuple(size) not in self._fitted:
+                self._fitted[tuple(size)] = self._fit(self._frame, size)
+            return self._fitted[tuple(size)]
         index = self.index_at(time)
+        if index in self._recent:
+            return self._fit(self._recent[index], size)
         if self._frames is None or index < self._position:
             self._restart()
         while self._position < index:
@@ -98,7 +107,9 @@ class StyleFrames:
                 continue
             self._position += 1
             self._frame = frame
-        return self._fit(self._frame)
+            self._recent[self._position] = frame
+            self._recent.pop(self._position - RECENT, None)
+        return self._fit(self._frame, size)
 
     def _restart(self) -> None:
         if self._frames is not None:
@@ -128,7 +139,8 @@ class StyleLatents:
 
     def at(self, times) -> np.ndarray:
         times = np.atleast_1d(np.asarray(times, np.float64))
-        styles = np.stack([self.frames.at(t) for t in times])
+        size = self.exported.image_size
+        styles = np.stack([self.frames.at(t, size) for t in times])
         means = self.exported.encode(styles)[0].astype(np.float64)
         out = np.empty_like(means)
         for i, (time, mean) in enumerate(zip(times, means, strict=True)):
@@ -179,21 +191,3 @@ def nearest_mix(centroids: np.ndarray, targets: np.ndarray) -> np.ndarray:
         weights, _ = nnls(system, np.append(target, stiff))
         out.append(weights / max(float(weights.sum()), 1e-12))
     return np.array(out)
-
-
-class StyleTextures:
-    """--method optimize's texture target by time: the style frame's, at the working size."""
-
-    def __init__(self, features, frames: StyleFrames, kind: str):
-        from vaest.stylize.texture_target import texture_target  # TensorFlow: only when used
-
-        self._target = lambda frame: texture_target(features, [frame], kind)
-        self.frames = frames
-        self._cached = (None, None)
-
-    def at(self, time: float):
-        index = self.frames.index_at(time)
-        if self._cached[0] != index:
-            frame = imaging.as_float_images(self.frames.at(time))
-            self._cached = (index, self._target(frame))
-        return self._cached[1]

@@ -1,7 +1,7 @@
 """What --method optimize's texture term pulls toward: a painting domain's tiles, or a style frame.
 
 The tiles are cut from the domain's paintings (the export's manifest lists them) at the working
-size, as extract_tiles.py cuts them at the model size (vaest.data.extract.tile_boxes): the
+size, as extract_tiles.py cuts them at the model size (vaest.io.imaging.tile_boxes): the
 strokes then keep their size in pixels whatever the model size. Paintings no longer on disk fall
 back to the tiles recorded in RUN/data, at the model size.
 
@@ -22,12 +22,13 @@ from pathlib import Path
 import numpy as np
 from absl import logging
 
-from vaest.data.extract import tile_boxes
-from vaest.data.records import damage_reported, domain_images
 from vaest.errors import MissingStep
+from vaest.export.read import recorded_tiles
 from vaest.io import imaging
+from vaest.io.imaging import tile_boxes
 from vaest.measure.feature_loss import POOL_POSITIONS
 from vaest.measure.features import TextureFeatures, texture_statistics
+from vaest.run_dir import RunDir
 
 TEXTURE_LAYERS = 3  # relu1_2, relu2_2, relu3_3
 TILES_PER_DOMAIN = 24
@@ -64,15 +65,15 @@ def painting_tiles(exported, name: str, size: tuple[int, int], count=TILES_PER_D
     """float32 [N, H, W, 3]: tiles of a painting domain's paintings at `size` (height, width)."""
     readable = painting_paths(exported, name)
     if not readable:
-        data = exported.folder.parent / "data"
-        if not (data / "manifest.json").is_file():
+        run = exported.folder.parent
+        tiles = recorded_tiles(run, name)
+        data = RunDir(run).data
+        if tiles is None:
             raise MissingStep(
                 f"--method optimize needs the paintings of {name!r} or their tiles in {data}; "
                 "neither is there"
             )
         logging.info("no painting of %s to read: texture from the tiles in %s", name, data)
-        with damage_reported(data):  # a damaged shard is named in one line
-            tiles = domain_images(data, "train", name)
         if not len(tiles):
             raise MissingStep(f"--method optimize: {data} holds no tiles of {name!r}")
         return tiles
@@ -101,14 +102,14 @@ def sliced_pools(features: TextureFeatures, images: Iterable, seed: int = TILE_S
     return [np.concatenate(rows)[:POOL_POSITIONS][None] for rows in layers]
 
 
-def gram_targets(features: TextureFeatures, images: Iterable) -> list:
+def gram_matrices(features: TextureFeatures, images: Iterable) -> list:
     """Per texture layer, the images' mean Gram matrix [C, C]."""
     return texture_statistics(features, list(images))[:TEXTURE_LAYERS]
 
 
-def texture_target(features: TextureFeatures, images: Iterable, kind: str) -> list:
+def texture_of(features: TextureFeatures, images: Iterable, kind: str) -> list:
     """The target of images (float [H, W, 3] each): pools for sliced, Gram matrices for gram."""
-    return sliced_pools(features, images) if kind == "sliced" else gram_targets(features, images)
+    return sliced_pools(features, images) if kind == "sliced" else gram_matrices(features, images)
 
 
 def mix(targets: list[list[np.ndarray]], weights, kind: str) -> list[np.ndarray]:
@@ -139,7 +140,7 @@ class TextureSchedule:
         self.schedule = schedule
         self.kind = kind
         self.targets = [
-            texture_target(features, painting_tiles(exported, name, size), kind)
+            texture_of(features, painting_tiles(exported, name, size), kind)
             for name in schedule.names
         ]
         self._cached = (None, None)
@@ -148,4 +149,22 @@ class TextureSchedule:
         weights = tuple(np.round(self.schedule.weights_at(time)[0], 3))
         if self._cached[0] != weights:
             self._cached = (weights, mix(self.targets, weights, self.kind))
+        return self._cached[1]
+
+
+class StyleTextures:
+    """The texture target by time of --target_video: the style frame's, at the working size."""
+
+    def __init__(self, features, frames, size: tuple[int, int], kind: str):
+        """frames: the plan's vaest.stylize.style_video.StyleFrames."""
+        self._target = lambda frame: texture_of(features, [frame], kind)
+        self.frames = frames
+        self.size = size
+        self._cached = (None, None)
+
+    def at(self, time: float):
+        index = self.frames.index_at(time)
+        if self._cached[0] != index:
+            frame = imaging.as_float_images(self.frames.at(time, self.size))
+            self._cached = (index, self._target(frame))
         return self._cached[1]

