@@ -3,9 +3,10 @@
 A Settings holds what the user typed; a Plan holds what it means for this job and this export:
 the method (--method auto resolved), the shift's weights a and b, the schedule of c_target (or
 the style video's), the stabilisations and the flow blend, the batch size, the stream clock, the
-painter's stage when it paints, optimize's choices when it optimises, and for a video its
-geometry and exact frame rate. The runners, the source pass, the stylizer and the record read the
-plan, never the raw strings, and nothing after it parses a flag again.
+painter's stage when it paints, optimize's choices when it optimises, for a video its geometry
+and exact frame rate; and the job's two ends, the input's pictures and the output they go to.
+The runners, the source pass and the stylizer read the plan, never the job, and nothing after
+it parses a flag again.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from vaest.io.video import exact_rate
 from vaest.io.video_out import require_encodable
 from vaest.stylize.clock import Clock
 from vaest.stylize.compose import Composer
-from vaest.stylize.geometry import Geometry, picture_geometry
+from vaest.stylize.geometry import Framing, Geometry
 from vaest.stylize.job import Job
 from vaest.stylize.methods import resolve_method
 from vaest.stylize.optimize.choices import OptimizeChoices
+from vaest.stylize.output import Output
 from vaest.stylize.paint import PaintStage
-from vaest.stylize.settings import BATCH_SIZE, Settings
+from vaest.stylize.pictures import Pictures
+from vaest.stylize.settings import BATCH_SIZE, Settings, settings_record
 from vaest.stylize.stabilize import FlowStabilizer
 from vaest.stylize.style_video import StyleFrames, StyleLatents
 from vaest.stylize.targets import TargetSchedule, target_schedule
@@ -51,6 +54,10 @@ class Plan:
     optimize: OptimizeChoices | None = None  # --method optimize's flags, resolved
     style: StyleFrames | None = None  # --target_video's frames, one reader for every stage
     method_reason: str = "asked for"  # why --method resolved as it did (auto's verdict)
+    framing: Framing | None = None  # every picture's way in and out of the model, by its size
+    pictures: Pictures | None = None  # the input's pictures at full size, in order
+    output: Output | None = None  # where the output pictures go
+    measure_temporal: bool = False  # videos: the flow-warped error of the output is measured
 
     @property
     def settings(self) -> Settings:
@@ -65,6 +72,14 @@ class Plan:
             f"z' = mu - {self.source_weight:g} * c_source ({self.settings.source}) + "
             f"{self.target_weight:g} * c_target ({self.schedule.label})"
         )
+
+    def geometry_for(self, source_size) -> Geometry:
+        """A picture's way in and out of the model: a video's frames all share one."""
+        return self.geometry or self.framing.geometry(source_size)
+
+    def composer(self, geometry: Geometry) -> Composer:
+        """How the model's pictures become output pictures, for pictures of this geometry."""
+        return Composer(geometry, self.settings, self.method, self.paint)
 
     def stabilizer(self) -> FlowStabilizer | None:
         """A new flow stabiliser for one stream of frames, when one runs."""
@@ -85,12 +100,14 @@ def make_plan(job: Job, exported) -> Plan:
     video = job.kind == "video"
     if not video and (s.smoothing or s.measure_temporal):
         logging.info("--smoothing and --measure_temporal apply to videos only")
-    geometry = rate = None
+    framing = Framing.of(s, exported)
+    geometry = rate = size = None
     clock = Clock()
     if video:
-        geometry = picture_geometry(s, job.info.display_size, exported)
+        geometry = framing.geometry(job.info.display_size)
+        size = Composer(geometry, s, method).output_size
         if job.output_kind == "video":
-            require_encodable(Composer(geometry, s, method).output_size, job.output)
+            require_encodable(size, job.output)
         rate = exact_rate(job.info.fps)
         clock = Clock(s.start, float(rate))
     schedule = target_schedule(exported, s.target, s.transition)
@@ -104,13 +121,17 @@ def make_plan(job: Job, exported) -> Plan:
         job, method, a, b, schedule, temporal, smoothing, batch_size, clock,
         flow_blend=s.flow_blend if steady else None, geometry=geometry, rate=rate,
         optimize=s.optimize_choices() if method == "optimize" else None, style=style,
-        method_reason=why,
+        method_reason=why, framing=framing, pictures=Pictures(job),
+        measure_temporal=video and s.measure_temporal,
     )  # fmt: skip
     if method == "paint":
         paint = PaintStage(exported, schedule, clock, plan.stabilizer())
         if video:  # before any work: an image's size is checked when it is painted
             paint.require_memory(*geometry.placement[2:])
         plan = replace(plan, paint=paint)
+    # The record names the settings as resolved here, for an MP4's comment tag.
+    comment = settings_record(plan, exported) if job.output_kind == "video" else None
+    plan = replace(plan, output=Output(job, rate, size, comment))
     logging.info(
         "model on %s in %s, %d frames per call, --method %s",
         exported.device, exported.precision, batch_size, method,
