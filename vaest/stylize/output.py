@@ -8,7 +8,6 @@ path or a flag.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from fractions import Fraction
 
 from vaest.io import video_out
 from vaest.io.atomic import staged_folder
@@ -16,13 +15,13 @@ from vaest.io.imaging import save_image, write_image
 
 
 class Output:
-    """The output of a vaest.stylize.job.Job. A video's needs its exact rate and frame size,
-    and the record for its comment tag (vaest.stylize.settings.settings_record)."""
+    """The output of a vaest.stylize.job.Job. A video's needs its frame size, and the record
+    for its comment tag (vaest.stylize.settings.settings_record)."""
 
-    def __init__(self, job, rate: Fraction | None = None, size=None, comment: str | None = None):
+    def __init__(self, job, size=None, comment: str | None = None):
         settings = job.settings
         self.path, self.kind = job.output, job.output_kind
-        self.rate, self.size, self.comment = rate, size, comment
+        self.rate, self.size, self.comment = job.rate, size, comment
         self.audio_source = job.input if settings.audio else None
         self.start, self.duration = settings.start or None, settings.duration
         self.crf = settings.crf

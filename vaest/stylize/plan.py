@@ -17,13 +17,13 @@ from fractions import Fraction
 from absl import logging
 
 from vaest.device import GPU_BATCH
-from vaest.io.video import exact_rate
 from vaest.io.video_out import require_encodable
+from vaest.measure.painter_gate import painter_verdict
 from vaest.stylize.clock import Clock
 from vaest.stylize.compose import Composer
 from vaest.stylize.geometry import Framing, Geometry
 from vaest.stylize.job import Job
-from vaest.stylize.methods import resolve_method
+from vaest.stylize.methods import AUTO, DEFAULT_METHOD
 from vaest.stylize.optimize.choices import OptimizeChoices
 from vaest.stylize.output import Output
 from vaest.stylize.paint import PaintStage
@@ -94,6 +94,7 @@ def make_plan(job: Job, exported) -> Plan:
         logging.info("--method %s is %s here: %s", s.method, method, why)
     job = replace(job, settings=replace(s, method=method))
     (a, b), temporal, smoothing = s.resolved()
+    optimize = s.optimize_choices() if method == "optimize" else None
     batch_size = s.batch_size or (GPU_BATCH if "GPU" in (exported.device or "") else BATCH_SIZE)
     if method == "optimize" and not s.batch_size:
         batch_size = 1  # optimised one frame after another: the bar shows seconds per frame
@@ -101,26 +102,24 @@ def make_plan(job: Job, exported) -> Plan:
     if not video and (s.smoothing or s.measure_temporal):
         logging.info("--smoothing and --measure_temporal apply to videos only")
     framing = Framing.of(s, exported)
-    geometry = rate = size = None
+    geometry = size = None
     clock = Clock()
     if video:
         geometry = framing.geometry(job.info.display_size)
         size = Composer(geometry, s, method).output_size
         if job.output_kind == "video":
             require_encodable(size, job.output)
-        rate = exact_rate(job.info.fps)
-        clock = Clock(s.start, float(rate))
+        clock = Clock(s.start, float(job.rate))
     schedule = target_schedule(exported, s.target, s.transition)
-    style = StyleFrames(s.target_video) if s.target_video else None
-    if style is not None:
-        schedule = StyleLatents(exported, style, s.transition)
+    if s.target_video:
+        schedule = StyleLatents.of_video(exported, s.target_video, s.transition)
     # Stabilised at the model size (the flicker is made there, and the flow is cheapest there),
     # and the painter's strokes at the paint resolution; optimize has its own temporal term.
     steady = video and "flow" in temporal and method != "optimize"
     plan = Plan(
         job, method, a, b, schedule, temporal, smoothing, batch_size, clock,
-        flow_blend=s.flow_blend if steady else None, geometry=geometry, rate=rate,
-        optimize=s.optimize_choices() if method == "optimize" else None, style=style,
+        flow_blend=s.flow_blend if steady else None, geometry=geometry, rate=job.rate,
+        optimize=optimize, style=schedule.frames if s.target_video else None,
         method_reason=why, framing=framing, pictures=Pictures(job),
         measure_temporal=video and s.measure_temporal,
     )  # fmt: skip
@@ -131,9 +130,23 @@ def make_plan(job: Job, exported) -> Plan:
         plan = replace(plan, paint=paint)
     # The record names the settings as resolved here, for an MP4's comment tag.
     comment = settings_record(plan, exported) if job.output_kind == "video" else None
-    plan = replace(plan, output=Output(job, rate, size, comment))
+    plan = replace(plan, output=Output(job, size, comment))
     logging.info(
         "model on %s in %s, %d frames per call, --method %s",
         exported.device, exported.precision, batch_size, method,
     )  # fmt: skip
     return plan
+
+
+def resolve_method(method: str, exported, refine: bool = True) -> tuple[str, str]:
+    """(the method that --method `method` means on this export, why). AUTO is the painter's
+    paint when the export has one (and the refiner is on) whose held-out figures beat
+    residual's (vaest.measure.painter_gate), else DEFAULT_METHOD; any other is itself."""
+    if method != AUTO:
+        return method, "asked for"
+    if not exported.has_painter:
+        return DEFAULT_METHOD, "the export has no painter"
+    if not refine:
+        return DEFAULT_METHOD, "--no_refine leaves the painter's colour guide out"
+    paints, why = painter_verdict(exported.painter_figures)
+    return ("paint" if paints else DEFAULT_METHOD), why
