@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vaest.measure.painter_gate import EDGE_FLOOR, held_out_count, painter_verdict
-from vaest.stylize.methods import resolve_method
+from vaest.stylize.plan import resolve_method
 
 
 def figures(edges=0.7, texture=0.4, residual_texture=0.9) -> dict:

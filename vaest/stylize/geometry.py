@@ -9,6 +9,8 @@ another aspect: nothing is ever distorted or cut off.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from vaest.errors import UserError
@@ -83,16 +85,26 @@ class Geometry:
         return f"{sw}x{sh} -> model {mw}x{mh} ({how}) -> output {ow}x{oh}"
 
 
-def picture_geometry(settings, source_size, exported) -> Geometry:
-    """How a picture of source_size goes in and out of the export's model, at the output size
-    that settings (a vaest.stylize.settings.Settings) ask for."""
-    size = parse_output_size(settings.output_size, source_size, exported.image_size)
-    return Geometry(source_size, exported.image_size, size, exported.manifest.fit, settings.inset)
+@dataclass(frozen=True)
+class Framing:
+    """What every picture of a job shares on its way in and out of the model: the output size
+    asked for (--output_size: source, model or WIDTHxHEIGHT), the model's size and fit, the
+    inset. Each picture's Geometry then follows from its own size."""
 
+    output_size: str
+    model_size: tuple[int, int]
+    fit: str
+    inset: bool = False
 
-def fit_picture(picture: np.ndarray, model_size, fit: str) -> np.ndarray:
-    """A picture of any size fitted to the model size as Geometry would (for the centroid pass)."""
-    return Geometry(picture.shape[:2], model_size, picture.shape[:2], fit).fit(picture)
+    @classmethod
+    def of(cls, settings, exported) -> Framing:
+        """The framing that settings (a vaest.stylize.settings.Settings) ask of the export."""
+        return cls(settings.output_size, exported.image_size, exported.manifest.fit, settings.inset)
+
+    def geometry(self, source_size) -> Geometry:
+        """How a picture of source_size goes in and out of the model."""
+        size = parse_output_size(self.output_size, source_size, self.model_size)
+        return Geometry(source_size, self.model_size, size, self.fit, self.inset)
 
 
 def width_by_height(text: str, flag: str, smallest: int, others: str = "") -> tuple[int, int]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,7 @@ class Job:
     kind: str  # video, image or folder (the input)
     output_kind: str  # video, gif, image or folder
     info: video.VideoInfo | None = None  # videos only
+    rate: Fraction | None = None  # videos only: the exact frame rate of input and output
     images: list[Path] | None = None  # folders only
 
     @property
@@ -141,6 +143,7 @@ def make_job(
     job = Job(settings, source, output, kind, out_kind)
     if kind == "video":
         job.info = video.probe(source)
+        job.rate = video.exact_rate(job.info.fps)
         if job.info.variable_rate:
             logging.warning(
                 "%s has a variable frame rate (%.2f frames/s on average): resampled to a "

@@ -28,7 +28,6 @@ from scipy.ndimage import gaussian_filter
 from vaest.errors import MissingStep
 from vaest.io.imaging import as_float_images
 from vaest.latent import Shift
-from vaest.measure.painter_gate import painter_verdict
 
 LATENT_METHODS = ("residual", "refine", "split", "paint")  # computed from z' batch by batch
 # What stylize_by_method compares: paint is the painter's, which needs its domain weights too
@@ -50,20 +49,6 @@ def low_pass(images: np.ndarray, sigma: float) -> np.ndarray:
     return gaussian_filter(
         np.asarray(images, np.float32), sigma=(0, sigma, sigma, 0), mode="reflect"
     )
-
-
-def resolve_method(method: str, exported, refine: bool = True) -> tuple[str, str]:
-    """(the method that --method `method` means on this export, why). AUTO is the painter's
-    paint when the export has one (and the refiner is on) whose held-out figures beat
-    residual's (vaest.measure.painter_gate), else DEFAULT_METHOD; any other is itself."""
-    if method != AUTO:
-        return method, "asked for"
-    if not exported.has_painter:
-        return DEFAULT_METHOD, "the export has no painter"
-    if not refine:
-        return DEFAULT_METHOD, "--no_refine leaves the painter's colour guide out"
-    paints, why = painter_verdict(exported.painter_figures)
-    return ("paint" if paints else DEFAULT_METHOD), why
 
 
 def require_method(exported, method: str) -> None:

@@ -32,10 +32,9 @@ def run(plan: Plan, exported, progress: Callable | None = None) -> Result:
         from vaest.stylize.optimize.method import OptimizeMethod  # TensorFlow's VGG, when used
 
         stylizer = OptimizeMethod.for_plan(plan, exported, stylizer)
-    plan.job.output.parent.mkdir(parents=True, exist_ok=True)
     if plan.video:
-        return run_video(plan, exported, stylizer, bar, means)
-    return run_images(plan, exported, stylizer, bar)
+        return run_video(plan, stylizer, bar, means)
+    return run_images(plan, stylizer, bar)
 
 
 def _no_bar(**kwargs):

@@ -13,41 +13,35 @@ import numpy as np
 from absl import logging
 
 from vaest.flow import TemporalMeter
-from vaest.io import video_out
 from vaest.io.imaging import to_uint8
-from vaest.stylize.compose import Composer
 from vaest.stylize.job import Result
 from vaest.stylize.plan import Plan
-from vaest.stylize.settings import settings_record
 from vaest.stylize.streaming import batches, prefetch
 
 
-def run_video(plan: Plan, exported, stylizer, bar, known_means=None) -> Result:
+def run_video(plan: Plan, stylizer, bar, known_means=None) -> Result:
     """known_means: every frame's mu, in order, when the --source auto pass measured them."""
-    job, settings, geometry, paint = plan.job, plan.settings, plan.geometry, plan.paint
-    compose = Composer(geometry, settings, plan.method, paint)
+    geometry, paint, pictures = plan.geometry, plan.paint, plan.pictures
+    compose = plan.composer(geometry)
     if geometry.fit_changed:
         logging.info(
             "the export was made with fit=crop, but %dx%d has another aspect than the model: "
             "letterboxing instead of cropping, so that none of the picture is lost",
-            job.info.width,
-            job.info.height,
+            geometry.source_size[1],
+            geometry.source_size[0],
         )
     logging.info(
         "%s: %s at %.3f frames/s; %s",
-        job.input.name,
-        geometry.describe(),
-        job.info.fps,
-        compose.describe(),
-    )
-    meter = TemporalMeter() if settings.measure_temporal else None
+        pictures.name, geometry.describe(), plan.rate, compose.describe(),
+    )  # fmt: skip
+    meter = TemporalMeter() if plan.measure_temporal else None
     if paint is not None:  # measured on the painted frames, not on the painter's guides
         paint.meter, meter_at_model_size = meter, None
     else:
         meter_at_model_size = meter
 
     def fitted_batches():
-        prepared = ((geometry.fit(f), geometry.thumbnail(f)) for f in job.frames())
+        prepared = ((geometry.fit(f), geometry.thumbnail(f)) for f in pictures)
         done = 0
         for batch in batches(prepared, plan.batch_size):
             fitted, thumbnails = zip(*batch, strict=True)
@@ -69,7 +63,7 @@ def run_video(plan: Plan, exported, stylizer, bar, known_means=None) -> Result:
 
     def output_frames(progress):
         # The source frames at full size, decoded again in step with the output (see compose).
-        sources = job.frames() if compose.needs_source else None
+        sources = iter(pictures) if compose.needs_source else None
         try:
             for thumbnails, fitted, styled in prefetch(styled_batches()):
                 for thumbnail, small, picture in zip(thumbnails, fitted, styled, strict=True):
@@ -81,22 +75,7 @@ def run_video(plan: Plan, exported, stylizer, bar, known_means=None) -> Result:
                 sources.close()
 
     start = time.perf_counter()
-    with bar(total=job.total_frames or None, desc="stylize", unit="frame") as progress:
-        if job.output_kind == "gif":
-            count = video_out.write_gif(job.output, output_frames(progress), float(plan.rate))
-        else:
-            with video_out.VideoWriter(
-                job.output,
-                fps=plan.rate,
-                size=compose.output_size,
-                audio_source=job.input if settings.audio else None,
-                start=settings.start or None,
-                duration=settings.duration,
-                crf=settings.crf,
-                comment=settings_record(plan, exported),
-            ) as writer:
-                for frame in output_frames(progress):
-                    writer.write(frame)
-            count = writer.frames
+    with bar(total=pictures.count or None, desc="stylize", unit="frame") as progress:
+        count = plan.output.write(output_frames(progress))
     figures = meter.figures() if meter else None
-    return Result(job.output, count, time.perf_counter() - start, figures)
+    return Result(plan.output.path, count, time.perf_counter() - start, figures)

@@ -17,9 +17,7 @@ import numpy as np
 from absl import logging
 
 from vaest.errors import UserError
-from vaest.io import imaging
 from vaest.latent import CentroidTally, weighted_centroid
-from vaest.stylize.geometry import fit_picture
 from vaest.stylize.settings import SOURCE_AUTO, SOURCE_NONE
 from vaest.stylize.streaming import batches, prefetch
 
@@ -67,24 +65,16 @@ def choose_source(plan, exported, bar) -> tuple[np.ndarray, np.ndarray | None]:
     The mu come back when the --source auto pass saw every frame of a video, so that the
     stylizing pass need not encode them again. bar: a tqdm-like factory for the pass's bar.
     """
-    job = plan.job
+    pictures = plan.pictures
     named = named_source(exported, plan.settings.source)
     if named is not None:
         return named, None
-    if job.kind == "image" or (job.kind == "folder" and len(job.images) < 2):
+    if not pictures.video and pictures.count < 2:
         logging.info("--source auto on a single image: using the trained videos' centroid")
         return video_domains_centroid(exported), None
-    if job.kind == "folder":
-        stride = math.ceil(len(job.images) / MAX_CENTROID_FRAMES)
-        paths = job.images[::stride]
-        fit = exported.manifest.fit
-        size = exported.image_size
-        fitted = (fit_picture(imaging.load_image(p), size, fit) for p in paths)
-        total = len(paths)
-    else:
-        stride = max(1, math.ceil(job.total_frames / MAX_CENTROID_FRAMES))
-        fitted = (plan.geometry.fit(f) for i, f in enumerate(job.frames()) if i % stride == 0)
-        total = math.ceil(job.total_frames / stride)
+    stride, spaced = pictures.spaced(MAX_CENTROID_FRAMES)
+    fitted = (plan.geometry_for(p.shape[:2]).fit(p) for p in spaced)
+    total = math.ceil(pictures.count / stride)
     start = time.perf_counter()
     with bar(total=total, desc="source centroid", unit="frame") as progress:
         centroid, means = measure_centroid(exported, prefetch(fitted), plan.batch_size, progress)
@@ -95,4 +85,4 @@ def choose_source(plan, exported, bar) -> tuple[np.ndarray, np.ndarray | None]:
         MAX_CENTROID_FRAMES,
         time.perf_counter() - start,
     )
-    return centroid, means if job.kind == "video" and stride == 1 else None
+    return centroid, means if pictures.video and stride == 1 else None

