@@ -238,7 +238,7 @@ def test_painting_and_optimising_sizes_that_cannot_fit_are_refused(
     from vaest.stylize.run import run
     from vaest.stylize.settings import Settings
 
-    memory_of(16)
+    memory_of(4)
     clip = make_video(tmp_path / "in.mp4", frames=2, size="64x36")
     out = tmp_path / "out"
     out.mkdir()
@@ -265,11 +265,11 @@ def test_painter_training_that_cannot_fit_is_refused_before_reading(
 
     run = linked_run(painter_run, tmp_path / "run", parts=("data", "vae"))
     memory_of(0.001)
-    with pytest.raises(UserError, match="^reading the 24 paint frames at 72x128 needs at least"):
+    with pytest.raises(UserError, match="^reading the 24 paint frames at 36x64 needs at least"):
         train_painter(run, settings(1), SMALL)
     memory_of(16)
     batch = dataclasses.replace(settings(1), batch_size=10**5)
-    with pytest.raises(UserError, match=r"^--batch_size 100000 \(pairs of 64x64 crops"):
+    with pytest.raises(UserError, match=r"^--batch_size 100000 \(pairs of 32x32 crops"):
         train_painter(run, batch, SMALL)
     assert not (run / "painter" / "checkpoints").exists()
 

@@ -96,7 +96,7 @@ def require_painter_training_memory(config, frames: int, size, batch_size: int) 
         data, f"reading the {frames} paint frames at {where}",
         "extract again with a smaller --paint_data_size or --paint_frames",
     )  # fmt: skip
-    side = min(config.crop_range[1], *size)
+    side = min(round(config.crop_range[1] / config.brush), *size)  # as the sampler's crops
     step = painter_bytes(config, side, side, 2 * batch_size, training=True)
     step += int(batch_size * side * side * VGG_FLOATS * FLOAT32)
     require_memory(
