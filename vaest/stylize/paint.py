@@ -63,11 +63,18 @@ def paint_frames(exported, frames, guides, weights, batch: int = 4) -> np.ndarra
     out = []
     for start in range(0, len(frames), batch):
         part = slice(start, start + batch)
-        small = [np.stack([resize(to_uint8(x), *size) for x in a[part]]) for a in (frames, guides)]
-        painted = require_finite(exported.paint(*small, weights[part]), "the painted frame")
-        for picture, frame, full in zip(painted, small[0], frames[part], strict=True):
+        painted, small = paint_at(exported, size, frames[part], guides[part], weights[part])
+        for picture, frame, full in zip(painted, small, frames[part], strict=True):
             out.append(painted_upsample(picture, frame, full))
     return np.stack(out).astype(np.float32)
+
+
+def paint_at(exported, size: tuple[int, int], frames, guides, weights):
+    """(painted float [N,h,w,3], the frames at that size as uint8): the exported painter on
+    frames and guides of any size, resized to the paint resolution `size` first."""
+    small = [np.stack([resize(to_uint8(x), *size) for x in images]) for images in (frames, guides)]
+    painted = require_finite(exported.paint(*small, weights), "the painted frame")
+    return painted, small[0]
 
 
 class PaintStage:
@@ -113,21 +120,20 @@ class PaintStage:
         height, width = guide.shape[:2]
         self.require_memory(height, width)
         size = self.paint_size_of(height, width)
-        full = frame
-        if size != (height, width):
-            guide, frame = resize(guide, *size), resize(frame, *size)
         time = self.clock.times(self._frames, 1)[0]
         self._frames += 1
-        painted = self.exported.paint(frame[None], guide[None], self.weights(time)[None])[0]
-        require_finite(painted, "the painted frame")  # NaN would be a black frame
+        painted, small = paint_at(
+            self.exported, size, frame[None], guide[None], self.weights(time)[None]
+        )
+        painted, small = painted[0], small[0]
         if self.stabilizer is not None:
-            painted = self.stabilizer(frame, painted)
+            painted = self.stabilizer(small, painted)
         painted = to_uint8(painted)
         if self.meter is not None:
-            self.meter.add(to_uint8(frame), painted)
+            self.meter.add(small, painted)
         if size == (height, width):
             return painted
-        return to_uint8(painted_upsample(painted, frame, full))
+        return to_uint8(painted_upsample(painted, small, frame))
 
     def describe(self) -> str:
         return f"painted at 1/{self._config.brush:g} of the output size"
