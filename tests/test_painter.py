@@ -412,6 +412,26 @@ def test_painters_saved_before_the_brush_paint_at_their_own_size():
     assert old.brush == 1.0 and old.colour_cell == PainterConfig.colour_cell
 
 
+def test_a_painter_trained_with_the_colour_blur_is_not_resumed_under_the_cells(
+    painter_run, trained_painter, tmp_path
+):
+    """An older painter (colour_sigma in its config) still loads, but resuming it would train
+    it on under another colour term than its checkpoints': refused, naming the field."""
+    from vaest.errors import ConfigMismatch
+    from vaest.run_dir import CONFIG
+    from vaest.train.checkpoints import latest_step
+    from vaest.train.painter import train_painter
+
+    resumed = linked_run(painter_run, tmp_path / "old", parts=("data", "vae"))
+    shutil.copytree(trained_painter / "painter", resumed / "painter")
+    folder = resumed / "painter"
+    for path in (folder / CONFIG, folder / "checkpoints" / CONFIG):
+        path.write_text(json.dumps({**json.loads(path.read_text()), "colour_sigma": 6.0}))
+    with pytest.raises(ConfigMismatch, match="colour_sigma"):
+        train_painter(resumed, settings(3), SMALL)
+    assert latest_step(folder) == 2  # nothing trained, nothing written
+
+
 def test_a_hand_edited_config_names_the_field_before_resuming(
     painter_run, trained_painter, tmp_path
 ):
