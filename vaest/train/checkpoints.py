@@ -153,6 +153,20 @@ def require_untouched_config(folder: str | Path) -> None:
         )
 
 
+def require_field_absent(folder: str | Path, field: str, what: str) -> None:
+    """Refuse to resume a model whose config.json has a retired field: it still loads and runs,
+    but training it on would change its loss under its checkpoints."""
+    try:
+        raw = json.loads((Path(folder) / CONFIG).read_text())
+    except (OSError, ValueError):
+        return  # a missing or damaged file is load_config's to report
+    if isinstance(raw, dict) and field in raw:
+        raise ConfigMismatch(
+            f"{folder} was trained with {what} ({field}): it still runs, but cannot resume "
+            "under this version's loss; train a new one into another --run_dir"
+        )
+
+
 def require_image_size(config, image_size, folder: str | Path, data_dir: str | Path) -> None:
     """The model in `folder` must work at the data's image size."""
     if tuple(config.image_size) != tuple(image_size):

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from vaest import flow
 from vaest.data.paint import load_paint_data, paint_info
 from vaest.data.records import load_manifest, read_records
 from vaest.data.sources import PAINT_SIDE
-from vaest.errors import ConfigMismatch, UserError
+from vaest.errors import UserError
 from vaest.io.grid import rows_grid
 from vaest.io.imaging import as_float_images, fit_image, to_uint8
 from vaest.latent import CentroidTally, Shift
@@ -48,6 +47,7 @@ from vaest.train.checkpoints import (
     latest_step,
     load_config,
     load_trained_vae,
+    require_field_absent,
     require_untouched_config,
     save_config,
 )
@@ -73,26 +73,13 @@ def resolve_painter_config(folder: Path, domains: tuple[str, ...], overrides: di
     if latest_step(folder) is not None:
         require_untouched_config(folder)
         if (folder / CONFIG).exists():
-            require_current_colour_term(folder)
+            # painters saved with the retired colour blur would resume under another loss
+            require_field_absent(folder, "colour_sigma", "the retired colour blur")
             saved = load_config(PainterConfig, folder)
     asked = dataclasses.replace(saved or PainterConfig(domains=domains), **overrides)
     if saved is not None:
         asked.require_same(saved, str(folder))
     return asked
-
-
-def require_current_colour_term(folder: Path) -> None:
-    """A painter trained with the retired colour blur (colour_sigma) paints as it did, but
-    resuming it would train on under the colour cells: another loss than its checkpoints'."""
-    try:
-        raw = json.loads((folder / CONFIG).read_text())
-    except ValueError:
-        return  # a damaged file is load_config's to report
-    if isinstance(raw, dict) and "colour_sigma" in raw:
-        raise ConfigMismatch(
-            f"{folder} was trained with the retired colour blur (colour_sigma): it still paints, "
-            "but cannot resume under the colour cells; train a new painter into another --run_dir"
-        )
 
 
 def shifted_decodes(vae, frames: np.ndarray, offsets: np.ndarray, batch: int = 16):
