@@ -166,11 +166,19 @@ def without_retired_defaults(raw: dict) -> dict:
     return {k: v for k, v in raw.items() if RETIRED_REFINER_FIELDS.get(k, ...) != v}
 
 
-def adversarially_trained(raw: dict) -> bool:
-    """Whether a saved refiner config.json is of a refiner trained with the retired
-    adversarial term."""
+def adversarial_retired(raw: dict) -> str | None:
+    """Why a refiner whose saved config.json shows the retired adversarial term cannot resume
+    (vaest.train.checkpoints.require_current_loss): it still serves residual, refine and split,
+    but plain training would silently change what it was trained for. None: it can."""
     weight = raw.get("adversarial_weight", 0.0)
-    return isinstance(weight, int | float) and not isinstance(weight, bool) and weight > 0
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or not weight > 0:
+        return None
+    return (
+        "holds a refiner trained with the retired adversarial term "
+        f"(adversarial_weight {weight}): it still serves residual, refine "
+        "and split, but is not trained further; train a refiner into another --run_dir, and "
+        "the painter (--painter), which replaced the adversarial refiner, for paint"
+    )
 
 
 @dataclass(frozen=True)
@@ -290,3 +298,14 @@ class PainterConfig(_Saved):
             raise UserError(f"content_layer must be 0, 1 or 2, not {self.content_layer}")
         if len(self.crop_range) != 2 or not 32 <= self.crop_range[0] <= self.crop_range[1]:
             raise UserError(f"crop_range must be two sides, 32 <= low <= high: {self.crop_range}")
+
+
+def colour_blur_retired(raw: dict) -> str | None:
+    """Why a painter saved with the retired colour blur (colour_sigma, which from_dict drops)
+    cannot resume (vaest.train.checkpoints.require_current_loss), or None."""
+    if "colour_sigma" not in raw:
+        return None
+    return (
+        "was trained with the retired colour blur (colour_sigma): it still paints, but cannot "
+        "resume under the colour cells; train a new painter into another --run_dir"
+    )

@@ -7,6 +7,7 @@ imports a trainer.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -153,18 +154,17 @@ def require_untouched_config(folder: str | Path) -> None:
         )
 
 
-def require_field_absent(folder: str | Path, field: str, what: str) -> None:
-    """Refuse to resume a model whose config.json has a retired field: it still loads and runs,
-    but training it on would change its loss under its checkpoints."""
+def require_current_loss(folder: str | Path, retired: Callable[[dict], str | None]) -> None:
+    """Refuse to resume a model whose config.json shows a retired loss: it still runs, but
+    training it on would change what its checkpoints were trained for. retired: the saved
+    config -> why it cannot resume (the error after the folder's name), or None."""
     try:
         raw = json.loads((Path(folder) / CONFIG).read_text())
     except (OSError, ValueError):
         return  # a missing or damaged file is load_config's to report
-    if isinstance(raw, dict) and field in raw:
-        raise ConfigMismatch(
-            f"{folder} was trained with {what} ({field}): it still runs, but cannot resume "
-            "under this version's loss; train a new one into another --run_dir"
-        )
+    why = retired(raw) if isinstance(raw, dict) else None
+    if why:
+        raise ConfigMismatch(f"{folder} {why}")
 
 
 def require_image_size(config, image_size, folder: str | Path, data_dir: str | Path) -> None:

@@ -40,14 +40,14 @@ from vaest.latent import CentroidTally, Shift
 from vaest.measure.feature_loss import FeatureDistance, SlicedWasserstein, pools_from_tiles
 from vaest.measure.painter_gate import held_out_count
 from vaest.memory import require_painter_training_memory
-from vaest.models.config import PainterConfig
+from vaest.models.config import PainterConfig, colour_blur_retired
 from vaest.models.painter import build_painter, painter_inputs
 from vaest.run_dir import CONFIG, RunDir
 from vaest.train.checkpoints import (
     latest_step,
     load_config,
     load_trained_vae,
-    require_field_absent,
+    require_current_loss,
     require_untouched_config,
     save_config,
 )
@@ -73,8 +73,7 @@ def resolve_painter_config(folder: Path, domains: tuple[str, ...], overrides: di
     if latest_step(folder) is not None:
         require_untouched_config(folder)
         if (folder / CONFIG).exists():
-            # painters saved with the retired colour blur would resume under another loss
-            require_field_absent(folder, "colour_sigma", "the retired colour blur")
+            require_current_loss(folder, colour_blur_retired)
             saved = load_config(PainterConfig, folder)
     asked = dataclasses.replace(saved or PainterConfig(domains=domains), **overrides)
     if saved is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,16 +13,16 @@ from absl import logging
 
 from vaest.data.pipeline import training_dataset
 from vaest.data.records import damage_reported, load_manifest
-from vaest.errors import ConfigMismatch
 from vaest.io.grid import rows_grid
 from vaest.memory import require_batch_memory
-from vaest.models.config import RefinerConfig, adversarially_trained
+from vaest.models.config import RefinerConfig, adversarial_retired
 from vaest.models.vae import sum_squared_error, to_float_images
 from vaest.run_dir import CONFIG, RunDir
 from vaest.train.checkpoints import (
     latest_step,
     load_config,
     load_trained_vae,
+    require_current_loss,
     require_image_size,
     require_untouched_config,
     save_config,
@@ -49,27 +48,13 @@ def resolve_refiner_config(folder: Path, image_size, overrides: dict) -> Refiner
         require_untouched_config(folder)
         if (folder / CONFIG).exists():
             saved = load_config(RefinerConfig, folder)
-            require_not_adversarial(folder)
+            require_current_loss(folder, adversarial_retired)
     asked = dataclasses.replace(
         saved or RefinerConfig(image_size=tuple(image_size)), **overrides
     )  # fmt: skip
     if saved is not None:
         asked.require_same(saved, str(folder))
     return asked
-
-
-def require_not_adversarial(folder: Path) -> None:
-    """A ConfigMismatch when the refiner in `folder` was trained with the retired adversarial
-    term: it still serves residual, refine and split, but plain training would silently change
-    what it was trained for."""
-    raw = json.loads((folder / CONFIG).read_text())
-    if adversarially_trained(raw):
-        raise ConfigMismatch(
-            f"{folder} holds a refiner trained with the retired adversarial term "
-            f"(adversarial_weight {raw['adversarial_weight']}): it still serves residual, refine "
-            "and split, but is not trained further; train a refiner into another --run_dir, and "
-            "the painter (--painter), which replaced the adversarial refiner, for paint"
-        )
 
 
 def train_refiner(
