@@ -49,7 +49,6 @@ class Plan:
     clock: Clock  # each frame's time (an image's is 0 s)
     flow_blend: float | None = None  # w of the flow stabiliser; None: no flow stabiliser runs
     geometry: Geometry | None = None  # videos: how frames go in and out of the model
-    rate: Fraction | None = None  # videos: the exact frame rate of input and output
     paint: PaintStage | None = None  # --method paint: the painter at the paint resolution
     optimize: OptimizeChoices | None = None  # --method optimize's flags, resolved
     style: StyleFrames | None = None  # --target_video's frames, one reader for every stage
@@ -66,6 +65,11 @@ class Plan:
     @property
     def video(self) -> bool:
         return self.job.kind == "video"
+
+    @property
+    def rate(self) -> Fraction | None:
+        """Videos: the exact frame rate of input and output (the job's)."""
+        return self.job.rate
 
     def describe_shift(self) -> str:
         return (
@@ -118,7 +122,7 @@ def make_plan(job: Job, exported) -> Plan:
     steady = video and "flow" in temporal and method != "optimize"
     plan = Plan(
         job, method, a, b, schedule, temporal, smoothing, batch_size, clock,
-        flow_blend=s.flow_blend if steady else None, geometry=geometry, rate=job.rate,
+        flow_blend=s.flow_blend if steady else None, geometry=geometry,
         optimize=optimize, style=schedule.frames if s.target_video else None,
         method_reason=why, framing=framing, pictures=Pictures(job),
         measure_temporal=video and s.measure_temporal,
