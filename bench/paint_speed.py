@@ -20,7 +20,8 @@ def mogrify_rates(work: Path, run: Path, frames: int) -> dict[str, float]:
     measured in the same run; "auto" is the method --method auto resolves to here."""
     from vaest.export.read import load_export
     from vaest.stylize.job import make_job
-    from vaest.stylize.plan import make_plan
+    from vaest.stylize.methods import AUTO
+    from vaest.stylize.plan import make_plan, resolve_method
     from vaest.stylize.run import run as stylize
     from vaest.stylize.settings import Settings
 
@@ -33,9 +34,7 @@ def mogrify_rates(work: Path, run: Path, frames: int) -> dict[str, float]:
             result = stylize(make_plan(make_job(settings, work / "unseen.mp4", out, run),
                                        exported), exported)  # fmt: skip
             rates[f"{method} {size}"] = result.fps
-    auto = Settings(output_size=SPEED_SIZES[0], max_frames=1)
-    job = make_job(auto, work / "unseen.mp4", work / "speed-auto.mp4", run)
-    rates["auto"] = make_plan(job, exported).method
+    rates["auto"] = resolve_method(AUTO, exported)[0]
     return rates
 
 
