@@ -5,6 +5,8 @@ The refiner sees the VAE's decode of the posterior mean and learns to rebuild th
 The painter (vaest.train.painter) learns to paint frames of RUN/data/paint (extract_tiles.py
 --paint_data_size) with each painting domain's texture, guided by the latent shift's colours.
 Resumes from the folder's newest checkpoint, continuing to --steps in total or for --minutes.
+With --painter, --batch_size, --steps and --learning_rate default to the painter's own
+(vaest.train.painter.PainterSettings: 2 pairs, a bound of 100000 steps, 1e-3).
 """
 
 from absl import flags
@@ -78,6 +80,16 @@ flags.DEFINE_float(
     "texture_weight", PAINTER.texture_weight,
     "With --painter: weight of the sliced Wasserstein texture term.",
 )  # fmt: skip
+flags.DEFINE_integer(
+    "texture_scales", PAINTER.texture_scales,
+    "With --painter: 2 also matches the output halved to the paintings halved (strokes up to "
+    "about 80 px of the paint resolution); 1, the output's own size only.",
+)  # fmt: skip
+flags.DEFINE_bool(
+    "over_guide", PAINTER.over_guide,
+    "With --painter: paint a change over the colour guide, which keeps the frame's brightness "
+    "and layout; --noover_guide paints the whole picture.",
+)  # fmt: skip
 flags.DEFINE_float(
     "colour_weight",
     PAINTER.colour_weight,
@@ -112,6 +124,7 @@ PAINTER_FLAGS = {  # flag -> PainterConfig field
     "content_weight": "content_weight", "colour_weight": "colour_weight",
     "temporal_weight": "temporal_weight", "noise_weight": "noise_weight",
     "content_layer": "content_layer", "brush": "brush", "colour_cell": "colour_cell",
+    "texture_scales": "texture_scales", "over_guide": "over_guide",
 }  # fmt: skip
 
 CONFIG_FLAGS = (
@@ -138,8 +151,9 @@ def train_painter_from_flags() -> None:
     from vaest.train.painter import PainterSettings, train_painter
 
     given = {} if FLAGS["batch_size"].present else {"batch_size": PainterSettings.batch_size}
-    if not FLAGS["steps"].present:
-        given["steps"] = PainterSettings.steps
+    for name in ("steps", "learning_rate"):  # the painter's own defaults
+        if not FLAGS[name].present:
+            given[name] = getattr(PainterSettings, name)
     settings = cli.settings_from_flags(PainterSettings, **given)
     overrides = {field: FLAGS[flag].value for flag, field in PAINTER_FLAGS.items()
                  if FLAGS[flag].present}  # fmt: skip

@@ -31,6 +31,7 @@ from absl import app, flags
 from tqdm import tqdm
 
 from vaest.models.config import PainterConfig
+from vaest.train.painter import PainterSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
@@ -54,7 +55,13 @@ flags.DEFINE_integer("refiner_steps", 200, "Steps of the plain refiner (for resi
 flags.DEFINE_float(
     "painter_minutes", 15.0, "Training budget of the painter, in minutes; 0: measure it as it is."
 )
-flags.DEFINE_float("learning_rate", 2e-4, "The painter's Adam learning rate.")
+flags.DEFINE_float(
+    "learning_rate", PainterSettings.learning_rate, "The painter's Adam learning rate."
+)
+flags.DEFINE_integer(
+    "texture_scales", PAINTER.texture_scales, "The painter's texture scales: 1 or 2."
+)
+flags.DEFINE_bool("over_guide", PAINTER.over_guide, "The painter paints over its guide.")
 flags.DEFINE_integer("batch_size", 16, "VAE and refiner batch size.")
 flags.DEFINE_integer("painter_batch", 2, "Pairs of consecutive crops per painter step.")
 flags.DEFINE_string("painter_guide", "change", "The painter's colour guide: change or decode.")
@@ -114,7 +121,7 @@ def train(work: Path) -> dict:
     from vaest.data.sources import Options, plan_domains
     from vaest.export.write import export
     from vaest.io.imaging import find_images
-    from vaest.train.painter import PainterSettings, train_painter
+    from vaest.train.painter import train_painter
     from vaest.train.refiner import train_refiner
     from vaest.train.vae import train_vae
 
@@ -167,6 +174,8 @@ def train(work: Path) -> dict:
         "brush": FLAGS.brush,
         "filters": tuple(int(x) for x in FLAGS.filters),
         "residual_blocks": FLAGS.residual_blocks,
+        "texture_scales": FLAGS.texture_scales,
+        "over_guide": FLAGS.over_guide,
     }
     train_painter(run, settings, overrides)
     minutes[painter.name] = round((time.perf_counter() - start) / 60, 1)

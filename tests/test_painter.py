@@ -28,7 +28,14 @@ def two_domain_painter() -> tuple:
         if isinstance(layer, ConditionalInstanceNorm):
             layer.scale.assign(rng.uniform(0.5, 1.5, layer.scale.shape).astype(np.float32))
             layer.bias.assign(rng.normal(0, 0.5, layer.bias.shape).astype(np.float32))
+    painting_layer(painter, rng)
     return painter
+
+
+def painting_layer(painter, rng) -> None:
+    """Random weights in the painter's last conv, which starts at zero over the guide."""
+    kernel = painter.to_rgb.kernel
+    kernel.assign(rng.normal(0, 0.05, kernel.shape).astype(np.float32))
 
 
 def test_paints_at_any_size():
@@ -277,7 +284,7 @@ def test_training_never_draws_the_held_out_frames(painter_run):
     """With the held-out frames poisoned, no training batch holds a NaN."""
     from vaest.data.paint import load_paint_data
     from vaest.measure.painter_gate import held_out_count
-    from vaest.train.painter import PairSampler, VideoGuides
+    from vaest.train.painter_pairs import PairSampler, VideoGuides
 
     frames = load_paint_data(painter_run, brush=2.0).frames["clip"].copy()
     frames[len(frames) - held_out_count(len(frames)) :] = np.nan
@@ -299,7 +306,7 @@ def test_the_guides_made_once_are_the_guides_of_every_strength(painter_run):
     And a drawn pair's flow brings its earlier crop onto its later one."""
     from vaest import flow
     from vaest.data.paint import load_paint_data
-    from vaest.train.painter import PairSampler, VideoGuides
+    from vaest.train.painter_pairs import PairSampler, VideoGuides
     from vaest.upsample import colour_guide
 
     frames = load_paint_data(painter_run, brush=2.0).frames["clip"][:6]
@@ -410,6 +417,33 @@ def test_painters_saved_before_the_brush_paint_at_their_own_size():
     del raw["brush"], raw["colour_cell"]
     old = PainterConfig.from_dict({**raw, "colour_sigma": 6.0})
     assert old.brush == 1.0 and old.colour_cell == PainterConfig.colour_cell
+
+
+def test_over_the_guide_a_darker_frame_paints_darker():
+    """Instance norms drop an input's brightness and contrast: a painter of the whole picture
+    paints a frame and its darkened copy alike (a night clip comes out as bright as the day it
+    trained on). Over the guide, the output keeps the guide's level; a new one is its guide."""
+    rng = np.random.default_rng(3)
+    bright = tf.constant(rng.uniform(0.3, 0.9, (1, 40, 64, 6)).astype(np.float32))
+    dark = 0.25 * bright
+    means = {}
+    for over in (False, True):
+        painter = build_painter(PainterConfig(over_guide=over, **SMALL))
+        if over:
+            guide = tf.clip_by_value(dark[..., 3:], 0.02, 0.98)
+            np.testing.assert_allclose(painter(dark).numpy(), guide.numpy(), atol=1e-5)
+        painting_layer(painter, rng)
+        means[over] = [float(tf.reduce_mean(painter(x))) for x in (bright, dark)]
+    assert abs(means[False][0] - means[False][1]) < 0.01
+    assert means[True][1] < means[True][0] - 0.2
+
+
+def test_painters_saved_before_the_guide_under_the_output_paint_the_whole_picture():
+    raw = PainterConfig().to_dict()
+    assert raw["over_guide"] and raw["texture_scales"] == 2
+    del raw["over_guide"], raw["texture_scales"]
+    old = PainterConfig.from_dict(raw)
+    assert not old.over_guide and old.texture_scales == 1
 
 
 def test_a_painter_trained_with_the_colour_blur_is_not_resumed_under_the_cells(

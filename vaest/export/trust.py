@@ -36,7 +36,7 @@ from vaest.errors import UserError
 # bfloat16 twins, with the top graph's variables and signature calls. Derived, not chosen.
 MODEL_OPS = frozenset(
     {
-        "AddV2", "AssignVariableOp", "BiasAdd", "Cast", "ConcatV2", "Const", "Conv2D",
+        "AddV2", "AssignVariableOp", "Atanh", "BiasAdd", "Cast", "ConcatV2", "Const", "Conv2D",
         "Conv2DBackpropInput", "DepthwiseConv2dNative", "Elu", "Erfc", "Exp", "ExpandDims",
         "Fill", "FloorMod", "Identity", "IdentityN", "LeakyRelu", "MatMul", "Maximum",
         "Mean", "Minimum", "MirrorPad", "Mul", "Neg", "NoOp", "Pack", "Placeholder",

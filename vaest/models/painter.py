@@ -23,6 +23,7 @@ from vaest.models.config import PainterConfig
 
 # The two stride-2 convs: the padded input's sides are multiples of this.
 STRIDE = 4
+GUIDE_MARGIN = 0.02  # the guide is kept this far inside (0, 1), where atanh is finite
 
 
 def reflect(x, pad: int):
@@ -94,7 +95,11 @@ class Painter(keras.Model):
             setattr(self, f"block{i}", ResidualBlock(large, domains, name=f"block{i}"))
         self.up1 = ConvNorm(middle, 3, domains, name="up1")
         self.up2 = ConvNorm(small, 3, domains, name="up2")
-        self.to_rgb = keras.layers.Conv2D(3, 9, padding="valid", name="to_rgb")
+        # Over the guide, the output starts as the guide: its last conv starts at zero.
+        start = "zeros" if config.over_guide else "glorot_uniform"
+        self.to_rgb = keras.layers.Conv2D(
+            3, 9, padding="valid", kernel_initializer=start, name="to_rgb"
+        )
 
     @property
     def blocks(self) -> list:
@@ -116,8 +121,13 @@ class Painter(keras.Model):
             x = block(x, weights)
         for layer in (self.up1, self.up2):
             x = layer(tf.repeat(tf.repeat(x, 2, axis=1), 2, axis=2), weights)
-        x = self.to_rgb(reflect(x, 4))
-        return 0.5 * (tf.tanh(x[:, :height, :width]) + 1.0)
+        x = self.to_rgb(reflect(x, 4))[:, :height, :width]
+        if self.config.over_guide:
+            # Instance norms drop the input's brightness: the guide, added in tanh's argument,
+            # brings its colours back, so a night frame stays dark.
+            guide = tf.clip_by_value(inputs[..., 3:], GUIDE_MARGIN, 1.0 - GUIDE_MARGIN)
+            x += tf.math.atanh(2.0 * guide - 1.0)
+        return 0.5 * (tf.tanh(x) + 1.0)
 
 
 def multiply_adds(config: PainterConfig, height: int, width: int) -> int:
