@@ -5,8 +5,6 @@ The refiner sees the VAE's decode of the posterior mean and learns to rebuild th
 The painter (vaest.train.painter) learns to paint frames of RUN/data/paint (extract_tiles.py
 --paint_data_size) with each painting domain's texture, guided by the latent shift's colours.
 Resumes from the folder's newest checkpoint, continuing to --steps in total or for --minutes.
-With --painter, --batch_size, --steps and --learning_rate default to the painter's own
-(vaest.train.painter.PainterSettings: 2 pairs, a bound of 100000 steps, 1e-3).
 """
 
 from absl import flags
@@ -88,7 +86,7 @@ flags.DEFINE_integer(
 flags.DEFINE_bool(
     "over_guide", PAINTER.over_guide,
     "With --painter: paint a change over the colour guide, which keeps the frame's brightness "
-    "and layout; --noover_guide paints the whole picture.",
+    "and layout (part of doc/painter.md's painted recipe); without it, the whole picture.",
 )  # fmt: skip
 flags.DEFINE_float(
     "colour_weight",
@@ -151,9 +149,8 @@ def train_painter_from_flags() -> None:
     from vaest.train.painter import PainterSettings, train_painter
 
     given = {} if FLAGS["batch_size"].present else {"batch_size": PainterSettings.batch_size}
-    for name in ("steps", "learning_rate"):  # the painter's own defaults
-        if not FLAGS[name].present:
-            given[name] = getattr(PainterSettings, name)
+    if not FLAGS["steps"].present:
+        given["steps"] = PainterSettings.steps
     settings = cli.settings_from_flags(PainterSettings, **given)
     overrides = {field: FLAGS[flag].value for flag, field in PAINTER_FLAGS.items()
                  if FLAGS[flag].present}  # fmt: skip

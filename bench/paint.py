@@ -31,7 +31,6 @@ from absl import app, flags
 from tqdm import tqdm
 
 from vaest.models.config import PainterConfig
-from vaest.train.painter import PainterSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
@@ -55,9 +54,7 @@ flags.DEFINE_integer("refiner_steps", 200, "Steps of the plain refiner (for resi
 flags.DEFINE_float(
     "painter_minutes", 15.0, "Training budget of the painter, in minutes; 0: measure it as it is."
 )
-flags.DEFINE_float(
-    "learning_rate", PainterSettings.learning_rate, "The painter's Adam learning rate."
-)
+flags.DEFINE_float("learning_rate", 2e-4, "The painter's Adam learning rate.")
 flags.DEFINE_integer(
     "texture_scales", PAINTER.texture_scales, "The painter's texture scales: 1 or 2."
 )
@@ -121,7 +118,7 @@ def train(work: Path) -> dict:
     from vaest.data.sources import Options, plan_domains
     from vaest.export.write import export
     from vaest.io.imaging import find_images
-    from vaest.train.painter import train_painter
+    from vaest.train.painter import PainterSettings, train_painter
     from vaest.train.refiner import train_refiner
     from vaest.train.vae import train_vae
 

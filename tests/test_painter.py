@@ -439,8 +439,7 @@ def test_over_the_guide_a_darker_frame_paints_darker():
 
 
 def test_painters_saved_before_the_guide_under_the_output_paint_the_whole_picture():
-    raw = PainterConfig().to_dict()
-    assert raw["over_guide"] and raw["texture_scales"] == 2
+    raw = PainterConfig(over_guide=True, texture_scales=2).to_dict()
     del raw["over_guide"], raw["texture_scales"]
     old = PainterConfig.from_dict(raw)
     assert not old.over_guide and old.texture_scales == 1

@@ -248,16 +248,17 @@ class PainterConfig(_Saved):
     # decode(z') - decode(mu) upsampled along the frame's edges (as the residual method makes
     # it); or "decode", decode(z') upsampled.
     guide: str = "change"
-    # True: the network paints a change over the guide (in tanh's argument), not the picture.
-    over_guide: bool = True
+    # True: the network paints a change over the guide (in tanh's argument), not the picture:
+    # the guide's brightness survives the instance norms. Part of the painted recipe
+    # (doc/painter.md); off by default, where it flickered 12 times more.
+    over_guide: bool = False
     # Loss weights (vaest.train.painter), each per term, which are scale-free or per value;
     # chosen by runs of bench/paint.py toward candy (doc/painter.md).
-    # Over the guide at two scales, 500 painted candy's motifs and kept the edges in 6 minutes,
-    # where 10 (the earlier default) left a smooth poster (doc/painter.md).
-    texture_weight: float = 500.0
+    # The painted recipe (doc/painter.md): 500 over the guide at two scales, colour 100.
+    texture_weight: float = 10.0
     # 2: the texture term also compares the output halved with the paintings halved, whose
     # relu3_3 reaches about 80 px of the paint resolution where the output's own reaches 40.
-    texture_scales: int = 2
+    texture_scales: int = 1
     content_weight: float = 1.0
     # The VGG16 layer the content term compares (0: relu1_2, 1: relu2_2, 2: relu3_3). The
     # texture term matches the paintings' relu3_3 statistics, which a relu3_3 content term
@@ -267,7 +268,7 @@ class PainterConfig(_Saved):
     # of each cell follows the guide and strokes inside a cell are free. A 6-px blur at weight
     # 20 held every colour variation wider than about 12 px to the guide: no strokes.
     colour_cell: int = 16
-    colour_weight: float = 100.0
+    colour_weight: float = 20.0
     temporal_weight: float = 1000.0
     # Noise stability (Gupta et al. 2017): the output for the frame plus Gaussian noise of this
     # standard deviation (per value in [0, 1]) against the output for the frame, so that a

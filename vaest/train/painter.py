@@ -63,7 +63,6 @@ CLIP_NORM = 1.0  # global gradient norm: Adam without it collapsed at a high lea
 class PainterSettings(TrainSettings):
     steps: int = 100000  # a bound: --minutes usually ends the run first
     batch_size: int = 2  # pairs of consecutive crops per step
-    learning_rate: float = 1e-3  # with CLIP_NORM; 2e-4 left the strokes faint in 15 minutes
     texture_weights: str = "auto"
 
 
