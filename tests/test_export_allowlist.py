@@ -18,22 +18,23 @@ from vaest.models.config import ACTIVATIONS
 
 # One export per row covers every option: each activation (in the VAE or the refiner), batch
 # norm folded or none, resize or transpose upsampling, odd layer sizes (cropped), the refiner with
-# each guide and none, the painter or none. Every export has its bfloat16 twins.
+# each guide and none, the painter over its guide, of the whole picture, or none. Every export
+# has its bfloat16 twins.
 OPTIONS = [
-    ({"activation": "elu"}, {"activation": "relu", "guide": "highpass"}, True),
+    ({"activation": "elu"}, {"activation": "relu", "guide": "highpass"}, {"over_guide": True}),
     (
         {"activation": "leaky_relu", "normalization": "none", "upsampling": "transpose"},
         {"activation": "selu", "guide": "none"},
-        False,
+        None,
     ),
-    ({"activation": "gelu", "upsampling": "transpose"}, {"activation": "silu"}, True),
-    ({"activation": "silu", "normalization": "none", "output_kernel": 0}, None, False),
+    ({"activation": "gelu", "upsampling": "transpose"}, {"activation": "silu"}, {}),
+    ({"activation": "silu", "normalization": "none", "output_kernel": 0}, None, None),
 ]
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE_SIZE = (10, 14)  # odd sides after the first stride-2 layer: the decoder crops
 
 
-def save_own_graphs(path: Path, vae_options: dict, refiner_options, painter: bool) -> Path:
+def save_own_graphs(path: Path, vae_options: dict, refiner_options, painter_options) -> Path:
     """The SavedModel export_graphs.py writes, for tiny untrained networks with these options."""
     from vaest.export.write import save_graphs
     from vaest.models.config import PainterConfig, RefinerConfig, VaeConfig
@@ -49,8 +50,9 @@ def save_own_graphs(path: Path, vae_options: dict, refiner_options, painter: boo
         refiner_config = RefinerConfig(image_size=IMAGE_SIZE, **sizes, **refiner_options)
         refiner = build_refiner(refiner_config)
     painted = None
-    if painter:
-        config = PainterConfig(domains=("a", "b"), filters=(4, 4, 4), residual_blocks=1)
+    if painter_options is not None:
+        small = {"domains": ("a", "b"), "filters": (4, 4, 4), "residual_blocks": 1}
+        config = PainterConfig(**small, **painter_options)
         painted = build_painter(config)
     save_graphs(path, vae, refiner, refiner_config, painted)
     return path
@@ -70,7 +72,8 @@ def test_the_options_cover_every_choice_the_project_offers():
     assert {vae.get("upsampling", "resize") for vae, _, _ in OPTIONS} == {"resize", "transpose"}
     guides = {refiner.get("guide", "highpass") if refiner else None for _, refiner, _ in OPTIONS}
     assert guides == {"highpass", "none", None}
-    assert {painter for _, _, painter in OPTIONS} == {True, False}
+    painters = {p if p is None else p.get("over_guide", False) for _, _, p in OPTIONS}
+    assert painters == {None, True, False}
 
 
 @pytest.mark.parametrize("kind", ["VaeConfig", "RefinerConfig"])
