@@ -17,7 +17,7 @@ from conftest import linked_run
 from conftest import painter_settings as settings
 
 from vaest.models.config import PainterConfig
-from vaest.models.painter import ConditionalInstanceNorm, build_painter
+from vaest.models.painter import GUIDE_MARGIN, ConditionalInstanceNorm, build_painter
 
 
 def two_domain_painter() -> tuple:
@@ -430,7 +430,7 @@ def test_over_the_guide_a_darker_frame_paints_darker():
     for over in (False, True):
         painter = build_painter(PainterConfig(over_guide=over, **SMALL))
         if over:
-            guide = tf.clip_by_value(dark[..., 3:], 0.02, 0.98)
+            guide = tf.clip_by_value(dark[..., 3:], GUIDE_MARGIN, 1.0 - GUIDE_MARGIN)
             np.testing.assert_allclose(painter(dark).numpy(), guide.numpy(), atol=1e-5)
         painting_layer(painter, rng)
         means[over] = [float(tf.reduce_mean(painter(x))) for x in (bright, dark)]

@@ -250,7 +250,7 @@ class PainterConfig(_Saved):
     guide: str = "change"
     # True: the network paints a change over the guide (in tanh's argument), not the picture:
     # the guide's brightness survives the instance norms. Part of the painted recipe
-    # (doc/painter.md); off by default, where it flickered 12 times more.
+    # (doc/painter.md), which is not the default: its strokes flickered 12 times more.
     over_guide: bool = False
     # Loss weights (vaest.train.painter), each per term, which are scale-free or per value;
     # chosen by runs of bench/paint.py toward candy (doc/painter.md).
