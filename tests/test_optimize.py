@@ -255,3 +255,14 @@ def test_mogrify_optimizes_a_video_toward_a_style_video_and_an_image(tiny_run, t
     job = make_job(Settings(**chosen), tmp_path / "in.png", tmp_path / "out.png", tiny_run)
     result = run(make_plan(job, exported), exported)
     assert load_image(result.path).shape == (128, 128, 3)
+
+    # A folder's images are unrelated pictures: none is warm-started from the one before,
+    # which for pictures of different sizes has no flow.
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    save_image(photos["astronaut"][::4, ::4], shots / "a.png")
+    save_image(photos["rocket"][::8, ::8], shots / "b.png")
+    job = make_job(Settings(**chosen), shots, tmp_path / "painted", tiny_run)
+    result = run(make_plan(job, exported), exported)
+    sizes = {p.name: load_image(p).shape for p in sorted(result.path.iterdir())}
+    assert sizes == {"a.png": (128, 128, 3), "b.png": (54, 80, 3)}, sizes

@@ -47,6 +47,11 @@ class FrameOptimizer:
         self.cuts: list[int] = []  # frame indices that started afresh after the first
         self.last: Minimised | None = None  # the newest frame's result, for progress and tests
         self._index = -1
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the previous frame: the next one starts afresh, as a first frame (for
+        pictures that are not a stream, such as a folder's images)."""
         self._previous_input = self._previous_output = None
 
     def __call__(self, frame, colour, texture, first_guess: Callable[[], np.ndarray]):

@@ -44,15 +44,19 @@ class OptimizeMethod:
     at full size; content_of: the picture's part of a model-size image (Geometry.content_of).
     """
 
-    def __init__(self, stylizer, frame_optimizer: FrameOptimizer, textures, *, pictures, sizes):
+    def __init__(
+        self, stylizer, frame_optimizer: FrameOptimizer, textures, *, pictures, sizes, stream=True
+    ):
         """sizes: a function of a picture's (height, width) giving its working size and the
-        picture's part of a model-size image, as (size, content_of)."""
+        picture's part of a model-size image, as (size, content_of); stream: the pictures are a
+        video's frames, each warm-started from the one before (else each starts afresh)."""
         self.stylizer = stylizer
         self.exported = stylizer.exported
         self.optimizer = frame_optimizer
         self.textures = textures
         self.pictures = pictures
         self.sizes = sizes
+        self.stream = stream
         self._count = 0
 
     @classmethod
@@ -84,6 +88,7 @@ class OptimizeMethod:
             textures,
             pictures=iter(plan.pictures),
             sizes=sizes,
+            stream=plan.video,
         )
 
     def __call__(self, fitted, means=None) -> list[np.ndarray]:
@@ -111,5 +116,7 @@ class OptimizeMethod:
 
             colour = content_of(decoded[i])  # upsampled by the objective
             texture = self.textures.at(float(time))
+            if not self.stream:  # a folder's images are unrelated pictures, of any size
+                self.optimizer.reset()
             out.append(self.optimizer(as_float_images(frame), colour, texture, first_guess))
         return out
