@@ -173,3 +173,14 @@ def exported_painter(trained_painter) -> Path:
 
     export(trained_painter)
     return trained_painter
+
+
+def stylize(exported, run_dir: Path, input_path: Path, output: Path, **settings):
+    """Step 7 as mogrify_video.py runs it, with Settings' fields as keywords; its Result."""
+    from vaest.stylize.job import make_job
+    from vaest.stylize.plan import make_plan
+    from vaest.stylize.run import run
+    from vaest.stylize.settings import Settings
+
+    job = make_job(Settings(**settings), input_path, output, run_dir)
+    return run(make_plan(job, exported), exported)

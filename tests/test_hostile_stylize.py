@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_video
+from conftest import make_video, stylize
 
 from vaest.errors import UserError
 from vaest.io import imaging
@@ -38,15 +38,6 @@ def painter(exported_painter):
     from vaest.export.read import Exported
 
     return Exported.from_run(exported_painter)
-
-
-def stylize(exported, run_dir: Path, input_path: Path, output: Path, **settings):
-    from vaest.stylize.job import make_job
-    from vaest.stylize.plan import make_plan
-    from vaest.stylize.run import run
-
-    job = make_job(Settings(**settings), input_path, output, run_dir)
-    return run(make_plan(job, exported), exported)
 
 
 # --- a still image as the style, at any size ----------------------------------------------------

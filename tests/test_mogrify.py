@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_video
+from conftest import make_video, stylize
 from PIL import Image
 
 from vaest.data.records import domain_images
@@ -23,9 +23,7 @@ from vaest.io.video import VideoError, exact_rate
 from vaest.io.video_out import stream_info
 from vaest.latent import Shift
 from vaest.measure import metrics
-from vaest.stylize.job import Result, make_job
-from vaest.stylize.plan import make_plan
-from vaest.stylize.run import run as stylize_run
+from vaest.stylize.job import make_job
 from vaest.stylize.settings import Settings
 from vaest.stylize.source import measure_centroid
 from vaest.stylize.stabilize import FlowStabilizer
@@ -54,11 +52,6 @@ def source_clip(tmp_path_factory) -> Path:
     """30 frames of testsrc2 at 96x54 (the model's aspect), 25 fps, with a sine track."""
     folder = tmp_path_factory.mktemp("mogrify-input")
     return make_video(folder / "in.mp4", frames=FRAMES, size="96x54", fps=FPS, audio=True)
-
-
-def stylize(exported, run_dir, input_path, output, **settings) -> Result:
-    job = make_job(Settings(**settings), input_path, output, run_dir)
-    return stylize_run(make_plan(job, exported), exported)
 
 
 def fitted_frames(path: Path, size) -> np.ndarray:
