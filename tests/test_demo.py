@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from vaest.io.video_out import read_comment, stream_info
-from vaest.measure.painter_gate import painter_verdict
+from vaest.measure.painter_gate import figures_line, painter_verdict
 from vaest.stylize.settings import parse_record
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,6 +72,7 @@ def test_scaled_down_demo_runs_every_step(tmp_path):
     assert record["settings"]["method"] == ("paint" if paints else "residual")
     assert record["method_reason"] == why and record["export"]["painter_step"] == 2
     assert any(line.startswith("  method (--method auto):") for line in last_lines)
+    assert f"  painter, held-out frames:    {figures_line(info['painter_figures'])}" in last_lines
 
 
 def test_demo_budget_shortens_training_on_a_slow_machine_and_never_lengthens_it():

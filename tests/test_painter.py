@@ -267,17 +267,23 @@ def test_mogrify_paints_videos_and_images_at_the_output_size(exported_painter, t
 
 def test_the_export_measures_the_painter_on_frames_it_never_trained_on(exported_painter):
     """export.json holds the painter's and residual's figures on the held-out paint frames
-    (2 of the 24 here), toward each painter domain."""
+    (2 of the 24 here), toward each painter domain, with the judge of paint's share."""
     from vaest.measure.features import load_texture_features
 
     info = json.loads((exported_painter / "export" / "export.json").read_text())
     found = info["painter_figures"]
     assert found["held_out"] and found["frames"] == 2
+    judged = load_texture_features("auto") is not None
     for method in ("painter", "residual"):
         figures = found["domains"]["art"][method]
         assert -1 <= figures["edge_correlation"] <= 1
-        if load_texture_features("auto") is not None:
+        if judged:
             assert figures["texture_distance_ratio"] > 0
+            share = figures["deception_rate"]  # a share, or why the judge could not give one
+            assert 0 <= share <= 1 if isinstance(share, float) else share.startswith("not sep")
+    if judged:  # the judge says how it was made, or why it could not be
+        judge = found["domains"]["art"]["judge"]
+        assert judge["note"].startswith("share of") == isinstance(share, float), judge["note"]
 
 
 def test_training_never_draws_the_held_out_frames(painter_run):
@@ -348,11 +354,13 @@ def test_auto_is_residual_without_a_painter(tiny_run, tmp_path, photos):
 
 def test_evaluation_measures_the_painter(exported_painter, tmp_path):
     """evaluate_latents on an export with a painter: a "paint" method beside the others, its
-    pictures painted from the residual pictures that are its colour guides, not those."""
+    pictures painted from the residual pictures that are its colour guides, not those; and the
+    export's verdict with the figures it read."""
     from vaest.data.records import load_manifest
     from vaest.evaluate.passes import PAINT, held_out_pass, painter_mix
     from vaest.evaluate.run import EvalSettings, evaluate
     from vaest.export.read import load_export
+    from vaest.measure.painter_gate import painter_verdict
 
     run = linked_run(exported_painter, tmp_path / "run", parts=("data", "export"))
     evaluate(run, EvalSettings(frames=2, max_records=10))
@@ -363,8 +371,12 @@ def test_evaluation_measures_the_painter(exported_painter, tmp_path):
     figures = [v for v in methods[PAINT].values() if not isinstance(v, str)]
     assert len(figures) >= 3 and all(np.isfinite(figures))
     assert found["export"]["painter_domains"] == ["art"] and found["export"]["painter_step"] > 0
-
+    # beside the model-size row, what --method auto follows: the export's paint-size figures
     exported = load_export(run)
+    gate = found["export"]["painter_gate"]
+    assert gate["figures"] == exported.painter_figures
+    assert (gate["paints"], gate["why"]) == painter_verdict(exported.painter_figures)
+
     manifest = load_manifest(run / "data")
     held = held_out_pass(exported, run / "data", manifest, "clip", "art", frames=2)
     shown = held.shown["clip"]

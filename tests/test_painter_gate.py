@@ -4,28 +4,39 @@ from __future__ import annotations
 
 import pytest
 
-from vaest.measure.painter_gate import EDGE_FLOOR, held_out_count, painter_verdict
+from vaest.measure.painter_gate import (
+    EDGE_FLOOR,
+    PAINTS,
+    figures_line,
+    held_out_count,
+    painter_verdict,
+)
 from vaest.stylize.plan import resolve_method
 
 
-def figures(edges=0.7, texture=0.4, residual_texture=0.9) -> dict:
+def figures(edges=0.7, texture=0.4, residual_texture=0.9, judged=0.8, residual_judged=0.0):
     return {
         "held_out": True,
         "frames": 12,
         "domains": {
             "art": {
-                "painter": {"edge_correlation": edges, "texture_distance_ratio": texture},
-                "residual": {"edge_correlation": 0.98, "texture_distance_ratio": residual_texture},
+                "painter": {
+                    "edge_correlation": edges,
+                    "texture_distance_ratio": texture,
+                    "deception_rate": judged,
+                },
+                "residual": {
+                    "edge_correlation": 0.98,
+                    "texture_distance_ratio": residual_texture,
+                    "deception_rate": residual_judged,
+                },
             }
         },
     }
 
 
 def test_a_painter_that_paints_more_than_residual_and_keeps_the_edges_paints():
-    assert painter_verdict(figures()) == (
-        True,
-        "the painter beats residual's held-out texture ratio and keeps the edges",
-    )
+    assert painter_verdict(figures()) == (True, PAINTS)
 
 
 @pytest.mark.parametrize(
@@ -34,6 +45,16 @@ def test_a_painter_that_paints_more_than_residual_and_keeps_the_edges_paints():
         (figures(edges=0.195, texture=1.21), "edge correlation 0.20 < 0.45"),  # a blur
         (figures(texture=1.21, residual_texture=1.03), "texture ratio 1.21, residual's 1.03"),
         (figures(texture=0.9, residual_texture=0.9), "does not paint art more than residual"),
+        # make demo's painter at 600 steps: its colours halved the texture ratio, no paint
+        (
+            figures(edges=0.71, texture=0.65, residual_texture=0.99, judged=0.0),
+            "takes 0.00 of its held-out frame quarters for paintings, residual's 0.00",
+        ),
+        (figures(judged=0.25, residual_judged=0.25), "does not look painted toward art"),
+        (
+            figures(judged="not separable: too few samples"),
+            "cannot be judged toward art (not separable: too few samples)",
+        ),
         (None, "no held-out figures"),
         ({"domains": {}}, "no held-out figures"),
     ],
@@ -64,11 +85,18 @@ class Export:
         self.has_painter, self.painter_figures = has_painter, painter_figures
 
 
-def test_auto_resolves_by_the_verdict_and_names_its_reason():
-    assert resolve_method("auto", Export(True, figures())) == (
-        "paint",
-        "the painter beats residual's held-out texture ratio and keeps the edges",
+def test_an_export_made_before_the_judge_does_not_paint():
+    found = figures()
+    for method in ("painter", "residual"):
+        del found["domains"]["art"][method]["deception_rate"]
+    assert painter_verdict(found) == (
+        False,
+        "the painter was not judged for paint: export it again",
     )
+
+
+def test_auto_resolves_by_the_verdict_and_names_its_reason():
+    assert resolve_method("auto", Export(True, figures())) == ("paint", PAINTS)
     method, why = resolve_method("auto", Export(True, figures(edges=0.1)))
     assert method == "residual" and "edge correlation 0.10" in why
     assert resolve_method("auto", Export(False)) == ("residual", "the export has no painter")
@@ -78,3 +106,11 @@ def test_auto_resolves_by_the_verdict_and_names_its_reason():
 
 def test_a_tenth_of_a_long_video_is_held_out_and_a_short_one_keeps_every_frame():
     assert [held_out_count(n) for n in (2, 19, 20, 24, 300)] == [0, 0, 2, 2, 30]
+
+
+def test_the_figures_line_sets_the_painter_beside_residual():
+    assert figures_line(figures(judged=0.5)) == (
+        "toward art: edge correlation 0.70 (residual 0.98), texture ratio 0.40 (residual 0.90), "
+        "judged painted 0.50 (residual 0.00)"
+    )
+    assert figures_line(None) == "not measured"

@@ -18,7 +18,8 @@ from absl import flags
 from vaest import cli
 from vaest.errors import UserError
 from vaest.io.video_out import read_comment
-from vaest.run_dir import MANIFEST, METRICS, RunDir
+from vaest.measure.painter_gate import figures_line
+from vaest.run_dir import EXPORT_INFO, MANIFEST, METRICS, RunDir
 from vaest.stylize.settings import parse_record
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -214,6 +215,9 @@ def run_demo(settings) -> dict:
     print("\nThe demo is done:")
     print(f"  stylized video (with sound): {stylized}")
     print(f"  method (--method auto):      {method}, as {record.get('method_reason', '?')}")
+    if folders.painter.exists():
+        info = json.loads((folders.export / EXPORT_INFO).read_text())
+        print(f"  painter, held-out frames:    {figures_line(info.get('painter_figures'))}")
     print(f"  original | stylized frames:  {pairs}")
     print(f"  evaluation plots:            {', '.join(str(p) for p in plots)}")
     print(f"  evaluation figures:          {folders.eval / METRICS}")

@@ -10,6 +10,7 @@ import numpy as np
 
 from vaest.evaluate.passes import MEASURED_ALPHA, HeldOut
 from vaest.measure import metrics
+from vaest.measure.painter_gate import painter_verdict
 
 
 def summarize(
@@ -37,6 +38,11 @@ def summarize(
         export |= {
             "painter_step": exported.info["painter_step"],
             "painter_domains": exported.painter_domains,
+            # what --method auto follows, measured at the paint resolution by the export
+            "painter_gate": dict(
+                zip(("paints", "why"), painter_verdict(exported.painter_figures), strict=True),
+                figures=exported.painter_figures,
+            ),
         }
     export["image_size"] = list(exported.image_size)
     found = {

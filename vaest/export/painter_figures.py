@@ -1,6 +1,8 @@
 """The exported painter's figures on paint frames it never trained on, beside `residual`'s: what
 vaest.measure.painter_gate judges, measured on the exported graphs (vaest.export.write), so
-that what is judged is what step 7 runs."""
+that what is judged is what step 7 runs. With texture features, each domain also gets a judge of
+paint (vaest.measure.paint_judge) fitted on its paintings and the training paint frames, and
+both methods get the share of held-out frame quarters it takes for paintings."""
 
 from __future__ import annotations
 
@@ -15,23 +17,47 @@ from vaest.stylize.paint import colour_guides, paint_frames, painter_weights
 MEASURED = 12  # held-out frames painted per video, evenly spaced
 
 
-def _measured_frames(frames: np.ndarray) -> tuple[np.ndarray, bool]:
-    """The frames to paint, and whether training never saw them."""
+def _measured_frames(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(the frames to paint, the frames training draws, whether training never saw the
+    first)."""
     count = held_out_count(len(frames))
     chosen = frames[-count:] if count else frames
     picks = np.unique(np.linspace(0, len(chosen) - 1, min(MEASURED, len(chosen))).round())
-    return chosen[picks.astype(int)], count > 0
+    return chosen[picks.astype(int)], frames[: len(frames) - count], count > 0
+
+
+def _judged(texture, paintings, training, outputs: dict) -> tuple[dict, dict]:
+    """(the judge's own figures, {method: share of its quarters taken for paintings}), the
+    judge fitted on the domain's paintings against the training frames. A judge that cannot
+    tell the two apart gives its reason in place of every share, never a number."""
+    from vaest.measure.paint_judge import fit_paint_judge, painted_share
+
+    judge = fit_paint_judge(texture, paintings, training)
+    if not judge.usable:
+        own = {"note": f"not separable: {judge.reason}"}
+        return own, dict.fromkeys(outputs, own["note"])
+    shares = {k: painted_share(judge, texture, v) for k, v in outputs.items()}
+    own = {
+        "balanced_accuracy": judge.balanced_accuracy,
+        "input_deception_rate": shares.pop("input"),
+        "note": "share of held-out frame quarters a style classifier takes for paintings "
+        f"({judge.painting_count} painting windows; {judge.negative_count} frame windows, "
+        "graded windows and photographs)",
+    }
+    return own, shares
 
 
 def measure_painter(exported, paint_data, texture) -> dict:
     """The painter's and residual's figures toward each painter domain, over every video's
     held-out paint frames; texture: vaest.measure.features.TextureFeatures, or None (then no
     texture figure, and the verdict falls back to residual)."""
-    frames, held_out = [], True
+    frames, training, held_out = [], [], True
     for name in paint_data.frames:
-        chosen, unseen = _measured_frames(paint_data.frames[name])
+        chosen, trained, unseen = _measured_frames(paint_data.frames[name])
         frames.append((name, chosen))
+        training.append(trained)
         held_out = held_out and unseen
+    training = np.concatenate(training)
     figures = {"held_out": held_out, "frames": sum(len(f) for _, f in frames), "domains": {}}
     for domain in exported.painter_domains:
         paintings = np.stack(paint_data.paintings[domain])
@@ -42,6 +68,7 @@ def measure_painter(exported, paint_data, texture) -> dict:
 
             paintings_texture = texture_statistics(texture, paintings)
         tallies = {"painter": StyleTally(texture), "residual": StyleTally(texture)}
+        outputs = {"input": [], "painter": [], "residual": []}
         for video, chosen in frames:
             shift = Shift.toward(
                 exported.domain(video).centroid, exported.domain(domain).centroid, 1.0
@@ -55,7 +82,16 @@ def measure_painter(exported, paint_data, texture) -> dict:
             )
             tallies["painter"].add(painted, chosen)
             tallies["residual"].add(residual, chosen)
-        figures["domains"][domain] = {
+            for method, images in (("input", chosen), ("painter", painted), ("residual", residual)):
+                outputs[method].append(images)
+        found = {
             method: tally.figures(colour, paintings_texture) for method, tally in tallies.items()
         }
+        if texture is not None:
+            outputs = {k: np.concatenate(v) for k, v in outputs.items()}
+            judge, shares = _judged(texture, paint_data.paintings[domain], training, outputs)
+            found["judge"] = judge
+            for method in tallies:
+                found[method]["deception_rate"] = shares[method]
+        figures["domains"][domain] = found
     return figures

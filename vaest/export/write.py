@@ -244,15 +244,12 @@ def _painter_figures(folder: Path, info: dict, run_dir) -> dict:
     from vaest.export.painter_figures import measure_painter
     from vaest.export.read import Exported
     from vaest.measure.features import load_texture_features
-    from vaest.measure.painter_gate import painter_verdict
+    from vaest.measure.painter_gate import figures_line, painter_verdict
 
     (folder / EXPORT_INFO).write_text(json.dumps(info) + "\n")  # what Exported reads
     exported = Exported(folder, trust=True)  # made just now, from the run's own checkpoints
     figures = measure_painter(exported, load_paint_data(run_dir), load_texture_features("auto"))
-    for domain, by_method in figures["domains"].items():
-        for method, found in by_method.items():
-            shown = ", ".join(f"{k} {v:.3f}" for k, v in found.items() if isinstance(v, float))
-            logging.info("painter figures toward %s, %s: %s", domain, method, shown)
+    logging.info("the painter's held-out figures %s", figures_line(figures))
     paints, why = painter_verdict(figures)
     logging.info("--method auto will %s: %s", "paint" if paints else "take residual", why)
     return figures
