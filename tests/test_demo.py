@@ -75,79 +75,36 @@ def test_scaled_down_demo_runs_every_step(tmp_path):
     assert f"  painter, held-out frames:    {figures_line(info['painter_figures'])}" in last_lines
 
 
-def test_demo_budget_shortens_training_on_a_slow_machine_and_never_lengthens_it():
-    from vaest.demo import TRAINING_SHARE, budget_steps
-
-    # A machine at 6 steps/s: the trainings' share of 15 minutes holds the asked 1,500 + 400.
-    assert budget_steps(1500, 400, 6.0, 15) == (1500, 400)
-    # A 2-core AVX2 laptop at 0.5 steps/s: the trainings fit their share of the budget.
-    vae, refiner = budget_steps(1500, 400, 0.5, 15)
-    assert (vae + refiner) / 0.5 <= TRAINING_SHARE * 15 * 60 + 1
-    assert 100 < vae < 1500 and vae / refiner == pytest.approx(1500 / 400, rel=0.02)
-    assert budget_steps(1500, 400, 0.001, 15) == (1, 1)  # always at least one step
-
-
-def test_demo_times_two_chunks_then_keeps_its_choice(tmp_path, monkeypatch):
-    """The rate comes from two chunks of training whose start-up costs cancel; a rerun reuses
-    the choice instead of timing again (training resumes to the same step counts)."""
+def test_the_trainings_share_the_budget_as_their_asked_steps():
     from types import SimpleNamespace
 
-    from vaest import demo
+    from vaest.demo import PAINTER_SHARE, TRAINING_SHARE, training_minutes
 
-    calls = []
-
-    def timed_step(name, script, *args):
-        calls.append(next(a for a in args if a.startswith("--steps=")))
-        # the second resumes at the first's 30 steps and trains 60: 30 more took 120 s
-        return {1: 70.0, 2: 190.0}[len(calls)]
-
-    monkeypatch.setattr(demo, "step", timed_step)
-    settings = SimpleNamespace(vae_steps=1500, refiner_steps=400, minutes=15.0)
-    chosen = demo.train_vae_steps(settings, tmp_path, ["--run_dir=x"])
-    assert calls == [f"--steps={demo.PROBE_STEPS}", f"--steps={3 * demo.PROBE_STEPS}"]
-    assert chosen == demo.budget_steps(1500, 400, 0.25, 15.0) and chosen[0] < 1500
-    assert demo.train_vae_steps(settings, tmp_path, ["--run_dir=x"]) == chosen
-    assert len(calls) == 2  # not timed again
-    no_budget = SimpleNamespace(vae_steps=1500, refiner_steps=400, minutes=0.0)
-    assert demo.train_vae_steps(no_budget, tmp_path / "other", []) == (1500, 400)
+    shares = training_minutes(SimpleNamespace(vae_steps=1500, refiner_steps=400, minutes=15.0))
+    assert shares["vae"] + shares["refiner"] == pytest.approx(TRAINING_SHARE * 15)
+    assert shares["vae"] / shares["refiner"] == pytest.approx(1500 / 400)
+    assert shares["painter"] == pytest.approx(PAINTER_SHARE * 15)
+    no_budget = training_minutes(SimpleNamespace(vae_steps=1500, refiner_steps=400, minutes=0))
+    assert set(no_budget.values()) == {0.0}
 
 
-def test_the_painter_trains_for_its_share_once(tmp_path, monkeypatch):
-    """The painter trains for its share of the budget; a rerun resumes to the step it reached
-    instead of training for another share."""
-    from types import SimpleNamespace
-
+@pytest.mark.parametrize("key", ["vae", "refiner", "painter"])
+def test_each_training_runs_for_its_share_once(tmp_path, monkeypatch, key):
+    """A training runs for its minutes, bounded by the asked steps; a rerun resumes to the step
+    it reached instead of training for another share; without a budget it runs to the asked
+    steps and nothing is kept."""
     from vaest import demo
     from vaest.train import checkpoints
 
     calls = []
-    monkeypatch.setattr(demo, "step", lambda name, script, *args: calls.append(args))
-    monkeypatch.setattr(checkpoints, "latest_step", lambda folder: 321)
-    settings = SimpleNamespace(painter_steps=100000, minutes=15.0)
-    demo.train_painter(settings, tmp_path, "--run_dir=x")
-    assert "--steps=100000" in calls[0] and f"--minutes={demo.PAINTER_SHARE * 15:g}" in calls[0]
-    demo.train_painter(settings, tmp_path, "--run_dir=x")
-    assert "--steps=321" in calls[1] and not any(a.startswith("--minutes") for a in calls[1])
-
-
-def test_the_demo_times_the_vae_at_the_rate_it_trains(tmp_path, monkeypatch, capsys):
-    """The two timing runs share a run folder, so the second resumes where the first stopped:
-    the rate is what the extra steps cost, on a machine where a step takes 0.5 s after 5 s of
-    start-up."""
-    from types import SimpleNamespace
-
-    from vaest import demo
-
-    trained = {"steps": 0}
-
-    def timed_step(name, script, *args):
-        steps = int(next(a for a in args if a.startswith("--steps=")).split("=")[1])
-        seconds = 5.0 + 0.5 * (steps - trained["steps"])
-        trained["steps"] = steps
-        return seconds
-
-    monkeypatch.setattr(demo, "step", timed_step)
-    settings = SimpleNamespace(vae_steps=1500, refiner_steps=400, minutes=15)
-    chosen = demo.train_vae_steps(settings, tmp_path, [])
-    assert "2.00 training steps/s" in capsys.readouterr().out
-    assert chosen == demo.budget_steps(1500, 400, 2.0, 15)
+    monkeypatch.setattr(demo, "step", lambda name, *command: calls.append(command))
+    monkeypatch.setattr(checkpoints, "latest_step", lambda folder: {tmp_path / key: 321}[folder])
+    demo.train_to_budget(tmp_path, key, 1500, 4.7368, "train", "script.py", "--run_dir=x")
+    assert calls[0] == ("script.py", "--run_dir=x", "--steps=1500", "--minutes=4.74")
+    demo.train_to_budget(tmp_path, key, 1500, 4.7368, "train", "script.py", "--run_dir=x")
+    assert calls[1] == ("script.py", "--run_dir=x", "--steps=321")
+    assert json.loads((tmp_path / demo.BUDGET).read_text()) == {f"{key}_steps": 321}
+    (tmp_path / "other").mkdir()
+    demo.train_to_budget(tmp_path / "other", key, 1500, 0.0, "train", "script.py")
+    assert calls[2] == ("script.py", "--steps=1500")
+    assert not (tmp_path / "other" / demo.BUDGET).exists()

@@ -24,11 +24,10 @@ from vaest.stylize.settings import parse_record
 
 ROOT = Path(__file__).resolve().parents[1]
 SIDE_BY_SIDE_FRAMES = 4
-# The demo times two short chunks of VAE training (training resumes exactly, so nothing is
-# lost) and sizes the rest of both trainings to --minutes; the other steps take the remainder.
-PROBE_STEPS = 30
-TRAINING_SHARE = 0.4  # of --minutes: the VAE's and the refiner's trainings
-PAINTER_SHARE = 0.25  # of --minutes: the painter's training, a time budget of its own
+# Each training gets a time budget (its --minutes) and stops at it or at its asked steps; the
+# step it reached is kept, so that a rerun resumes to it. The other steps take the remainder.
+TRAINING_SHARE = 0.4  # of --minutes: the VAE's and the refiner's, split as their asked steps
+PAINTER_SHARE = 0.25  # of --minutes: the painter's training
 BUDGET = "demo_budget.json"
 
 
@@ -74,58 +73,37 @@ def step(name: str, script: str, *args: str) -> float:
     return seconds
 
 
-def budget_steps(vae_steps: int, refiner_steps: int, steps_per_second: float, minutes: float):
-    """(VAE steps, refiner steps) that fit the trainings' share of `minutes` at the measured
-    rate, in the asked proportion and never more than asked (a refiner step costs about a VAE
-    step at the demo's sizes)."""
-    seconds = TRAINING_SHARE * minutes * 60.0
-    factor = min(1.0, seconds * steps_per_second / (vae_steps + refiner_steps))
-    return max(1, round(vae_steps * factor)), max(1, round(refiner_steps * factor))
+def training_minutes(settings) -> dict[str, float]:
+    """The trainings' time budgets in minutes, each a share of --minutes (0: no budget)."""
+    asked = settings.vae_steps + settings.refiner_steps
+    trainings = TRAINING_SHARE * settings.minutes
+    return {
+        "vae": trainings * settings.vae_steps / asked,
+        "refiner": trainings * settings.refiner_steps / asked,
+        "painter": PAINTER_SHARE * settings.minutes,
+    }
 
 
-def train_vae_steps(settings, run: Path, vae_args: list[str]) -> tuple[int, int]:
-    """Start the VAE's training; on a new run with a budget, time two chunks and choose the step
-    counts that fit it (kept in RUN/demo_budget.json, so that a rerun resumes to the same)."""
-    asked = settings.vae_steps, settings.refiner_steps
-    record = run / BUDGET
-    if record.exists():
-        chosen = json.loads(record.read_text())
-        return chosen["vae_steps"], chosen["refiner_steps"]
-    if settings.minutes <= 0 or settings.vae_steps < 4 * PROBE_STEPS:
-        return asked
-    first = step("3 train VAE, timing", "train_vae.py", f"--steps={PROBE_STEPS}", *vae_args)
-    second = step("3 train VAE, timing", "train_vae.py", f"--steps={3 * PROBE_STEPS}", *vae_args)
-    # The second run resumes at PROBE_STEPS and trains twice as many: PROBE_STEPS more than
-    # the first, whose start-up cost cancels.
-    rate = PROBE_STEPS / max(second - first, 1e-3)
-    vae_steps, refiner_steps = budget_steps(*asked, rate, settings.minutes)
-    print(
-        f"== budget: {rate:.2f} training steps/s here; {settings.minutes:g} minutes allow "
-        f"{vae_steps} VAE and {refiner_steps} refiner steps (asked {asked[0]} and {asked[1]})",
-        flush=True,
-    )
-    record.write_text(json.dumps({"vae_steps": vae_steps, "refiner_steps": refiner_steps}) + "\n")
-    return vae_steps, refiner_steps
-
-
-def train_painter(settings, run: Path, rd: str) -> None:
-    """Train the painter for its share of the budget; the step it reached is kept in
-    RUN/demo_budget.json, so that a rerun resumes to it instead of training for another share."""
+def train_to_budget(run: Path, key: str, steps: int, minutes: float, name: str, *command: str):
+    """Run a training (`command`: its script and arguments) to `steps`, or for `minutes` when
+    that is more than 0. The step its model folder RUN/<key> reached is kept in
+    RUN/demo_budget.json as <key>_steps, so that a rerun resumes to it instead of training for
+    another share."""
     from vaest.train.checkpoints import latest_step
 
     record = run / BUDGET
     chosen = json.loads(record.read_text()) if record.exists() else {}
     budget = []
-    if "painter_steps" in chosen:
-        steps = chosen["painter_steps"]
-    else:
-        steps = settings.painter_steps
-        if settings.minutes > 0:
-            budget = [f"--minutes={PAINTER_SHARE * settings.minutes:g}"]
-    step("4 train painter", "train_refiner.py", rd, "--painter", f"--steps={steps}", *budget)
+    if f"{key}_steps" in chosen:
+        steps = chosen[f"{key}_steps"]
+    elif minutes > 0:
+        budget = [f"--minutes={minutes:.3g}"]
+    step(name, *command, f"--steps={steps}", *budget)
     if budget:
-        chosen["painter_steps"] = latest_step(RunDir(run).painter)
+        reached = chosen[f"{key}_steps"] = latest_step(run / key)
         record.write_text(json.dumps(chosen) + "\n")
+        print(f"== budget: {name} reached step {reached} of {steps} in its {minutes:.3g} "
+              "minutes", flush=True)  # fmt: skip
 
 
 def side_by_side(original: Path, stylized: Path, out: Path, count: int = SIDE_BY_SIDE_FRAMES):
@@ -191,14 +169,20 @@ def run_demo(settings) -> dict:
         rd, batch, "--learning_rate=5e-4", f"--save_every={max(1, settings.vae_steps // 3)}",
         f"--preview_every={max(1, settings.vae_steps // 6)}",
     ]  # fmt: skip
-    vae_steps, refiner_steps = train_vae_steps(settings, run, vae_args)
-    step("3 train VAE", "train_vae.py", f"--steps={vae_steps}", *vae_args)
-    step(
-        "4 train refiner", "train_refiner.py", rd, f"--steps={refiner_steps}", batch,
-        "--learning_rate=5e-4", f"--save_every={max(1, settings.refiner_steps // 2)}",
+    minutes = training_minutes(settings)
+    train_to_budget(
+        run, "vae", settings.vae_steps, minutes["vae"], "3 train VAE", "train_vae.py", *vae_args
+    )
+    train_to_budget(
+        run, "refiner", settings.refiner_steps, minutes["refiner"], "4 train refiner",
+        "train_refiner.py", rd, batch, "--learning_rate=5e-4",
+        f"--save_every={max(1, settings.refiner_steps // 2)}",
         f"--preview_every={max(1, settings.refiner_steps // 2)}",
     )  # fmt: skip
-    train_painter(settings, run, rd)
+    train_to_budget(
+        run, "painter", settings.painter_steps, minutes["painter"], "4 train painter",
+        "train_refiner.py", rd, "--painter",
+    )  # fmt: skip
     step("5 export", "export_graphs.py", rd)
     step("6 evaluate", "evaluate_latents.py", rd)
     stylized = folders.out / "demo-stylized.mp4"
