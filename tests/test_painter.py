@@ -217,7 +217,8 @@ def test_minutes_stop_training_and_save(painter_run, tmp_path):
 
 def test_mogrify_paints_videos_and_images_at_the_output_size(exported_painter, tmp_path, photos):
     """--method paint on an export with a painter: residual's picture is the colour guide, and
-    the painter paints it at the paint resolution, 1/brush of the output size. --method auto
+    the painter paints it at the paint resolution, 1/brush of the output size or the training
+    frames' area, whichever is smaller. --method auto
     paints when its held-out figures beat residual's, and the MP4's record says which."""
     from conftest import make_video
 
@@ -245,7 +246,9 @@ def test_mogrify_paints_videos_and_images_at_the_output_size(exported_painter, t
         outputs[method] = np.stack(list(iter_frames(result.path))).astype(int)
         flicker[method] = result.temporal["warping_error"]
     assert outputs["paint"].shape == outputs["residual"].shape == (6, 96, 160, 3)
-    assert exported.painter_config.brush == 2.0 and set(painted_sizes) == {(48, 80)}
+    # 1/brush of 96x160 is 48x80, more than the 36x64 training frames: painted at their area
+    assert exported.painter_config.brush == 2.0 and exported.painter_frame_size == (36, 64)
+    assert set(painted_sizes) == {(37, 62)}
     assert np.abs(outputs["paint"] - outputs["residual"]).mean() > 2  # painted, not the guide
     # auto follows the painter's held-out figures, and the record says which it took and why
     paints, why = painter_verdict(exported.painter_figures)
@@ -420,6 +423,19 @@ def test_the_painted_picture_keeps_its_strokes_and_the_frames_edges_at_full_size
     change = painted_upsample(painted, low, frame) - frame / 255.0
     enlarged = resize(((strokes + 0.5) * 255).astype(np.uint8), 64, 96) / 255.0 - 0.5
     assert np.corrcoef(change.ravel(), enlarged.ravel())[0, 1] > 0.95
+
+
+def test_a_picture_larger_than_the_training_frames_is_painted_at_their_area():
+    """At 1/brush of the picture, but never more pixels than the frames the painter trained on:
+    a 1280x720 output of a painter trained on 180x320 frames is painted at 180x320, so its
+    strokes keep the size they have relative to the frame; smaller pictures are not enlarged,
+    and a square one keeps its aspect."""
+    from vaest.upsample import paint_resolution
+
+    assert paint_resolution(720, 1280, 2.0, (180, 320)) == (180, 320)
+    assert paint_resolution(720, 1280, 2.0) == (360, 640)  # an export that did not record it
+    assert paint_resolution(180, 320, 2.0, (180, 320)) == (90, 160)
+    assert paint_resolution(1000, 1000, 2.0, (180, 320)) == (240, 240)
 
 
 def test_painters_saved_before_the_brush_paint_at_their_own_size():

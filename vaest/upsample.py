@@ -17,6 +17,8 @@ The work at the output size is two resizes and a multiply-add per pixel, and one
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -102,10 +104,19 @@ def guide_parts(frame, styled, rebuilt, kind: str = "change"):
     return frame, guided_upsample(difference, grey(small), grey(frame))
 
 
-def paint_resolution(height: int, width: int, brush: float) -> tuple[int, int]:
+def paint_resolution(
+    height: int, width: int, brush: float, largest: tuple[int, int] | None = None
+) -> tuple[int, int]:
     """The size the painter trains on and paints a picture (or the paint data) of height x width
-    at: 1/brush of it (PainterConfig.brush)."""
-    return max(8, round(height / brush)), max(8, round(width / brush))
+    at: 1/brush of it (PainterConfig.brush). With `largest`, the size of the frames the painter
+    trained on, never more pixels than those: a larger picture is painted at their area, in its
+    own aspect, so that its strokes keep the size they have relative to the frame (its own
+    detail comes back in painted_upsample)."""
+    height, width = height / brush, width / brush
+    if largest is not None and height * width > largest[0] * largest[1]:
+        scale = math.sqrt(largest[0] * largest[1] / (height * width))
+        height, width = height * scale, width * scale
+    return max(8, round(height)), max(8, round(width))
 
 
 def painted_upsample(painted, frame_low, frame_high, detail: float = 1.0) -> np.ndarray:

@@ -175,6 +175,13 @@ class Exported:
             return PainterConfig(filters=(1, 1, 1), residual_blocks=0)
 
     @property
+    def painter_frame_size(self) -> tuple[int, int] | None:
+        """(height, width) of the frames the painter trained on: step 7 paints no larger picture
+        (vaest.upsample.paint_resolution); None for an export made before it was recorded."""
+        size = self.info.get("painter_frame_size")
+        return tuple(size) if size else None
+
+    @property
     def painter_guide(self) -> str:
         """The colour guide the painter was trained with: change or decode."""
         return self.info.get("painter_guide") or "change"

@@ -21,6 +21,7 @@ import tensorflow as tf
 from absl import logging
 from tqdm import tqdm
 
+from vaest.data.paint import paint_info
 from vaest.data.records import SPLITS, Manifest, load_manifest, read_records
 from vaest.errors import ConfigMismatch
 from vaest.export.fold import fold_vae
@@ -42,6 +43,7 @@ from vaest.run_dir import (
     RunDir,
 )
 from vaest.train.checkpoints import load_trained_painter, load_trained_refiner, load_trained_vae
+from vaest.upsample import paint_resolution
 
 
 class StyleModel(tf.Module):
@@ -232,6 +234,9 @@ def export(run_dir: str | Path) -> Path:
             "signatures": sorted(signatures),
         }
         if painter is not None:
+            # the frames it trained on: step 7 paints no larger (vaest.upsample.paint_resolution)
+            trained = paint_info(run_dir)["size"]
+            info["painter_frame_size"] = list(paint_resolution(*trained, painter.config.brush))
             info["painter_figures"] = _painter_figures(tmp, info, run_dir)
         (tmp / EXPORT_INFO).write_text(json.dumps(info, indent=2) + "\n")
     return final

@@ -59,7 +59,9 @@ def paint_frames(exported, frames, guides, weights, batch: int = 4) -> np.ndarra
         )
     weights = np.asarray(weights, np.float32)
     weights = np.broadcast_to(weights, (len(frames), weights.shape[-1]))
-    size = paint_resolution(*frames.shape[1:3], exported.painter_config.brush)
+    size = paint_resolution(
+        *frames.shape[1:3], exported.painter_config.brush, exported.painter_frame_size
+    )
     out = []
     for start in range(0, len(frames), batch):
         part = slice(start, start + batch)
@@ -93,11 +95,12 @@ class PaintStage:
         self.meter = None
         self._frames = 0
         self._config = exported.painter_config
+        self._largest = exported.painter_frame_size
         self._fits: set[tuple[int, int]] = set()  # picture sizes whose painting fits in memory
 
     def paint_size_of(self, height: int, width: int) -> tuple[int, int]:
         """The size a picture of this size is painted at."""
-        return paint_resolution(height, width, self._config.brush)
+        return paint_resolution(height, width, self._config.brush, self._largest)
 
     def require_memory(self, height: int, width: int) -> None:
         """Refuse, before painting, pictures of this size whose painting cannot fit in memory."""
