@@ -229,7 +229,9 @@ def test_painting_and_optimising_sizes_that_cannot_fit_are_refused(
     painter_export, tiny_run, tmp_path, memory_of
 ):
     """The painter on a 16384x9216 output, and --optimize_size 6000x3375,
-    each pass the output size's own check and are refused before the work, naming the flag."""
+    each pass the output size's own check and are refused before the work, naming the flag. The
+    painter is an export's that paints at 1/brush of any size (made before it recorded the size
+    of its training frames, which caps the paint size of newer ones)."""
     from conftest import make_video
 
     from vaest.export.read import load_export
@@ -250,6 +252,7 @@ def test_painting_and_optimising_sizes_that_cannot_fit_are_refused(
     ):
         exported = load_export(run_dir)
         exported.paint = None  # never reached
+        exported.info.pop("painter_frame_size", None)
         job = make_job(asked, clip, out / "o.mp4", run_dir)
         with pytest.raises(UserError, match=rf"^{re.escape(flag)} needs at least \S+ GiB"):
             run(make_plan(job, exported), exported)
