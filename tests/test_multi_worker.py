@@ -147,7 +147,8 @@ def test_two_workers_follow_one_workers_loss_curve(runs):
     noise, which moved the end 0.08 % on one CPU, and 0.33 % alone and 0.64 % (16 % of the
     fall) in the whole suite on another. So the two ends agree within a third of one worker's
     fall, which workers that did not step (a whole fall away) fail. Six steps cannot tell one
-    worker at batch 4 apart (0.7 % away)."""
+    worker at batch 4 apart (0.7 % away): test_replica_gradient.py checks the shared gradient
+    itself, exactly, on two replicas in one process."""
     two, one = (logged(runs[n], "validation/loss") for n in ("two", "one"))
     assert two[6] == one[6]
     fall = one[6] - one[12]
