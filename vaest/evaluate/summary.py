@@ -35,14 +35,12 @@ def summarize(
     if exported.has_refiner:
         export |= {"refiner_step": exported.info["refiner_step"], "guide": exported.guide}
     if exported.has_painter:
+        # what --method auto follows, measured at the paint resolution by the export
+        paints, why = painter_verdict(exported.painter_figures)
         export |= {
             "painter_step": exported.info["painter_step"],
             "painter_domains": exported.painter_domains,
-            # what --method auto follows, measured at the paint resolution by the export
-            "painter_gate": dict(
-                zip(("paints", "why"), painter_verdict(exported.painter_figures), strict=True),
-                figures=exported.painter_figures,
-            ),
+            "painter_gate": {"paints": paints, "why": why, "figures": exported.painter_figures},
         }
     export["image_size"] = list(exported.image_size)
     found = {

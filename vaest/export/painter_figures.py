@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from vaest.data.preview import evenly_spaced
 from vaest.latent import Shift
 from vaest.measure import metrics
 from vaest.measure.painter_gate import held_out_count
@@ -22,8 +23,8 @@ def _measured_frames(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
     first)."""
     count = held_out_count(len(frames))
     chosen = frames[-count:] if count else frames
-    picks = np.unique(np.linspace(0, len(chosen) - 1, min(MEASURED, len(chosen))).round())
-    return chosen[picks.astype(int)], frames[: len(frames) - count], count > 0
+    picks = sorted(evenly_spaced(len(chosen), MEASURED))
+    return chosen[picks], frames[: len(frames) - count], count > 0
 
 
 def _judged(texture, paintings, training, outputs: dict) -> tuple[dict, dict]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from vaest.data.preview import evenly_spaced
 from vaest.io.imaging import as_float_images
 
 PAINTING_WINDOWS = 96  # random windows, spread evenly over the domain's paintings
@@ -61,8 +62,8 @@ def fit_paint_judge(texture, paintings, training_frames, seed: int = 0):
     frames' quarters (TRAINING_FRAMES of them, evenly spaced) and their negatives."""
     from vaest.measure.deception import fit_painting_classifier
 
-    picks = np.unique(np.linspace(0, len(training_frames) - 1, TRAINING_FRAMES).round())
-    frames = as_float_images(training_frames[picks.astype(int)])
+    picks = sorted(evenly_spaced(len(training_frames), TRAINING_FRAMES))
+    frames = as_float_images(training_frames[picks])
     windows = painting_windows(paintings, window_size(frames.shape[1:3]), PAINTING_WINDOWS, seed)
     return fit_painting_classifier(texture, windows, quarters(frames), seed=seed)
 
