@@ -270,7 +270,8 @@ def test_mogrify_paints_videos_and_images_at_the_output_size(exported_painter, t
 
 def test_the_export_measures_the_painter_on_frames_it_never_trained_on(exported_painter):
     """export.json holds the painter's and residual's figures on the held-out paint frames
-    (2 of the 24 here), toward each painter domain, with the judge of paint's share."""
+    (2 of the 24 here), toward each painter domain, with the judge of paint's share and the
+    flicker of the two consecutive held-out frames."""
     from vaest.measure.features import load_texture_features
 
     info = json.loads((exported_painter / "export" / "export.json").read_text())
@@ -280,6 +281,7 @@ def test_the_export_measures_the_painter_on_frames_it_never_trained_on(exported_
     for method in ("painter", "residual"):
         figures = found["domains"]["art"][method]
         assert -1 <= figures["edge_correlation"] <= 1
+        assert 0 < figures["warp_ratio"] < 1e4
         if judged:
             assert figures["texture_distance_ratio"] > 0
             share = figures["deception_rate"]  # a share, or why the judge could not give one

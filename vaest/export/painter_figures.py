@@ -2,20 +2,24 @@
 vaest.measure.painter_gate judges, measured on the exported graphs (vaest.export.write), so
 that what is judged is what step 7 runs. With texture features, each domain also gets a judge of
 paint (vaest.measure.paint_judge) fitted on its paintings and the training paint frames, and
-both methods get the share of held-out frame quarters it takes for paintings."""
+both methods get the share of held-out frame quarters it takes for paintings. Both methods'
+flicker is measured on a run of consecutive held-out frames, flow-stabilised as step 7 does."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from vaest.data.preview import evenly_spaced
+from vaest.flow import temporal_figures
 from vaest.latent import Shift
 from vaest.measure import metrics
 from vaest.measure.painter_gate import held_out_count
 from vaest.measure.style import StyleTally
 from vaest.stylize.paint import colour_guides, paint_frames, painter_weights
+from vaest.stylize.stabilize import stabilize
 
 MEASURED = 12  # held-out frames painted per video, evenly spaced
+STEADY_RUN = 12  # consecutive held-out frames per video whose flicker is measured
 
 
 def _measured_frames(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -25,6 +29,27 @@ def _measured_frames(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
     chosen = frames[-count:] if count else frames
     picks = sorted(evenly_spaced(len(chosen), MEASURED))
     return chosen[picks], frames[: len(frames) - count], count > 0
+
+
+def _steady_run(frames: np.ndarray) -> np.ndarray:
+    """The first STEADY_RUN consecutive frames of those training never draws (of all the
+    frames when it draws every one)."""
+    count = held_out_count(len(frames))
+    return (frames[-count:] if count else frames)[:STEADY_RUN]
+
+
+def _painted(exported, frames, domain_weights, shift) -> tuple[np.ndarray, np.ndarray]:
+    """(the painter's pictures, residual's) for frames at the paint data's size."""
+    residual = colour_guides(exported, frames, shift, "change")
+    guides = residual
+    if exported.painter_guide != "change":
+        guides = colour_guides(exported, frames, shift)
+    return paint_frames(exported, frames, guides, domain_weights), residual
+
+
+def _warp_ratio(frames, pictures) -> float | None:
+    """The pictures' warping error over the frames' own, after step 7's flow stabiliser."""
+    return temporal_figures(stabilize(frames, pictures), frames)["ratio"]
 
 
 def _judged(texture, paintings, training, outputs: dict) -> tuple[dict, dict]:
@@ -53,6 +78,7 @@ def measure_painter(exported, paint_data, texture) -> dict:
     held-out paint frames; texture: vaest.measure.features.TextureFeatures, or None (then no
     texture figure, and the verdict falls back to residual)."""
     frames, training, held_out = [], [], True
+    steady = {name: _steady_run(f) for name, f in paint_data.frames.items()}
     for name in paint_data.frames:
         chosen, trained, unseen = _measured_frames(paint_data.frames[name])
         frames.append((name, chosen))
@@ -70,24 +96,28 @@ def measure_painter(exported, paint_data, texture) -> dict:
             paintings_texture = texture_statistics(texture, paintings)
         tallies = {"painter": StyleTally(texture), "residual": StyleTally(texture)}
         outputs = {"input": [], "painter": [], "residual": []}
+        warps = {"painter": [], "residual": []}
+        weights = painter_weights(exported, {domain: 1.0})
         for video, chosen in frames:
             shift = Shift.toward(
                 exported.domain(video).centroid, exported.domain(domain).centroid, 1.0
             )
-            residual = colour_guides(exported, chosen, shift, "change")
-            guides = residual
-            if exported.painter_guide != "change":
-                guides = colour_guides(exported, chosen, shift)
-            painted = paint_frames(
-                exported, chosen, guides, painter_weights(exported, {domain: 1.0})
-            )
+            painted, residual = _painted(exported, chosen, weights, shift)
             tallies["painter"].add(painted, chosen)
             tallies["residual"].add(residual, chosen)
             for method, images in (("input", chosen), ("painter", painted), ("residual", residual)):
                 outputs[method].append(images)
+            run = steady[video]
+            if len(run) >= 2:
+                steady_painted = _painted(exported, run, weights, shift)
+                for method, images in zip(warps, steady_painted, strict=True):
+                    warps[method].append(_warp_ratio(run, images))
         found = {
             method: tally.figures(colour, paintings_texture) for method, tally in tallies.items()
         }
+        for method, ratios in warps.items():
+            if ratios:  # the worst video's: every clip is painted the same way
+                found[method]["warp_ratio"] = float(max(ratios))
         if texture is not None:
             outputs = {k: np.concatenate(v) for k, v in outputs.items()}
             judge, shares = _judged(texture, paint_data.paintings[domain], training, outputs)
