@@ -22,20 +22,18 @@ MEASURED = 12  # held-out frames painted per video, evenly spaced
 STEADY_RUN = 12  # consecutive held-out frames per video whose flicker is measured
 
 
-def _measured_frames(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
-    """(the frames to paint, the frames training draws, whether training never saw the
-    first)."""
+def _measured_frames(frames: np.ndarray):
+    """(the held-out frames to paint, the rows of them the style figures read (MEASURED evenly
+    spaced), the rows of the first STEADY_RUN consecutive ones (the flicker's), the frames
+    training draws, whether training never saw the first). A frame both read is painted once."""
     count = held_out_count(len(frames))
-    chosen = frames[-count:] if count else frames
-    picks = sorted(evenly_spaced(len(chosen), MEASURED))
-    return chosen[picks], frames[: len(frames) - count], count > 0
-
-
-def _steady_run(frames: np.ndarray) -> np.ndarray:
-    """The first STEADY_RUN consecutive frames of those training never draws (of all the
-    frames when it draws every one)."""
-    count = held_out_count(len(frames))
-    return (frames[-count:] if count else frames)[:STEADY_RUN]
+    tail = frames[-count:] if count else frames
+    picks = sorted(evenly_spaced(len(tail), MEASURED))
+    run = list(range(min(STEADY_RUN, len(tail))))
+    needed = sorted(set(picks) | set(run))
+    row = {index: k for k, index in enumerate(needed)}
+    rows = [row[i] for i in picks], [row[i] for i in run]
+    return tail[needed], *rows, frames[: len(frames) - count], count > 0
 
 
 def _painted(exported, frames, domain_weights, shift) -> tuple[np.ndarray, np.ndarray]:
@@ -78,14 +76,14 @@ def measure_painter(exported, paint_data, texture) -> dict:
     held-out paint frames; texture: vaest.measure.features.TextureFeatures, or None (then no
     texture figure, and the verdict falls back to residual)."""
     frames, training, held_out = [], [], True
-    steady = {name: _steady_run(f) for name, f in paint_data.frames.items()}
     for name in paint_data.frames:
-        chosen, trained, unseen = _measured_frames(paint_data.frames[name])
-        frames.append((name, chosen))
+        tail, picks, run, trained, unseen = _measured_frames(paint_data.frames[name])
+        frames.append((name, tail, picks, run))
         training.append(trained)
         held_out = held_out and unseen
     training = np.concatenate(training)
-    figures = {"held_out": held_out, "frames": sum(len(f) for _, f in frames), "domains": {}}
+    measured = sum(len(picks) for _, _, picks, _ in frames)
+    figures = {"held_out": held_out, "frames": measured, "domains": {}}
     for domain in exported.painter_domains:
         paintings = np.stack(paint_data.paintings[domain])
         colour = metrics.colour_statistics(paintings)
@@ -98,20 +96,20 @@ def measure_painter(exported, paint_data, texture) -> dict:
         outputs = {"input": [], "painter": [], "residual": []}
         warps = {"painter": [], "residual": []}
         weights = painter_weights(exported, {domain: 1.0})
-        for video, chosen in frames:
+        for video, tail, picks, run in frames:
             shift = Shift.toward(
                 exported.domain(video).centroid, exported.domain(domain).centroid, 1.0
             )
-            painted, residual = _painted(exported, chosen, weights, shift)
-            tallies["painter"].add(painted, chosen)
-            tallies["residual"].add(residual, chosen)
-            for method, images in (("input", chosen), ("painter", painted), ("residual", residual)):
-                outputs[method].append(images)
-            run = steady[video]
-            if len(run) >= 2:
-                steady_painted = _painted(exported, run, weights, shift)
-                for method, images in zip(warps, steady_painted, strict=True):
-                    warps[method].append(_warp_ratio(run, images))
+            painted, residual = _painted(exported, tail, weights, shift)
+            pictures = {"painter": painted, "residual": residual}
+            chosen = tail[picks]
+            for method, tally in tallies.items():
+                tally.add(pictures[method][picks], chosen)
+            outputs["input"].append(chosen)
+            for method, images in pictures.items():
+                outputs[method].append(images[picks])
+                if len(run) >= 2:
+                    warps[method].append(_warp_ratio(tail[run], images[run]))
         found = {
             method: tally.figures(colour, paintings_texture) for method, tally in tallies.items()
         }
